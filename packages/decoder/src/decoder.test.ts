@@ -1,0 +1,183 @@
+import { describe, expect, it } from 'vitest';
+import { Decoder, decode } from './decoder';
+import { Code } from './generated/tables';
+import { flowControl, formInfo, Instruction, PrefixBit, privilege } from './instruction';
+import { Flag, FlowControl, InvalidReason, MemSize, OpKind, Privilege } from './kinds';
+import { Register } from './registers';
+
+const b = (...x: number[]) => new Uint8Array(x);
+
+describe('Decoder', () => {
+  it('decodes ADD r/m32, r32 with a register operand (SDM Vol. 2 ADD, opcode 01 /r)', () => {
+    const i = decode(b(0x01, 0xce), 0, 32);
+    expect(i.length).toBe(2);
+    expect(i.mnemonic).toBe('add');
+    expect(i.code).toBe(Code.add_rm32_r32);
+    expect(i.op0Register).toBe(Register.esi);
+    expect(i.op1Register).toBe(Register.ecx);
+    expect(i.invalid).toBe(false);
+  });
+
+  it('operand-size prefix selects the 16-bit form in 32-bit mode and the 32-bit form in 16-bit mode', () => {
+    expect(decode(b(0x66, 0x01, 0xce), 0, 32).code).toBe(Code.add_rm16_r16);
+    expect(decode(b(0x66, 0x01, 0xce), 0, 16).code).toBe(Code.add_rm32_r32);
+    expect(decode(b(0x01, 0xce), 0, 16).code).toBe(Code.add_rm16_r16);
+  });
+
+  it('decodes SIB addressing with scale, index and disp8, and the SS default for EBP bases', () => {
+    const i = decode(b(0x8b, 0x44, 0x8d, 0xf0), 0, 32);
+    expect(i.op1Kind).toBe(OpKind.memory);
+    expect(i.memBase).toBe(Register.ebp);
+    expect(i.memIndex).toBe(Register.ecx);
+    expect(i.memScale).toBe(4);
+    expect(i.memDisplacement).toBe(0xfffffff0);
+    expect(i.memSegment).toBe(Register.ss);
+    expect(i.memSize).toBe(MemSize.u32);
+  });
+
+  it('16-bit addressing uses the BX/BP/SI/DI table (SDM Vol. 2 table 2-1)', () => {
+    const i = decode(b(0x8b, 0x42, 0x10), 0, 16);
+    expect(i.memBase).toBe(Register.bp);
+    expect(i.memIndex).toBe(Register.si);
+    expect(i.memDisplacement).toBe(0x10);
+    expect(i.memSegment).toBe(Register.ss);
+  });
+
+  it('address-size override in 32-bit mode switches to 16-bit addressing', () => {
+    const i = decode(b(0x67, 0x8b, 0x07), 0, 32);
+    expect(i.addressSize).toBe(16);
+    expect(i.memBase).toBe(Register.bx);
+    expect(i.length).toBe(3);
+  });
+
+  it('RIP-relative addressing in 64-bit mode', () => {
+    const i = decode(b(0x48, 0x8b, 0x05, 0x10, 0, 0, 0), 0, 64, 0x1000);
+    expect(i.code).toBe(Code.mov_r64_rm64);
+    expect(i.memBase).toBe(Register.rip);
+    expect(i.memDisplacement).toBe(0x10);
+  });
+
+  it('REX selects SPL/BPL/SIL/DIL instead of AH/CH/DH/BH', () => {
+    expect(decode(b(0x40, 0x88, 0xe0), 0, 64).op1Register).toBe(Register.spl);
+    expect(decode(b(0x88, 0xe0), 0, 64).op1Register).toBe(Register.ah);
+  });
+
+  it('relative branch targets wrap to the operand size', () => {
+    expect(decode(b(0xeb, 0xfe), 0, 32, 0x1000).nearBranchTarget).toBe(0x1000);
+    expect(decode(b(0xe9, 0xfd, 0xff), 0, 16, 0).nearBranchTarget).toBe(0);
+    expect(decode(b(0xe8, 0, 0, 0, 0), 0, 32, 0xfffffffb).nearBranchTarget).toBe(0);
+  });
+
+  it('far pointers carry selector and offset', () => {
+    const i = decode(b(0xea, 0x78, 0x56, 0x34, 0x12, 0x08, 0x00), 0, 32);
+    expect(i.code).toBe(Code.jmp_ptr1632);
+    expect(i.farSelector).toBe(8);
+    expect(i.farOffset).toBe(0x12345678);
+  });
+
+  it('LOCK is accepted only on lockable forms with a memory destination', () => {
+    expect(decode(b(0xf0, 0x01, 0x18), 0, 32).code).toBe(Code.add_rm32_r32);
+    const r = decode(b(0xf0, 0x01, 0xce), 0, 32);
+    expect(r.invalid).toBe(true);
+    expect(r.invalidReason).toBe(InvalidReason.lockNotAllowed);
+    expect(decode(b(0xf0, 0x8b, 0x00), 0, 32).invalid).toBe(true);
+    expect(decode(b(0xf0, 0x01, 0x18), 0, 32).prefixes & PrefixBit.lock).toBe(PrefixBit.lock);
+  });
+
+  it('instructions longer than 15 bytes are invalid', () => {
+    const bytes = new Uint8Array(20).fill(0x66);
+    bytes[15] = 0x90;
+    const i = decode(bytes, 0, 32);
+    expect(i.invalid).toBe(true);
+    expect(i.invalidReason).toBe(InvalidReason.tooLong);
+    expect(i.length).toBe(15);
+    // 14 prefixes + one opcode byte is exactly 15 and valid.
+    const ok = new Uint8Array(15).fill(0x66);
+    ok[14] = 0x90;
+    expect(decode(ok, 0, 32).length).toBe(15);
+  });
+
+  it('truncated input is invalid with reason truncated and never reads past the buffer', () => {
+    const i = decode(b(0x8b, 0x44), 0, 32);
+    expect(i.invalid).toBe(true);
+    expect(i.invalidReason).toBe(InvalidReason.truncated);
+    expect(i.length).toBe(2);
+    expect(decode(new Uint8Array(0), 0, 32).invalidReason).toBe(InvalidReason.truncated);
+  });
+
+  it('opcodes removed in 64-bit mode are invalid there (PUSH ES, AAA, INTO)', () => {
+    for (const op of [0x06, 0x37, 0xce]) {
+      const i = decode(b(op), 0, 64);
+      expect(i.invalid).toBe(true);
+      expect(i.invalidReason).toBe(InvalidReason.invalidInMode);
+      expect(decode(b(op), 0, 32).invalid).toBe(false);
+    }
+  });
+
+  it('MOV to CS is invalid (SDM Vol. 2 MOV: #UD when the destination is CS)', () => {
+    expect(decode(b(0x8e, 0xc8), 0, 32).invalidReason).toBe(InvalidReason.badRegister);
+    expect(decode(b(0x8e, 0xd8), 0, 32).op0Register).toBe(Register.ds);
+  });
+
+  it('MOV to/from control registers ignores the mod bits', () => {
+    const i = decode(b(0x0f, 0x20, 0x18), 0, 32);
+    expect(i.code).toBe(Code.mov_r32_cr);
+    expect(i.op0Register).toBe(Register.eax);
+    expect(i.op1Register).toBe(Register.cr0 + 3);
+    expect(i.length).toBe(3);
+    expect(decode(b(0x0f, 0x22, 0xc8), 0, 32).invalidReason).toBe(InvalidReason.badRegister);
+  });
+
+  it('x87 memory and register forms share an opcode and split on ModRM.mod', () => {
+    expect(decode(b(0xd9, 0x00), 0, 32).code).toBe(Code.fld_m32fp);
+    expect(decode(b(0xd9, 0xc1), 0, 32).code).toBe(Code.fld_sti);
+    expect(decode(b(0xd9, 0xe8), 0, 32).code).toBe(Code.fld1);
+    expect(decode(b(0xdf, 0xe0), 0, 32).code).toBe(Code.fnstsw_ax);
+  });
+
+  it('records the privilege requirement the SDM states', () => {
+    expect(privilege(decode(b(0xf4), 0, 32).code)).toBe(Privilege.cpl0);
+    expect(privilege(decode(b(0xfa), 0, 32).code)).toBe(Privilege.iopl);
+    expect(privilege(decode(b(0xe6, 0x80), 0, 32).code)).toBe(Privilege.iopl);
+    expect(privilege(decode(b(0x0f, 0x01, 0x10), 0, 32).code)).toBe(Privilege.cpl0);
+    expect(privilege(decode(b(0x0f, 0x01, 0x00), 0, 32).code)).toBe(Privilege.none); // SGDT
+    expect(privilege(decode(b(0x9c), 0, 32).code)).toBe(Privilege.none); // PUSHF
+  });
+
+  it('records flags read and written, and flow control', () => {
+    const adc = formInfo(Code.adc_rm32_r32);
+    expect(adc.flagsRead).toBe(Flag.cf);
+    expect(adc.flagsWritten).toBe(Flag.of | Flag.sf | Flag.zf | Flag.af | Flag.pf | Flag.cf);
+    const and = formInfo(Code.and_rm32_r32);
+    expect(and.flagsCleared).toBe(Flag.of | Flag.cf);
+    expect(and.flagsUndefined).toBe(Flag.af);
+    expect(and.lockable).toBe(true);
+    expect(flowControl(Code.jne_rel8_32)).toBe(FlowControl.conditionalBranch);
+    expect(flowControl(Code.retnd)).toBe(FlowControl.return);
+    expect(flowControl(Code.hlt)).toBe(FlowControl.halt);
+    expect(formInfo(Code.cmovne_r32_rm32).cpuidFeature).toBe('cmov');
+  });
+
+  it('decodeOut refills one Instruction without leaking fields from the previous one', () => {
+    const d = new Decoder(32);
+    const i = new Instruction();
+    d.decodeOut(b(0x8b, 0x44, 0x8d, 0xf0), 0, 0, i);
+    d.decodeOut(b(0x90), 0, 0, i);
+    expect(i.code).toBe(Code.nopd);
+    expect(i.memBase).toBe(0);
+    expect(i.opCount).toBe(0);
+  });
+
+  it('rejects a bitness other than 16, 32 or 64', () => {
+    expect(() => new Decoder(8 as unknown as 16)).toThrow(RangeError);
+  });
+
+  it('VEX encodings get their length and are marked unsupported', () => {
+    const i = decode(b(0xc5, 0xf8, 0x77), 0, 32);
+    expect(i.invalidReason).toBe(InvalidReason.unsupported);
+    expect(i.length).toBe(3);
+    const v = decode(b(0xc4, 0xe2, 0x79, 0x18, 0x44, 0x24, 0x08), 0, 64);
+    expect(v.invalidReason).toBe(InvalidReason.unsupported);
+    expect(v.length).toBe(7);
+  });
+});

@@ -1,0 +1,262 @@
+import { CODE_ATTR, CODE_OPS } from './generated/tables';
+import type { Instruction } from './instruction';
+import { MemSize, OperandDecode as OD, OpKind } from './kinds';
+import { REGISTER_NAMES, Register } from './registers';
+
+/*
+ * Intel syntax is written the way NASM reads it (`mov dword [eax+ecx*4+0x10], 0x1`), so the
+ * output of `formatIntel` assembles back with @ringzero/assembler or NASM. AT&T syntax follows
+ * the GNU assembler (`movl $0x1,0x10(%eax,%ecx,4)`).
+ */
+
+const INTEL_SIZE: readonly string[] = [
+  '',
+  'byte ',
+  'word ',
+  'dword ',
+  'qword ',
+  'oword ',
+  'yword ',
+  'dword ',
+  'qword ',
+  'tword ',
+  'word ',
+  'dword ',
+  'qword ',
+  'tword ',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+];
+const ATT_SUFFIX: readonly string[] = [
+  '',
+  'b',
+  'w',
+  'l',
+  'q',
+  '',
+  '',
+  's',
+  'l',
+  't',
+  's',
+  'l',
+  'q',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+];
+
+const HEX: string[] = [];
+for (let i = 0; i < 256; i++) HEX.push(i.toString(16));
+
+function hex(n: number): string {
+  return n < 256 && n >= 0 ? `0x${HEX[n]}` : `0x${n.toString(16)}`;
+}
+
+function hex64(lo: number, hi: number): string {
+  if (hi === 0) return hex(lo >>> 0);
+  return `0x${(hi >>> 0).toString(16)}${(lo >>> 0).toString(16).padStart(8, '0')}`;
+}
+
+/** A signed immediate (sign-extended imm8 forms) as `-0x1` / `0x7f`. */
+function signedImm(ins: Instruction, k: number): string {
+  let v = ins.immediate;
+  if (k === OD.ibs16) v = (v << 16) >> 16;
+  else v = v | 0;
+  return v < 0 ? `-${hex(-v)}` : hex(v);
+}
+
+function immText(ins: Instruction, k: number): string {
+  if (k === OD.ib2) return hex(ins.immediate2);
+  if (k === OD.ibs16 || k === OD.ibs32 || k === OD.ibs64 || k === OD.ids64) return signedImm(ins, k);
+  if (k === OD.iq) return hex64(ins.immediate, ins.immediateHigh);
+  return hex(ins.immediate);
+}
+
+function displacement(ins: Instruction): number {
+  const d = ins.memDisplacement;
+  if (ins.addressSize === 16) return (d << 16) >> 16;
+  return d | 0;
+}
+
+function intelMemory(ins: Instruction, withSize: boolean): string {
+  let s = withSize ? (INTEL_SIZE[ins.memSize] ?? '') : '';
+  if (ins.memSize === MemSize.far16 || ins.memSize === MemSize.far32 || ins.memSize === MemSize.far64) {
+    const fl = ins.mnemonic === 'jmp' || ins.mnemonic === 'call';
+    if (fl) s = 'far ';
+  }
+  s += '[';
+  if (ins.segmentPrefix !== 0) s += `${REGISTER_NAMES[ins.segmentPrefix]}:`;
+  let any = false;
+  if (ins.memBase === Register.rip || ins.memBase === Register.eip) {
+    s += `rel ${hex((ins.ip + ins.length + displacement(ins)) >>> 0)}]`;
+    return s;
+  }
+  if (ins.memBase !== 0) {
+    s += REGISTER_NAMES[ins.memBase];
+    any = true;
+  }
+  if (ins.memIndex !== 0) {
+    s += `${any ? '+' : ''}${REGISTER_NAMES[ins.memIndex]}`;
+    if (ins.memScale !== 1 && ins.memIndex !== Register.al) s += `*${ins.memScale}`;
+    any = true;
+  }
+  if (ins.memDisplacementSize === 8) {
+    s += hex64(ins.memDisplacement, ins.memDisplacementHigh);
+  } else if (!any) {
+    s += hex(ins.addressSize === 16 ? ins.memDisplacement & 0xffff : ins.memDisplacement >>> 0);
+  } else if (ins.memDisplacementSize !== 0) {
+    const d = displacement(ins);
+    if (d < 0) s += `-${hex(-d)}`;
+    else if (d > 0) s += `+${hex(d)}`;
+  }
+  return `${s}]`;
+}
+
+function prefixText(ins: Instruction): string {
+  let s = '';
+  const attr = CODE_ATTR[ins.code] ?? 0;
+  if (ins.prefixes & 1) s += 'lock ';
+  if (attr & 2 && ins.prefixes & 2) s += 'rep ';
+  if (attr & 4) {
+    if (ins.prefixes & 2) s += 'repe ';
+    else if (ins.prefixes & 4) s += 'repne ';
+  }
+  return s;
+}
+
+function isString(k: number): boolean {
+  return k === OD.segSI || k === OD.esDI;
+}
+
+/**
+ * Formats an instruction in Intel syntax as NASM accepts it: `add dword [eax+0x10], ecx`.
+ * Invalid instructions format as `(bad)`.
+ */
+export function formatIntel(ins: Instruction): string {
+  if (ins.code === 0) return '(bad)';
+  const code = ins.code;
+  let s = prefixText(ins) + ins.mnemonic;
+  const n = ins.opCount;
+  if (n === 0) return s;
+  const base = code * 4;
+  // String instructions: the operands are implied; show a segment override and address size.
+  if (isString(CODE_OPS[base] ?? 0) || isString(CODE_OPS[base + 1] ?? 0)) {
+    if (ins.addressSize !== ins.bitness && !(ins.bitness === 64 && ins.addressSize === 64)) {
+      s = `a${ins.addressSize} ${s}`;
+    }
+    if (ins.segmentPrefix !== 0 && ins.segmentPrefix !== Register.es) {
+      s = `${REGISTER_NAMES[ins.segmentPrefix]} ${s}`;
+    }
+    return s;
+  }
+  let hasReg = false;
+  for (let i = 0; i < n; i++) if (ins.opKind(i) === OpKind.register) hasReg = true;
+  const sizeMatters =
+    !hasReg ||
+    ins.mnemonic === 'movzx' ||
+    ins.mnemonic === 'movsx' ||
+    ins.mnemonic === 'movsxd' ||
+    ins.mnemonic.startsWith('sh') ||
+    ins.mnemonic.startsWith('ro') ||
+    ins.mnemonic.startsWith('rc') ||
+    ins.mnemonic === 'sal' ||
+    ins.mnemonic === 'sar' ||
+    ins.mnemonic === 'crc32';
+  s += ' ';
+  for (let i = 0; i < n; i++) {
+    if (i > 0) s += ', ';
+    const kind = ins.opKind(i);
+    const k = CODE_OPS[base + i] ?? 0;
+    if (kind === OpKind.register) s += REGISTER_NAMES[ins.opRegister(i)];
+    else if (kind === OpKind.memory) s += intelMemory(ins, sizeMatters);
+    else if (kind === OpKind.immediate) s += immText(ins, k);
+    else if (kind === OpKind.nearBranch) s += hex(ins.nearBranchTarget);
+    else if (kind === OpKind.farBranch) s += `${hex(ins.farSelector)}:${hex(ins.farOffset)}`;
+  }
+  return s;
+}
+
+function attMemory(ins: Instruction): string {
+  let s = '';
+  if (ins.segmentPrefix !== 0) s += `%${REGISTER_NAMES[ins.segmentPrefix]}:`;
+  if (ins.memBase === Register.rip || ins.memBase === Register.eip) {
+    const d = displacement(ins);
+    return `${s}${d < 0 ? `-${hex(-d)}` : hex(d)}(%${REGISTER_NAMES[ins.memBase]})`;
+  }
+  if (ins.memDisplacementSize === 8) s += hex64(ins.memDisplacement, ins.memDisplacementHigh);
+  else if (ins.memBase === 0 && ins.memIndex === 0) {
+    s += hex(ins.addressSize === 16 ? ins.memDisplacement & 0xffff : ins.memDisplacement >>> 0);
+    return s;
+  } else if (ins.memDisplacementSize !== 0) {
+    const d = displacement(ins);
+    if (d !== 0) s += d < 0 ? `-${hex(-d)}` : hex(d);
+  }
+  if (ins.memBase === 0 && ins.memIndex === 0) return s;
+  s += '(';
+  if (ins.memBase !== 0) s += `%${REGISTER_NAMES[ins.memBase]}`;
+  if (ins.memIndex !== 0) {
+    s += `,%${REGISTER_NAMES[ins.memIndex]}`;
+    if (ins.memIndex !== Register.al) s += `,${ins.memScale}`;
+  }
+  return `${s})`;
+}
+
+/** Formats an instruction in AT&T syntax as the GNU assembler reads it: `addl %ecx,0x10(%eax)`. */
+export function formatAtt(ins: Instruction): string {
+  if (ins.code === 0) return '(bad)';
+  const code = ins.code;
+  const base = code * 4;
+  let mnem = ins.mnemonic;
+  const n = ins.opCount;
+  if (isString(CODE_OPS[base] ?? 0) || isString(CODE_OPS[base + 1] ?? 0)) {
+    let s = prefixText(ins) + mnem;
+    if (ins.segmentPrefix !== 0 && ins.segmentPrefix !== Register.es)
+      s = `%${REGISTER_NAMES[ins.segmentPrefix]} ${s}`;
+    return s;
+  }
+  let hasReg = false;
+  let hasMem = false;
+  for (let i = 0; i < n; i++) {
+    const kind = ins.opKind(i);
+    if (kind === OpKind.register) hasReg = true;
+    else if (kind === OpKind.memory) hasMem = true;
+  }
+  if (hasMem && !hasReg) mnem += ATT_SUFFIX[ins.memSize] ?? '';
+  const parts: string[] = [];
+  for (let i = n - 1; i >= 0; i--) {
+    const kind = ins.opKind(i);
+    const k = CODE_OPS[base + i] ?? 0;
+    if (kind === OpKind.register) parts.push(`%${REGISTER_NAMES[ins.opRegister(i)]}`);
+    else if (kind === OpKind.memory) {
+      const flow = mnem.startsWith('jmp') || mnem.startsWith('call');
+      parts.push(`${flow ? '*' : ''}${attMemory(ins)}`);
+    } else if (kind === OpKind.immediate) parts.push(`$${immText(ins, k)}`);
+    else if (kind === OpKind.nearBranch) parts.push(hex(ins.nearBranchTarget));
+    else if (kind === OpKind.farBranch) parts.push(`$${hex(ins.farSelector)},$${hex(ins.farOffset)}`);
+  }
+  const s = prefixText(ins) + mnem;
+  return parts.length > 0 ? `${s} ${parts.join(',')}` : s;
+}
