@@ -3,19 +3,7 @@ import type { Bitness } from './decoder';
 import { Decoder } from './decoder';
 import { formatAtt, formatIntel } from './format';
 import { Instruction } from './instruction';
-
-/** A small seeded PRNG (xorshift32) so every run sees the same bytes. */
-export function xorshift(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
+import { xorshift } from './test-prng';
 
 const COUNT = Number(process.env.RINGZERO_FUZZ_COUNT ?? 30000);
 

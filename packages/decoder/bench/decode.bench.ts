@@ -1,0 +1,87 @@
+/**
+ * Decoder throughput against iced-x86 (npm, WASM) on the same bytes in the same process:
+ * decode-only and decode + Intel formatting, instructions per second and the ratio.
+ *
+ *   pnpm --filter @ringzero/decoder fetch-real-code   # once: busybox .text for i386/amd64
+ *   pnpm --filter @ringzero/decoder bench
+ */
+import {
+  DecoderOptions,
+  Formatter,
+  FormatterSyntax,
+  Decoder as IcedDecoder,
+  Instruction as IcedInstruction,
+} from 'iced-x86';
+import { loadRealCode } from '../scripts/real-code';
+import { Decoder } from '../src/decoder';
+import { formatIntel } from '../src/format';
+import { Instruction } from '../src/instruction';
+
+const LIMIT = Number(process.env.RINGZERO_BENCH_BYTES ?? 1_000_000);
+
+function time(fn: () => number): { count: number; ms: number } {
+  fn(); // warm-up
+  const t0 = performance.now();
+  let count = 0;
+  let runs = 0;
+  while (performance.now() - t0 < 1500 || runs < 2) {
+    count += fn();
+    runs++;
+  }
+  return { count, ms: performance.now() - t0 };
+}
+
+function ours(bytes: Uint8Array, bitness: 32 | 64, address: number, format: boolean): number {
+  const d = new Decoder(bitness);
+  const ins = new Instruction();
+  let off = 0;
+  let n = 0;
+  let chars = 0;
+  while (off < bytes.length) {
+    d.decodeOut(bytes, off, address + off, ins);
+    if (format) chars += formatIntel(ins).length;
+    off += ins.length;
+    n++;
+  }
+  if (chars < 0) throw new Error('unreachable');
+  return n;
+}
+
+function iced(bytes: Uint8Array, bitness: 32 | 64, address: number, format: boolean): number {
+  const d = new IcedDecoder(bitness, bytes, DecoderOptions.None);
+  d.ip = BigInt(address);
+  const ins = new IcedInstruction();
+  const f = new Formatter(FormatterSyntax.Intel);
+  let n = 0;
+  let chars = 0;
+  while (d.canDecode) {
+    d.decodeOut(ins);
+    if (format) chars += f.format(ins).length;
+    n++;
+  }
+  d.free();
+  ins.free();
+  f.free();
+  if (chars < 0) throw new Error('unreachable');
+  return n;
+}
+
+const samples = loadRealCode();
+if (samples.length === 0) {
+  console.error('no real code cached: run `pnpm --filter @ringzero/decoder fetch-real-code` first');
+  process.exit(1);
+}
+console.log('decoder benchmark: instructions per second, same bytes, same process');
+for (const s of samples) {
+  const bytes = s.bytes.subarray(0, LIMIT);
+  for (const format of [false, true]) {
+    const a = time(() => ours(bytes, s.bitness, s.address, format));
+    const b = time(() => iced(bytes, s.bitness, s.address, format));
+    const ra = (a.count / a.ms) * 1000;
+    const rb = (b.count / b.ms) * 1000;
+    const what = format ? 'decode+format' : 'decode      ';
+    console.log(
+      `${s.name.padEnd(14)} ${what}  ringzero ${(ra / 1e6).toFixed(2).padStart(6)} M/s   iced-x86 ${(rb / 1e6).toFixed(2).padStart(6)} M/s   ratio ${(ra / rb).toFixed(2)}x`,
+    );
+  }
+}
