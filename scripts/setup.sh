@@ -48,4 +48,12 @@ fi
 
 say "installing dependencies (frozen lockfile)"
 pnpm install --frozen-lockfile --reporter=silent
+# Reference inputs the tests use (Debian only): real machine code for the decoder's
+# differential tests. Cached under .cache/; skipped (and those tests skip) elsewhere.
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  pnpm --filter @ringzero/decoder --silent fetch-real-code >/dev/null 2>&1 \
+    || say "could not fetch Debian's busybox for the decoder's real-code tests; they will be skipped"
+else
+  say "skipped fetching real code for the decoder's differential tests (needs Debian's apt as root)"
+fi
 say "ready"

@@ -182,6 +182,20 @@ export const generalRows: readonly Row[] = [
   ['dec_r16', 'dec', '48 +r o16 i64', 'zr16', 'w:oszap', 'rw:m'],
   ['dec_r32', 'dec', '48 +r o32 i64', 'zr32', 'w:oszap', 'rw:m'],
 
+  // TEST r/m, r and TEST accumulator, imm (SDM Vol. 2 TEST).
+  ['test_rm8_r8', 'test', '84 /r', 'rm8 r8', 'c:oc w:szp u:a', 'rw:rr'],
+  ['test_rm16_r16', 'test', '85 /r o16', 'rm16 r16', 'c:oc w:szp u:a', 'rw:rr'],
+  ['test_rm32_r32', 'test', '85 /r o32', 'rm32 r32', 'c:oc w:szp u:a', 'rw:rr'],
+  ['test_rm64_r64', 'test', '85 /r o64', 'rm64 r64', 'c:oc w:szp u:a', 'rw:rr'],
+  ['test_al_imm8', 'test', 'A8', 'al ib', 'c:oc w:szp u:a', 'rw:rr'],
+  ['test_ax_imm16', 'test', 'A9 o16', 'ax iw', 'c:oc w:szp u:a', 'rw:rr'],
+  ['test_eax_imm32', 'test', 'A9 o32', 'eax id', 'c:oc w:szp u:a', 'rw:rr'],
+  ['test_rax_imm32', 'test', 'A9 o64', 'rax ids64', 'c:oc w:szp u:a', 'rw:rr'],
+  ['wait', 'wait', '9B', '', '', 'cpu:fpu'],
+  ['xbegin_rel16', 'xbegin', 'C7 F8 o16', 'rel16', '', 'flow:jcc cpu:rtm'],
+  ['xbegin_rel32', 'xbegin', 'C7 F8 o32 o64', 'rel32', '', 'flow:jcc cpu:rtm'],
+  ['xabort_imm8', 'xabort', 'C6 F8', 'ib', '', 'cpu:rtm'],
+
   // Stack.
   ['push_r16', 'push', '50 +r o16 d64', 'zr16', '', 'rw:r'],
   ['push_r32', 'push', '50 +r o32 i64', 'zr32', '', 'rw:r'],

@@ -1,8 +1,9 @@
 import { generalRows } from './general';
 import type { Row } from './row';
+import { simdRows } from './simd';
 import { x87Rows } from './x87';
 
 /** Every instruction form the decoder knows, in table order. */
-export const allRows: readonly Row[] = [...generalRows, ...x87Rows];
+export const allRows: readonly Row[] = [...generalRows, ...x87Rows, ...simdRows];
 
 export type { Row } from './row';
