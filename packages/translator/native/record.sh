@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Rebuilds the hardware vectors in testdata/ by running instructions natively on this x86-64 host.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+out="$here/../testdata"
+mkdir -p "$out"
+bin="$(mktemp -d)/recorder"
+gcc -O1 -mno-red-zone -o "$bin" "$here/recorder.c"
+for kind in alu shift muldiv bits; do
+  {
+    echo "# recorded natively by native/recorder.c on: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+    echo "# op width in0 in1 in2 flagsIn out0 out1 flagsOut (hex; flags = CF PF AF ZF SF OF only)"
+    "$bin" "$kind"
+  } >"$out/$kind.txt"
+done
+rm -f "$bin"
+wc -c "$out"/*.txt

@@ -1,0 +1,28 @@
+export { AluOp, alu, ShiftOp, shift } from './alu';
+export {
+  type CpuSnapshot,
+  CpuState,
+  Eflags,
+  exportSnapshot,
+  importSnapshot,
+  LazyOp,
+  Reg,
+  Seg,
+  type SegmentCache,
+  STATUS_FLAGS,
+} from './cpu-state';
+export { TranslatorError, type TranslatorErrorCode } from './errors';
+export { GuestFault, Vector } from './fault';
+export { HANDLERS, type Handler, implemented } from './handlers';
+export { type CodeWriteListener, Mmu, type PhysicalBus } from './mmu';
+export {
+  Action,
+  type Callouts,
+  defaultCallouts,
+  defaultCpuid,
+  NATIVE_POLICY,
+  type Policy,
+  Sensitivity,
+  sensitivity,
+} from './policy';
+export { StopReason, Tier0, type Tier0Options } from './tier0';

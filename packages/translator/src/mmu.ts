@@ -1,0 +1,238 @@
+import type { CpuState } from './cpu-state';
+import { raise, Vector } from './fault';
+
+/**
+ * What the translator needs from guest physical memory: little-endian reads and writes of
+ * 8/16/32 bits at any physical address. `@ringzero/memory`'s `PhysicalMemory` satisfies it; a
+ * plain RAM array may be exposed as `ram` for the fast path (addresses below `ram.length`).
+ */
+export interface PhysicalBus {
+  readonly ram?: Uint8Array;
+  read8(addr: number): number;
+  read16(addr: number): number;
+  read32(addr: number): number;
+  write8(addr: number, value: number): void;
+  write16(addr: number, value: number): void;
+  write32(addr: number, value: number): void;
+}
+
+/** Called when a guest write touches a physical page that holds cached instructions. */
+export type CodeWriteListener = (physicalPage: number) => void;
+
+const TLB_VALID = 1;
+const TLB_USER = 2;
+const TLB_WRITE_SUPER = 4;
+const TLB_WRITE_USER = 8;
+const TLB_DIRTY = 16;
+const TLB_TRACK_MAX = 8192;
+
+/**
+ * Linear → physical translation for 32-bit paging with 4 MiB pages (CR4.PSE), CR0.WP, U/S and
+ * R/W checks and accessed/dirty bits (SDM vol. 3 §4.3, §4.6), with a one-entry-per-page TLB.
+ * Page faults are precise: the walker raises #PF with CR2 and the error code set before any
+ * part of the access happens.
+ *
+ * This is the translator's own small MMU, written against `PhysicalBus` while
+ * `@ringzero/memory`'s MMU is being written; the interface the interpreter uses (`read*`,
+ * `write*`, `flush`, `invalidate`) is what will be backed by that package.
+ */
+export class Mmu {
+  readonly bus: PhysicalBus;
+  private readonly state: CpuState;
+  private ram: Uint8Array;
+  private ramSize: number;
+  /** linear page → (physical frame << 12) | TLB_* bits; 0 = not cached. */
+  private readonly tlb = new Int32Array(1 << 20);
+  private readonly tracked = new Int32Array(TLB_TRACK_MAX);
+  private trackedCount = 0;
+  /** Physical pages holding cached instructions: writes to them call `onCodeWrite`. */
+  readonly codePages = new Uint8Array(1 << 20);
+  onCodeWrite: CodeWriteListener | null = null;
+
+  constructor(state: CpuState, bus: PhysicalBus) {
+    this.state = state;
+    this.bus = bus;
+    this.ram = bus.ram ?? new Uint8Array(0);
+    this.ramSize = this.ram.length;
+  }
+
+  /** Drops every cached translation (MOV CR3, MOV CR0/CR4 paging bits, task switch). */
+  flush(): void {
+    if (this.trackedCount >= TLB_TRACK_MAX) this.tlb.fill(0);
+    else for (let i = 0; i < this.trackedCount; i++) this.tlb[this.tracked[i] ?? 0] = 0;
+    this.trackedCount = 0;
+  }
+
+  /** Drops the translation of one linear page (INVLPG). */
+  invalidate(linear: number): void {
+    this.tlb[linear >>> 12] = 0;
+  }
+
+  /** Translates a linear address for an access, raising #PF when the walk denies it. */
+  translate(linear: number, write: boolean, user: boolean): number {
+    const s = this.state;
+    if ((s.cr0 & 0x80000000) === 0) return linear >>> 0;
+    const e = this.tlb[linear >>> 12] ?? 0;
+    if (e !== 0) {
+      const ok = write
+        ? (e & (user ? TLB_WRITE_USER : TLB_WRITE_SUPER)) !== 0 && (e & TLB_DIRTY) !== 0
+        : !user || (e & TLB_USER) !== 0;
+      if (ok) return ((e & ~0xfff) | (linear & 0xfff)) >>> 0;
+    }
+    return this.walk(linear, write, user);
+  }
+
+  private walk(linear: number, write: boolean, user: boolean): number {
+    const s = this.state;
+    const bus = this.bus;
+    const wp = (s.cr0 & 0x10000) !== 0;
+    const pdeAddr = ((s.cr3 & ~0xfff) | ((linear >>> 20) & 0xffc)) >>> 0;
+    const pde = bus.read32(pdeAddr);
+    const errBase = (write ? 2 : 0) | (user ? 4 : 0);
+    if ((pde & 1) === 0) this.pageFault(linear, errBase);
+    let frame: number;
+    let rw: number;
+    let us: number;
+    if ((pde & 0x80) !== 0 && (s.cr4 & 0x10) !== 0) {
+      // 4 MiB page: the PDE is the leaf (SDM vol. 3 §4.3, table 4-5).
+      rw = pde & 2;
+      us = pde & 4;
+      if (!this.allowed(rw, us, write, user, wp)) this.pageFault(linear, errBase | 1);
+      const want = (pde | 0x20 | (write ? 0x40 : 0)) >>> 0;
+      if (want !== pde >>> 0) bus.write32(pdeAddr, want);
+      frame = ((pde & 0xffc00000) | (linear & 0x3ff000)) >>> 0;
+      this.fill(linear, frame, rw, us, wp, write || (pde & 0x40) !== 0);
+      return (frame | (linear & 0xfff)) >>> 0;
+    }
+    const pteAddr = ((pde & ~0xfff) | ((linear >>> 10) & 0xffc)) >>> 0;
+    const pte = bus.read32(pteAddr);
+    if ((pte & 1) === 0) this.pageFault(linear, errBase);
+    rw = pde & pte & 2;
+    us = pde & pte & 4;
+    if (!this.allowed(rw, us, write, user, wp)) this.pageFault(linear, errBase | 1);
+    if ((pde & 0x20) === 0) bus.write32(pdeAddr, pde | 0x20);
+    const want = (pte | 0x20 | (write ? 0x40 : 0)) >>> 0;
+    if (want !== pte >>> 0) bus.write32(pteAddr, want);
+    frame = (pte & ~0xfff) >>> 0;
+    this.fill(linear, frame, rw, us, wp, write || (pte & 0x40) !== 0);
+    return (frame | (linear & 0xfff)) >>> 0;
+  }
+
+  private allowed(rw: number, us: number, write: boolean, user: boolean, wp: boolean): boolean {
+    if (user) return us !== 0 && (!write || rw !== 0);
+    return !write || rw !== 0 || !wp;
+  }
+
+  private fill(linear: number, frame: number, rw: number, us: number, wp: boolean, dirty: boolean): void {
+    let bits = TLB_VALID;
+    if (us) bits |= TLB_USER;
+    if (rw || !wp) bits |= TLB_WRITE_SUPER;
+    if (rw && us) bits |= TLB_WRITE_USER;
+    if (dirty) bits |= TLB_DIRTY;
+    const page = linear >>> 12;
+    if (this.tlb[page] === 0 && this.trackedCount < TLB_TRACK_MAX) this.tracked[this.trackedCount++] = page;
+    else if (this.tlb[page] === 0) this.trackedCount = TLB_TRACK_MAX;
+    this.tlb[page] = frame | bits;
+  }
+
+  private pageFault(linear: number, error: number): never {
+    this.state.cr2 = linear | 0;
+    raise(Vector.pf, error);
+  }
+
+  // ---- Linear accesses ----------------------------------------------------------------------
+  // `user` is true for CPL 3 accesses; descriptor-table and stack-switch accesses pass false.
+
+  read8(linear: number, user: boolean): number {
+    const p = this.translate(linear, false, user);
+    return p < this.ramSize ? (this.ram[p] ?? 0) : this.bus.read8(p);
+  }
+
+  read16(linear: number, user: boolean): number {
+    if ((linear & 0xfff) === 0xfff) return this.read8(linear, user) | (this.read8(linear + 1, user) << 8);
+    const p = this.translate(linear, false, user);
+    if (p + 1 < this.ramSize) return (this.ram[p] ?? 0) | ((this.ram[p + 1] ?? 0) << 8);
+    return this.bus.read16(p);
+  }
+
+  read32(linear: number, user: boolean): number {
+    if ((linear & 0xfff) > 0xffc) {
+      const lo = this.read16(linear, user);
+      return lo | (this.read16(linear + 2, user) << 16);
+    }
+    const p = this.translate(linear, false, user);
+    if (p + 3 < this.ramSize) {
+      const r = this.ram;
+      return (r[p] ?? 0) | ((r[p + 1] ?? 0) << 8) | ((r[p + 2] ?? 0) << 16) | ((r[p + 3] ?? 0) << 24);
+    }
+    return this.bus.read32(p) | 0;
+  }
+
+  /** Checks that `length` bytes from `linear` are writable, raising #PF before anything is written. */
+  probeWrite(linear: number, length: number, user: boolean): void {
+    this.translate(linear, true, user);
+    const last = (linear + length - 1) | 0;
+    if ((last ^ linear) >>> 12 !== 0) this.translate(last, true, user);
+  }
+
+  write8(linear: number, value: number, user: boolean): void {
+    const p = this.translate(linear, true, user);
+    if (this.codePages[p >>> 12] !== 0) this.codeWrite(p >>> 12);
+    if (p < this.ramSize) this.ram[p] = value;
+    else this.bus.write8(p, value & 0xff);
+  }
+
+  write16(linear: number, value: number, user: boolean): void {
+    if ((linear & 0xfff) === 0xfff) {
+      this.probeWrite(linear, 2, user);
+      this.write8(linear, value, user);
+      this.write8(linear + 1, value >> 8, user);
+      return;
+    }
+    const p = this.translate(linear, true, user);
+    if (this.codePages[p >>> 12] !== 0) this.codeWrite(p >>> 12);
+    if (p + 1 < this.ramSize) {
+      this.ram[p] = value;
+      this.ram[p + 1] = value >> 8;
+    } else this.bus.write16(p, value & 0xffff);
+  }
+
+  write32(linear: number, value: number, user: boolean): void {
+    if ((linear & 0xfff) > 0xffc) {
+      this.probeWrite(linear, 4, user);
+      this.write16(linear, value, user);
+      this.write16(linear + 2, value >> 16, user);
+      return;
+    }
+    const p = this.translate(linear, true, user);
+    if (this.codePages[p >>> 12] !== 0) this.codeWrite(p >>> 12);
+    if (p + 3 < this.ramSize) {
+      const r = this.ram;
+      r[p] = value;
+      r[p + 1] = value >> 8;
+      r[p + 2] = value >> 16;
+      r[p + 3] = value >> 24;
+    } else this.bus.write32(p, value >>> 0);
+  }
+
+  private codeWrite(page: number): void {
+    this.codePages[page] = 0;
+    this.onCodeWrite?.(page);
+  }
+
+  /** Reads instruction bytes without faulting: returns how many of `out` were filled. */
+  fetchBytes(linear: number, out: Uint8Array, user: boolean): number {
+    let n = 0;
+    while (n < out.length) {
+      const a = (linear + n) | 0;
+      let p: number;
+      try {
+        p = this.translate(a, false, user);
+      } catch {
+        return n;
+      }
+      out[n++] = p < this.ramSize ? (this.ram[p] ?? 0) : this.bus.read8(p);
+    }
+    return n;
+  }
+}

@@ -1,0 +1,762 @@
+import { CODE_COUNT, Code, Decoder, Instruction, OpKind, Register } from '@ringzero/decoder';
+import { maskOf } from './alu';
+import { CpuState, Eflags, Reg, Seg } from './cpu-state';
+import { FAULT, GuestFault, hasErrorCode, raise, Vector } from './fault';
+import { HANDLERS, type Handler } from './handlers';
+import { Mmu, type PhysicalBus } from './mmu';
+import {
+  Action,
+  type Callouts,
+  defaultCallouts,
+  NATIVE_POLICY,
+  type Policy,
+  Sensitivity,
+  sensitivity,
+} from './policy';
+
+/** Why `Tier0.run` returned. */
+export const StopReason = {
+  /** The instruction budget was used up. */
+  limit: 0,
+  /** HLT with interrupts to wait for. */
+  halt: 1,
+  /** The policy asked to exit to the VMM; EIP points at the instruction (see `exitCode`). */
+  exit: 2,
+  /** A fault while delivering a double fault: the processor shuts down (SDM vol. 3 §6.15). */
+  tripleFault: 3,
+  /** `requestStop()` was called (from a callout). */
+  stopped: 4,
+  /** `Callouts.exception` took an exception out of the guest (see `lastException`). */
+  exception: 5,
+} as const;
+export type StopReason = (typeof StopReason)[keyof typeof StopReason];
+
+/** Options for a tier-0 processor. */
+export interface Tier0Options {
+  memory: PhysicalBus;
+  callouts?: Partial<Callouts>;
+  policy?: Policy;
+  state?: CpuState;
+}
+
+const IS_CLI_STI = new Uint8Array(CODE_COUNT);
+IS_CLI_STI[Code.cli] = 1;
+IS_CLI_STI[Code.sti] = 1;
+
+const CACHE_LIMIT = 1 << 18;
+const FETCH_MAX = 15;
+
+/**
+ * Tier 0: the reference executor. Each instruction is decoded once into a cached `Instruction`
+ * (keyed by physical address and code size, dropped when its page is written), then run by the
+ * handler of its form (`HANDLERS[code]`). Faults are precise: a handler raises before it
+ * changes any register, and the run loop puts EIP back at the faulting instruction and delivers
+ * the exception through the guest's IVT or IDT.
+ */
+export class Tier0 {
+  readonly state: CpuState;
+  readonly mmu: Mmu;
+  readonly callouts: Callouts;
+  policy: Policy;
+  /** Executed instructions (including faulting ones that were delivered). */
+  instructions = 0;
+  /** Form code of the instruction that caused `StopReason.exit`. */
+  exitCode = 0;
+  /** Vector and error code (-1 for none) of the exception behind `StopReason.exception`. */
+  lastVector = -1;
+  lastErrorCode = -1;
+
+  private readonly dec16 = new Decoder(16);
+  private readonly dec32 = new Decoder(32);
+  private readonly fetchBuf = new Uint8Array(FETCH_MAX);
+  private readonly cache = new Map<number, Instruction>();
+  private readonly pageKeys = new Map<number, number[]>();
+  private readonly scratchIns = new Instruction();
+  private stopRequested = false;
+  private stop: StopReason = StopReason.limit;
+  /** EIP at the start of the current instruction. */
+  startEip = 0;
+  /** Set by a handler that ends the run slice after it (HLT, exit). */
+  private endSlice = false;
+  /** Depth of nested exception delivery (for #DF and triple fault). */
+  private delivering = 0;
+  /** Trap pending after the current instruction (single-step). */
+  private trapAfter = false;
+  readonly cpuidOut = new Int32Array(4);
+  readonly desc = new Int32Array(2);
+
+  constructor(options: Tier0Options) {
+    this.state = options.state ?? new CpuState();
+    this.mmu = new Mmu(this.state, options.memory);
+    this.callouts = { ...defaultCallouts(), ...options.callouts };
+    this.policy = options.policy ?? NATIVE_POLICY;
+    this.mmu.onCodeWrite = (page) => this.invalidatePage(page);
+  }
+
+  /** Drops every cached instruction (after the hypervisor rewrites memory behind the MMU). */
+  flushCode(): void {
+    this.cache.clear();
+    this.pageKeys.clear();
+    this.mmu.codePages.fill(0);
+  }
+
+  /** Drops cached instructions on the physical pages of `[addr, addr + length)` (DMA, loaders). */
+  invalidateCode(addr: number, length: number): void {
+    if (length <= 0) return;
+    const first = addr >>> 12;
+    const last = (addr + length - 1) >>> 12;
+    for (let p = first; p <= last; p++) {
+      if (this.mmu.codePages[p] === 0) continue;
+      this.mmu.codePages[p] = 0;
+      this.invalidatePage(p);
+    }
+  }
+
+  private invalidatePage(page: number): void {
+    const keys = this.pageKeys.get(page);
+    if (keys === undefined) return;
+    for (const k of keys) this.cache.delete(k);
+    this.pageKeys.delete(page);
+  }
+
+  /** Ends the current run after the instruction being executed. */
+  requestStop(): void {
+    this.stopRequested = true;
+  }
+
+  // ---- Run loop -------------------------------------------------------------------------------
+
+  /** Runs up to `limit` instructions. */
+  run(limit: number): StopReason {
+    const s = this.state;
+    this.stop = StopReason.limit;
+    this.stopRequested = false;
+    for (let n = 0; n < limit; n++) {
+      if (s.halted) return StopReason.halt;
+      this.step();
+      if (this.endSlice) {
+        this.endSlice = false;
+        return this.stop;
+      }
+      if (this.stopRequested) return StopReason.stopped;
+    }
+    return StopReason.limit;
+  }
+
+  /** Executes one instruction (or delivers the exception it raised). */
+  step(): void {
+    const s = this.state;
+    this.startEip = s.eip;
+    const tf = (s.flags & Eflags.tf) !== 0;
+    this.instructions++;
+    try {
+      if (s.interruptShadow) s.interruptShadow = false;
+      const ins = this.fetch();
+      s.eip = (s.eip + ins.length) & (ins.bitness === 16 ? 0xffff : -1);
+      const code = ins.code;
+      const cls = sensitivity(code);
+      if (cls !== Sensitivity.innocuous && !this.allow(code, cls)) return;
+
+      (HANDLERS[code] as Handler)(this, ins);
+      s.flags &= ~Eflags.rf;
+      if (tf || this.trapAfter) {
+        this.trapAfter = false;
+        s.dr[6] = (s.dr[6] ?? 0) | (tf ? 0x4000 : 0);
+        this.deliver(Vector.db, -1, false, s.eip);
+      }
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      s.eip = this.startEip;
+      this.trapAfter = false;
+      if (this.callouts.exception(FAULT.vector, FAULT.errorCode, s)) {
+        this.lastVector = FAULT.vector;
+        this.lastErrorCode = FAULT.errorCode;
+        this.endRun(StopReason.exception);
+        return;
+      }
+      this.deliver(FAULT.vector, FAULT.errorCode, false, this.startEip);
+    }
+  }
+
+  private allow(code: number, cls: Sensitivity): boolean {
+    const s = this.state;
+    if (cls === Sensitivity.privileged && s.cpl !== 0) raise(Vector.gp, 0);
+    if (cls === Sensitivity.ioplChecked && IS_CLI_STI[code] === 1 && s.cr0 & 1) {
+      if (s.flags & Eflags.vm ? ((s.flags >>> 12) & 3) < 3 : s.cpl > ((s.flags >>> 12) & 3))
+        raise(Vector.gp, 0);
+    }
+    const a = this.policy.decide(code, cls, this.state);
+    if (a === Action.inline) return true;
+    if (a === Action.exit) {
+      this.state.eip = this.startEip;
+      this.exitCode = code;
+      this.stop = StopReason.exit;
+      this.endSlice = true;
+      return false;
+    }
+    if (!this.callouts.emulate(code, this.state)) raise(Vector.ud);
+    return false;
+  }
+
+  /** Marks the end of the run slice after this instruction. */
+  endRun(reason: StopReason): void {
+    this.stop = reason;
+    this.endSlice = true;
+  }
+
+  /** Requests a #DB trap after the current instruction completes. */
+  trapAfterInstruction(): void {
+    this.trapAfter = true;
+  }
+
+  private fetch(): Instruction {
+    const s = this.state;
+    const eip = s.eip;
+    const bits = s.codeBits;
+    if (s.protectedMode && (s.flags & Eflags.vm) === 0 && eip >>> 0 > (s.segLimit[Seg.cs] ?? 0))
+      raise(Vector.gp, 0);
+    const linear = ((s.segBase[Seg.cs] ?? 0) + eip) | 0;
+    const user = s.cpl === 3;
+    if ((s.dr[7] ?? 0) & 0xff) this.checkBreakpoints(linear);
+    const phys = this.mmu.translate(linear, false, user);
+    const key = phys * 2 + (bits === 32 ? 1 : 0);
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return hit;
+    // Miss: fetch up to 15 bytes without faulting, decode, then fault on the bytes it needed.
+    const saveCr2 = s.cr2;
+    const got = this.mmu.fetchBytes(linear, this.fetchBuf, user);
+    s.cr2 = saveCr2;
+    const dec = bits === 32 ? this.dec32 : this.dec16;
+    const tmp = this.scratchIns;
+    dec.decodeOut(got === FETCH_MAX ? this.fetchBuf : this.fetchBuf.subarray(0, got), 0, eip, tmp);
+    if (tmp.code === 0 && tmp.invalidReason === 2 && got < FETCH_MAX) {
+      // Truncated by an unmapped page: the fetch of the missing byte faults.
+      this.mmu.translate((linear + got) | 0, false, user);
+    }
+    if (
+      s.protectedMode &&
+      (s.flags & Eflags.vm) === 0 &&
+      (eip + tmp.length - 1) >>> 0 > (s.segLimit[Seg.cs] ?? 0)
+    ) {
+      raise(Vector.gp, 0);
+    }
+    if (tmp.code === 0) raise(Vector.ud);
+    const ins = tmp.clone();
+    if (this.cache.size >= CACHE_LIMIT) this.flushCode();
+    this.cache.set(key, ins);
+    this.addKey(phys >>> 12, key);
+    const lastPhys = this.mmu.translate((linear + ins.length - 1) | 0, false, user);
+    if (lastPhys >>> 12 !== phys >>> 12) this.addKey(lastPhys >>> 12, key);
+    return ins;
+  }
+
+  private addKey(page: number, key: number): void {
+    let keys = this.pageKeys.get(page);
+    if (keys === undefined) {
+      keys = [];
+      this.pageKeys.set(page, keys);
+    }
+    keys.push(key);
+    this.mmu.codePages[page] = 1;
+  }
+
+  private checkBreakpoints(linear: number): void {
+    const s = this.state;
+    if (s.flags & Eflags.rf) return;
+    const dr7 = s.dr[7] ?? 0;
+    for (let i = 0; i < 4; i++) {
+      if (((dr7 >>> (i * 2)) & 3) === 0) continue;
+      if (((dr7 >>> (16 + i * 4)) & 3) !== 0) continue; // only instruction breakpoints here
+      if ((s.dr[i] ?? 0) === linear) {
+        s.dr[6] = ((s.dr[6] ?? 0) & ~0xf) | (1 << i);
+        raise(Vector.db);
+      }
+    }
+  }
+
+  // ---- Registers ------------------------------------------------------------------------------
+
+  /** Reads a general register by decoder register id (8/16/32-bit), zero-extended. */
+  readReg(id: number): number {
+    const r = this.state.regs;
+    if (id >= Register.eax) return r[id - Register.eax] ?? 0;
+    if (id >= Register.ax) return (r[id - Register.ax] ?? 0) & 0xffff;
+    if (id >= Register.ah) return ((r[id - Register.ah] ?? 0) >> 8) & 0xff;
+    return (r[id - Register.al] ?? 0) & 0xff;
+  }
+
+  writeReg(id: number, v: number): void {
+    const r = this.state.regs;
+    if (id >= Register.eax) r[id - Register.eax] = v;
+    else if (id >= Register.ax) {
+      const i = id - Register.ax;
+      r[i] = ((r[i] ?? 0) & ~0xffff) | (v & 0xffff);
+    } else if (id >= Register.ah) {
+      const i = id - Register.ah;
+      r[i] = ((r[i] ?? 0) & ~0xff00) | ((v & 0xff) << 8);
+    } else {
+      const i = id - Register.al;
+      r[i] = ((r[i] ?? 0) & ~0xff) | (v & 0xff);
+    }
+  }
+
+  // ---- Addressing -----------------------------------------------------------------------------
+
+  /** The effective address (offset within the segment) of the memory operand. */
+  offset(ins: Instruction): number {
+    let a = ins.memDisplacement;
+    if (ins.memBase !== 0) a += this.readReg(ins.memBase);
+    if (ins.memIndex !== 0) a += this.readReg(ins.memIndex) * ins.memScale;
+    return ins.addressSize === 16 ? a & 0xffff : a | 0;
+  }
+
+  /**
+   * Checks a segment access (limit, type, presence; SDM vol. 3 §5.3–5.4) and returns the linear
+   * address. Raises #SS(0) for SS and #GP(0) for other segments.
+   */
+  linear(seg: number, off: number, size: number, write: boolean): number {
+    const s = this.state;
+    const base = s.segBase[seg] ?? 0;
+    if ((s.cr0 & 1) === 0 || (s.flags & Eflags.vm) !== 0) {
+      if ((off >>> 0) + size - 1 > (s.segLimit[seg] ?? 0xffff))
+        raise(seg === Seg.ss ? Vector.ss : Vector.gp, 0);
+      return (base + off) | 0;
+    }
+    const acc = s.segAccess[seg] ?? 0;
+    const vec = seg === Seg.ss ? Vector.ss : Vector.gp;
+    if ((acc & 0x80) === 0) raise(vec, 0);
+    if (write) {
+      if ((acc & 0x0a) !== 0x02) raise(vec, 0);
+    } else if ((acc & 0x0a) === 0x08) raise(vec, 0);
+    const limit = s.segLimit[seg] ?? 0;
+    const o = off >>> 0;
+    if ((acc & 0x0c) === 0x04) {
+      // Expand-down data segment: valid offsets are limit+1 .. 0xFFFF or 0xFFFFFFFF.
+      const top = acc & 0x4000 ? 0xffffffff : 0xffff;
+      if (o <= limit || o + size - 1 > top) raise(vec, 0);
+    } else if (limit !== 0xffffffff && o + size - 1 > limit) raise(vec, 0);
+    return (base + off) | 0;
+  }
+
+  /** Linear address of the instruction's memory operand, checked for an access of `size` bytes. */
+  memLinear(ins: Instruction, size: number, write: boolean): number {
+    return this.linear(ins.memSegment - Register.es, this.offset(ins), size, write);
+  }
+
+  read(lin: number, bits: number): number {
+    const u = this.state.cpl === 3;
+    return bits === 32
+      ? this.mmu.read32(lin, u)
+      : bits === 16
+        ? this.mmu.read16(lin, u)
+        : this.mmu.read8(lin, u);
+  }
+
+  write(lin: number, v: number, bits: number): void {
+    const u = this.state.cpl === 3;
+    if (bits === 32) this.mmu.write32(lin, v, u);
+    else if (bits === 16) this.mmu.write16(lin, v, u);
+    else this.mmu.write8(lin, v, u);
+  }
+
+  /** Reads operand `i` (register, memory or immediate) at `bits` width. */
+  readOp(ins: Instruction, i: number, bits: number): number {
+    const kind = i === 0 ? ins.op0Kind : i === 1 ? ins.op1Kind : ins.op2Kind;
+    if (kind === OpKind.register)
+      return this.readReg(i === 0 ? ins.op0Register : i === 1 ? ins.op1Register : ins.op2Register);
+    if (kind === OpKind.immediate) return ins.immediate & maskOf(bits);
+    return this.read(this.memLinear(ins, bits >> 3, false), bits);
+  }
+
+  /** Writes operand 0 (register or memory). */
+  writeOp0(ins: Instruction, v: number, bits: number): void {
+    if (ins.op0Kind === OpKind.register) this.writeReg(ins.op0Register, v);
+    else this.write(this.memLinear(ins, bits >> 3, true), v, bits);
+  }
+
+  // ---- Stack ----------------------------------------------------------------------------------
+
+  /** Pushes a value of `bits` (16/32); ESP changes only after the write succeeded. */
+  push(v: number, bits: number): void {
+    const s = this.state;
+    const size = bits >> 3;
+    if (s.stackBits === 32) {
+      const sp = ((s.regs[Reg.esp] ?? 0) - size) | 0;
+      this.write(this.linear(Seg.ss, sp, size, true), v, bits);
+      s.regs[Reg.esp] = sp;
+    } else {
+      const sp = ((s.regs[Reg.esp] ?? 0) - size) & 0xffff;
+      this.write(this.linear(Seg.ss, sp, size, true), v, bits);
+      s.regs[Reg.esp] = ((s.regs[Reg.esp] ?? 0) & ~0xffff) | sp;
+    }
+  }
+
+  /** Reads the stack value at ESP + `skip` bytes without popping. */
+  peek(bits: number, skip: number): number {
+    const s = this.state;
+    const sp =
+      s.stackBits === 32 ? ((s.regs[Reg.esp] ?? 0) + skip) | 0 : ((s.regs[Reg.esp] ?? 0) + skip) & 0xffff;
+    return this.read(this.linear(Seg.ss, sp, bits >> 3, false), bits);
+  }
+
+  /** Adds to ESP (or SP with a 16-bit stack). */
+  adjustSp(delta: number): void {
+    const s = this.state;
+    if (s.stackBits === 32) s.regs[Reg.esp] = ((s.regs[Reg.esp] ?? 0) + delta) | 0;
+    else s.regs[Reg.esp] = ((s.regs[Reg.esp] ?? 0) & ~0xffff) | (((s.regs[Reg.esp] ?? 0) + delta) & 0xffff);
+  }
+
+  pop(bits: number): number {
+    const v = this.peek(bits, 0);
+    this.adjustSp(bits >> 3);
+    return v;
+  }
+
+  // ---- Segments -------------------------------------------------------------------------------
+
+  /** Reads the descriptor for `selector` into `desc`; raises `vec`(selector) when out of the table. */
+  readDescriptor(selector: number, vec: number): void {
+    const s = this.state;
+    const ti = selector & 4;
+    const index = selector & 0xfff8;
+    let base: number;
+    let limit: number;
+    if (ti) {
+      if ((s.ldtr.access & 0x80) === 0 || s.ldtr.selector === 0) raise(vec, selector & 0xfffc);
+      base = s.ldtr.base;
+      limit = s.ldtr.limit;
+    } else {
+      base = s.gdtrBase;
+      limit = s.gdtrLimit;
+    }
+    if (index + 7 > limit) raise(vec, selector & 0xfffc);
+    this.desc[0] = this.mmu.read32((base + index) | 0, false);
+    this.desc[1] = this.mmu.read32((base + index + 4) | 0, false);
+  }
+
+  /** Sets the accessed bit of the descriptor just read (SDM vol. 3 §3.4.5.1). */
+  private markAccessed(selector: number): void {
+    const hi = this.desc[1] ?? 0;
+    if (hi & 0x100) return;
+    const s = this.state;
+    const base = selector & 4 ? s.ldtr.base : s.gdtrBase;
+    this.mmu.write32((base + (selector & 0xfff8) + 4) | 0, hi | 0x100, false);
+    this.desc[1] = hi | 0x100;
+  }
+
+  /** Installs a descriptor (in `desc`) into a segment register's cache. */
+  installSegment(seg: number, selector: number): void {
+    const s = this.state;
+    const lo = this.desc[0] ?? 0;
+    const hi = this.desc[1] ?? 0;
+    let limit = (lo & 0xffff) | (hi & 0xf0000);
+    if (hi & 0x800000) limit = ((limit << 12) | 0xfff) >>> 0;
+    s.segSel[seg] = selector;
+    s.segBase[seg] = (lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000);
+    s.segLimit[seg] = limit;
+    s.segAccess[seg] = ((hi >>> 8) & 0xff) | ((hi >>> 8) & 0xf000);
+  }
+
+  /**
+   * Loads a data or stack segment register (MOV/POP/LxS; SDM vol. 2 "MOV" protected-mode
+   * checks). Real and virtual-8086 mode: base = selector × 16.
+   */
+  loadSegment(seg: number, selector: number): void {
+    const s = this.state;
+    selector &= 0xffff;
+    if ((s.cr0 & 1) === 0 || s.flags & Eflags.vm) {
+      s.segSel[seg] = selector;
+      s.segBase[seg] = selector << 4;
+      if (s.flags & Eflags.vm) {
+        s.segLimit[seg] = 0xffff;
+        s.segAccess[seg] = seg === Seg.cs ? 0xfb : 0xf3;
+      }
+      return;
+    }
+    const rpl = selector & 3;
+    const cpl = s.cpl;
+    if ((selector & 0xfffc) === 0) {
+      if (seg === Seg.ss) raise(Vector.gp, 0);
+      s.segSel[seg] = selector;
+      s.segBase[seg] = 0;
+      s.segLimit[seg] = 0;
+      s.segAccess[seg] = 0;
+      return;
+    }
+    this.readDescriptor(selector, Vector.gp);
+    const hi = this.desc[1] ?? 0;
+    const type = (hi >>> 8) & 0x1f;
+    const dpl = (hi >>> 13) & 3;
+    const present = (hi & 0x8000) !== 0;
+    if (seg === Seg.ss) {
+      if (rpl !== cpl || dpl !== cpl || (type & 0x1a) !== 0x12) raise(Vector.gp, selector & 0xfffc);
+      if (!present) raise(Vector.ss, selector & 0xfffc);
+    } else {
+      // Data segment, or readable code segment.
+      if ((type & 0x10) === 0 || (type & 0x0a) === 0x08) raise(Vector.gp, selector & 0xfffc);
+      const conformingCode = (type & 0x0c) === 0x0c;
+      if (!conformingCode && (rpl > dpl || cpl > dpl)) raise(Vector.gp, selector & 0xfffc);
+      if (!present) raise(Vector.np, selector & 0xfffc);
+    }
+    this.markAccessed(selector);
+    this.installSegment(seg, selector);
+    if (seg === Seg.ss) s.interruptShadow = true;
+  }
+
+  /**
+   * Checks and loads CS for a far JMP/CALL to a code segment (no gates) or a far RET/IRET at
+   * `newCpl`; returns the new CPL. Gates and task switches raise #GP (not implemented).
+   */
+  loadCodeSegment(selector: number, forReturn: boolean): number {
+    const s = this.state;
+    selector &= 0xffff;
+    if ((s.cr0 & 1) === 0 || s.flags & Eflags.vm) {
+      s.segSel[Seg.cs] = selector;
+      s.segBase[Seg.cs] = selector << 4;
+      return s.cpl;
+    }
+    if ((selector & 0xfffc) === 0) raise(Vector.gp, 0);
+    this.readDescriptor(selector, Vector.gp);
+    const hi = this.desc[1] ?? 0;
+    const type = (hi >>> 8) & 0x1f;
+    const dpl = (hi >>> 13) & 3;
+    const rpl = selector & 3;
+    if ((type & 0x18) !== 0x18) raise(Vector.gp, selector & 0xfffc);
+    const conforming = (type & 4) !== 0;
+    let newCpl = s.cpl;
+    if (forReturn) {
+      if (rpl < s.cpl) raise(Vector.gp, selector & 0xfffc);
+      if (conforming ? dpl > rpl : dpl !== rpl) raise(Vector.gp, selector & 0xfffc);
+      newCpl = rpl;
+    } else if (conforming) {
+      if (dpl > s.cpl) raise(Vector.gp, selector & 0xfffc);
+    } else if (rpl > s.cpl || dpl !== s.cpl) raise(Vector.gp, selector & 0xfffc);
+    if ((hi & 0x8000) === 0) raise(Vector.np, selector & 0xfffc);
+    this.markAccessed(selector);
+    return newCpl;
+  }
+
+  /** Commits a code segment checked by `loadCodeSegment` (descriptor still in `desc`). */
+  commitCodeSegment(selector: number, cpl: number): void {
+    const s = this.state;
+    if ((s.cr0 & 1) === 0 || s.flags & Eflags.vm) return;
+    this.installSegment(Seg.cs, (selector & 0xfffc) | cpl);
+    s.cpl = cpl;
+  }
+
+  /** After a return to an outer level, data segments the new CPL may not use become null (SDM "RET"). */
+  nullInaccessibleSegments(): void {
+    const s = this.state;
+    for (const seg of [Seg.es, Seg.ds, Seg.fs, Seg.gs]) {
+      const acc = s.segAccess[seg] ?? 0;
+      const dpl = (acc >>> 5) & 3;
+      const conformingCode = (acc & 0x1c) === 0x1c;
+      if ((acc & 0x10) !== 0 && !conformingCode && dpl < s.cpl) {
+        s.segSel[seg] = 0;
+        s.segAccess[seg] = 0;
+      }
+    }
+  }
+
+  // ---- Exceptions and interrupts --------------------------------------------------------------
+
+  /**
+   * Delivers vector `vector` (SDM vol. 3 §6.12): through the IVT in real mode, through an
+   * interrupt or trap gate in protected mode (with a stack switch from the TSS when the handler
+   * is more privileged). `software` marks INT n / INT3 / INTO (gate DPL checked, no error code).
+   * `returnEip` is the EIP pushed. A fault during delivery becomes #DF; a fault during #DF shuts
+   * the processor down (`StopReason.tripleFault`).
+   */
+  deliver(vector: number, errorCode: number, software: boolean, returnEip: number): void {
+    const s = this.state;
+    s.halted = false;
+    if (this.delivering >= 2 || (this.delivering === 1 && vector === Vector.df)) {
+      this.delivering = 0;
+      this.endRun(StopReason.tripleFault);
+      return;
+    }
+    this.delivering++;
+    try {
+      if ((s.cr0 & 1) === 0) this.deliverReal(vector, returnEip);
+      else this.deliverProtected(vector, errorCode, software, returnEip);
+      this.delivering = 0;
+    } catch (e) {
+      if (!(e instanceof GuestFault)) throw e;
+      const nested = this.delivering;
+      if (nested >= 2 || vector === Vector.df) {
+        this.delivering = 0;
+        this.endRun(StopReason.tripleFault);
+        return;
+      }
+      const v = FAULT.vector;
+      // Benign combinations deliver the second exception; contributory/page-fault pairs → #DF.
+      const contributory = (x: number) => x === 0 || (x >= 10 && x <= 13);
+      const df =
+        (contributory(vector) && contributory(v)) ||
+        (vector === Vector.pf && (contributory(v) || v === Vector.pf));
+      if (df) this.deliver(Vector.df, 0, false, returnEip);
+      else {
+        this.delivering = 0;
+        this.deliver(v, FAULT.errorCode, false, returnEip);
+      }
+    }
+  }
+
+  deliverReal(vector: number, returnEip: number): void {
+    const s = this.state;
+    const entry = vector * 4;
+    if (entry + 3 > s.idtrLimit) raise(Vector.gp, 0);
+    const ip = this.mmu.read16((s.idtrBase + entry) | 0, false);
+    const cs = this.mmu.read16((s.idtrBase + entry + 2) | 0, false);
+    const flags = s.getFlags();
+    const sp0 = s.regs[Reg.esp] ?? 0;
+    this.push(flags, 16);
+    try {
+      this.push(s.segSel[Seg.cs] ?? 0, 16);
+      this.push(returnEip, 16);
+    } catch (e) {
+      s.regs[Reg.esp] = sp0;
+      throw e;
+    }
+    s.setFlags(flags & ~(Eflags.if | Eflags.tf | Eflags.ac | Eflags.rf));
+    s.segSel[Seg.cs] = cs;
+    s.segBase[Seg.cs] = cs << 4;
+    s.eip = ip;
+  }
+
+  deliverProtected(vector: number, errorCode: number, software: boolean, returnEip: number): void {
+    const s = this.state;
+    const ext = software ? 0 : 1;
+    const entry = vector * 8;
+    if (entry + 7 > s.idtrLimit) raise(Vector.gp, entry + 2 + ext);
+    const lo = this.mmu.read32((s.idtrBase + entry) | 0, false);
+    const hi = this.mmu.read32((s.idtrBase + entry + 4) | 0, false);
+    const type = (hi >>> 8) & 0x1f;
+    const gdpl = (hi >>> 13) & 3;
+    if (type !== 0x06 && type !== 0x07 && type !== 0x0e && type !== 0x0f) raise(Vector.gp, entry + 2 + ext);
+    if (software && gdpl < s.cpl) raise(Vector.gp, entry + 2);
+    if ((hi & 0x8000) === 0) raise(Vector.np, entry + 2 + ext);
+    const gate32 = (type & 8) !== 0;
+    const selector = lo >>> 16;
+    const offset = gate32 ? (hi & 0xffff0000) | (lo & 0xffff) : lo & 0xffff;
+    if ((selector & 0xfffc) === 0) raise(Vector.gp, ext);
+    this.readDescriptor(selector, Vector.gp);
+    const chi = this.desc[1] ?? 0;
+    const clo = this.desc[0] ?? 0;
+    const ctype = (chi >>> 8) & 0x1f;
+    const dpl = (chi >>> 13) & 3;
+    if ((ctype & 0x18) !== 0x18 || dpl > s.cpl) raise(Vector.gp, (selector & 0xfffc) + ext);
+    if ((chi & 0x8000) === 0) raise(Vector.np, (selector & 0xfffc) + ext);
+    const vm = (s.flags & Eflags.vm) !== 0;
+    const flags = s.getFlags();
+    const bits = gate32 ? 32 : 16;
+    const oldCs = s.segSel[Seg.cs] ?? 0;
+    const oldSs = s.segSel[Seg.ss] ?? 0;
+    const oldEsp = s.regs[Reg.esp] ?? 0;
+    const conforming = (ctype & 4) !== 0;
+    const newCpl = conforming ? s.cpl : dpl;
+    // Save what a fault during the pushes must restore.
+    const saveSs = [
+      oldSs,
+      s.segBase[Seg.ss] ?? 0,
+      s.segLimit[Seg.ss] ?? 0,
+      s.segAccess[Seg.ss] ?? 0,
+      s.cpl,
+    ] as const;
+    try {
+      if (newCpl < s.cpl || vm) {
+        if (vm && newCpl !== 0) raise(Vector.gp, (selector & 0xfffc) + ext);
+        // Inner-level stack from the TSS (SDM vol. 3 §7.2.1, §6.12.1).
+        const tss32 = (s.tr.access & 0x08) !== 0;
+        const spOff = tss32 ? 4 + newCpl * 8 : 2 + newCpl * 4;
+        if (spOff + (tss32 ? 5 : 3) > s.tr.limit) raise(Vector.ts, s.tr.selector & 0xfffc);
+        const newEsp = tss32
+          ? this.mmu.read32((s.tr.base + spOff) | 0, false)
+          : this.mmu.read16((s.tr.base + spOff) | 0, false);
+        const newSs = this.mmu.read16((s.tr.base + spOff + (tss32 ? 4 : 2)) | 0, false);
+        if ((newSs & 0xfffc) === 0) raise(Vector.ts, ext);
+        this.readDescriptor(newSs, Vector.ts);
+        const shi = this.desc[1] ?? 0;
+        if ((newSs & 3) !== newCpl || ((shi >>> 13) & 3) !== newCpl || ((shi >>> 8) & 0x1a) !== 0x12)
+          raise(Vector.ts, newSs & 0xfffc);
+        if ((shi & 0x8000) === 0) raise(Vector.ss, newSs & 0xfffc);
+        this.markAccessed(newSs);
+        s.cpl = newCpl;
+        this.installSegment(Seg.ss, newSs);
+        s.regs[Reg.esp] = newEsp;
+        if (vm) {
+          this.push(s.segSel[Seg.gs] ?? 0, bits);
+          this.push(s.segSel[Seg.fs] ?? 0, bits);
+          this.push(s.segSel[Seg.ds] ?? 0, bits);
+          this.push(s.segSel[Seg.es] ?? 0, bits);
+        }
+        this.push(oldSs, bits);
+        this.push(oldEsp, bits);
+      }
+      this.push(flags, bits);
+      this.push(oldCs, bits);
+      this.push(returnEip, bits);
+      if (errorCode >= 0 && hasErrorCode(vector) && !software) this.push(errorCode, bits);
+    } catch (e) {
+      s.segSel[Seg.ss] = saveSs[0];
+      s.segBase[Seg.ss] = saveSs[1];
+      s.segLimit[Seg.ss] = saveSs[2];
+      s.segAccess[Seg.ss] = saveSs[3];
+      s.cpl = saveSs[4];
+      s.regs[Reg.esp] = oldEsp;
+      throw e;
+    }
+    if (vm) {
+      for (const seg of [Seg.es, Seg.ds, Seg.fs, Seg.gs]) {
+        s.segSel[seg] = 0;
+        s.segAccess[seg] = 0;
+      }
+    }
+    this.desc[0] = clo;
+    this.desc[1] = chi;
+    this.installSegment(Seg.cs, (selector & 0xfffc) | newCpl);
+    s.cpl = newCpl;
+    let f = flags & ~(Eflags.tf | Eflags.nt | Eflags.rf | Eflags.vm);
+    if ((type & 1) === 0) f &= ~Eflags.if;
+    s.setFlags(f);
+    s.eip = offset;
+  }
+
+  /**
+   * Injects an external interrupt (from the hypervisor's interrupt controller). Returns false
+   * when the processor cannot take it now (IF clear or inside an interrupt shadow).
+   */
+  injectInterrupt(vector: number): boolean {
+    const s = this.state;
+    if ((s.flags & Eflags.if) === 0 || s.interruptShadow) return false;
+    this.deliver(vector & 0xff, -1, false, s.eip);
+    return true;
+  }
+
+  /** I/O permission: CPL ≤ IOPL, or the TSS I/O bitmap allows every byte (SDM vol. 1 §19.5). */
+  checkIo(port: number, size: number): void {
+    const s = this.state;
+    if ((s.cr0 & 1) === 0) return;
+    const vm = (s.flags & Eflags.vm) !== 0;
+    if (!vm && s.cpl <= ((s.flags >>> 12) & 3)) return;
+    const type = s.tr.access & 0x0f;
+    if ((type !== 0x09 && type !== 0x0b) || s.tr.limit < 0x67) raise(Vector.gp, 0);
+    const mapBase = this.mmu.read16((s.tr.base + 0x66) | 0, false);
+    const at = mapBase + (port >>> 3);
+    if (at + 1 > s.tr.limit) raise(Vector.gp, 0);
+    const bits = this.mmu.read16((s.tr.base + at) | 0, false);
+    if (bits & (((1 << size) - 1) << (port & 7))) raise(Vector.gp, 0);
+  }
+
+  /** Raises a software interrupt from a handler (INT n, INT3, INTO): EIP is past the instruction. */
+  softwareInterrupt(vector: number): void {
+    const s = this.state;
+    if (s.flags & Eflags.vm && ((s.flags >>> 12) & 3) < 3) raise(Vector.gp, 0);
+    // Faults while delivering INT n are faults of the INT instruction itself: let them propagate.
+    if ((s.cr0 & 1) === 0) this.deliverReal(vector, s.eip);
+    else this.deliverProtected(vector, -1, true, s.eip);
+  }
+}
+
+/** Named export of the fault vectors for users of tier 0. */
+export { Vector };
