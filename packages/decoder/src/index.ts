@@ -10,6 +10,7 @@ export {
   flowControl,
   formInfo,
   Instruction,
+  mnemonicOf,
   PrefixBit,
   privilege,
 } from './instruction';

@@ -1,4 +1,4 @@
-import { CODE_ATTR, CODE_FLAGS, CODE_NAMES, CODE_OP_COUNT, CPUID_FEATURE_NAMES } from './generated/tables';
+import { CODE_ATTR, CODE_FLAGS, CODE_MNEMONIC, CODE_NAMES, CODE_OP_COUNT, CPUID_FEATURE_NAMES, MNEMONIC_NAMES } from './generated/tables';
 import type { FlowControl, OpAccess, OpKind, Privilege } from './kinds';
 import { INVALID_REASON_NAMES } from './kinds';
 
@@ -204,6 +204,11 @@ export function formInfo(code: number): FormInfo {
 export function codeByName(name: string): number {
   const i = CODE_NAMES.indexOf(name);
   return Math.max(i, 0);
+}
+
+/** The lower-case mnemonic of a form code (`'add'`), `''` for invalid. */
+export function mnemonicOf(code: number): string {
+  return MNEMONIC_NAMES[CODE_MNEMONIC[code] ?? 0] ?? '';
 }
 
 /** The name of a form code. */

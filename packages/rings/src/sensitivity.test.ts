@@ -1,0 +1,84 @@
+import { CODE_COUNT, Code, codeName, decode } from '@ringzero/decoder';
+import { describe, expect, it } from 'vitest';
+import {
+  agreesWithDecoder,
+  SENSITIVITY,
+  SENSITIVITY_RULES,
+  sensitiveForms,
+  sensitivity,
+} from './sensitivity';
+
+describe('sensitivity table', () => {
+  it('covers every form the decoder produces, one entry per form code', () => {
+    expect(SENSITIVITY.length).toBe(CODE_COUNT);
+    for (let c = 1; c < CODE_COUNT; c++) expect(SENSITIVITY[c], codeName(c)).toBeDefined();
+  });
+
+  it("agrees with the decoder's privilege field on every form (cpl0 ⇔ privileged, iopl ⇔ iopl)", () => {
+    const disagree: string[] = [];
+    for (let c = 1; c < CODE_COUNT; c++)
+      if (!agreesWithDecoder(c)) disagree.push(`${codeName(c)}: ${sensitivity(c).class}`);
+    expect(disagree).toEqual([]);
+  });
+
+  it('every rule names mnemonics or forms the decoder knows (no dead rows)', () => {
+    const all = new Set<string>();
+    for (let c = 1; c < CODE_COUNT; c++) all.add(codeName(c));
+    for (const r of SENSITIVITY_RULES) {
+      for (const code of r.codes ?? []) expect(all.has(code), code).toBe(true);
+      expect(r.sdm.length).toBeGreaterThan(5);
+    }
+  });
+
+  it("classes the Popek–Goldberg holes of x86 as sensitive, not privileged (Robin & Irvine's list)", () => {
+    const holes = [
+      Code.popfd,
+      Code.pushfd,
+      Code.sgdt_m1632,
+      Code.sidt_m1632,
+      Code.sldt_rm16,
+      Code.str_rm16,
+      Code.smsw_rm16,
+      Code.lar_r32_r32m16,
+      Code.lsl_r32_r32m16,
+      Code.verr_rm16,
+      Code.verw_rm16,
+      Code.pushd_cs,
+      Code.mov_r32m16_sreg,
+      Code.call_ptr1632,
+      Code.jmp_ptr1632,
+      Code.retfd,
+      Code.int_imm8,
+      Code.iretd,
+    ];
+    for (const c of holes) expect(sensitivity(c).class, codeName(c)).toBe('sensitive');
+  });
+
+  it('POPF silently keeps IF when deprivileged; HLT faults with #GP(0); OUT is IOPL-checked', () => {
+    expect(sensitivity(Code.popfd).deprivileged).toMatchObject({ kind: 'silent', effect: 'if-unchanged' });
+    expect(sensitivity(Code.hlt).deprivileged).toMatchObject({
+      kind: 'fault',
+      vector: 13,
+      errorCode: 'zero',
+    });
+    expect(sensitivity(Code.out_dx_al).class).toBe('iopl');
+    expect(sensitivity(Code.mov_cr_r32).class).toBe('privileged');
+    expect(sensitivity(Code.add_rm32_r32).class).toBe('innocuous');
+  });
+
+  it('looks up decoded instructions: MOV from CS reveals the CPL, MOV to DS is descriptor-checked', () => {
+    expect(sensitivity(decode(new Uint8Array([0x8c, 0xc8]), 0, 32).code).deprivileged).toMatchObject({
+      effect: 'reveals-cpl',
+    });
+    expect(sensitivity(decode(new Uint8Array([0x8e, 0xd8]), 0, 32).code).deprivileged).toMatchObject({
+      kind: 'fault',
+      errorCode: 'selector',
+    });
+  });
+
+  it('lists the sensitive forms for the audit', () => {
+    const forms = sensitiveForms();
+    expect(forms.length).toBeGreaterThan(100);
+    expect(forms.some(([n]) => n === 'cli')).toBe(true);
+  });
+});
