@@ -1,4 +1,12 @@
-import { CODE_ATTR, CODE_FLAGS, CODE_MNEMONIC, CODE_NAMES, CODE_OP_COUNT, CPUID_FEATURE_NAMES, MNEMONIC_NAMES } from './generated/tables';
+import {
+  CODE_ATTR,
+  CODE_FLAGS,
+  CODE_MNEMONIC,
+  CODE_NAMES,
+  CODE_OP_COUNT,
+  CPUID_FEATURE_NAMES,
+  MNEMONIC_NAMES,
+} from './generated/tables';
 import type { FlowControl, OpAccess, OpKind, Privilege } from './kinds';
 import { INVALID_REASON_NAMES } from './kinds';
 
