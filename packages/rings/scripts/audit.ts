@@ -33,4 +33,6 @@ for (const cls of ['privileged', 'iopl', 'sensitive'] as const) {
     console.log(`      deprivileged: ${what}   [SDM ${e.sdm}]`);
   }
 }
-console.log(`\n${counts.privileged} privileged, ${counts.iopl} IOPL-checked, ${counts.sensitive} sensitive-but-unprivileged mnemonics`);
+console.log(
+  `\n${counts.privileged} privileged, ${counts.iopl} IOPL-checked, ${counts.sensitive} sensitive-but-unprivileged mnemonics`,
+);
