@@ -46,6 +46,26 @@ const IDX16 = [Register.si, Register.di, Register.si, Register.di, 0, 0, 0, 0];
 
 const SCRATCH_SIZE = 40;
 
+// Prefix classes, indexed by byte: 0 is "not a prefix".
+const PK_OSIZE = 1;
+const PK_ASIZE = 2;
+const PK_LOCK = 3;
+const PK_REP = 4;
+const PK_SEG_LEGACY = 5;
+const PK_SEG_FSGS = 6;
+const PK_REX = 7;
+const PREFIX_KIND = new Uint8Array(256);
+PREFIX_KIND[0x66] = PK_OSIZE;
+PREFIX_KIND[0x67] = PK_ASIZE;
+PREFIX_KIND[0xf0] = PK_LOCK;
+PREFIX_KIND[0xf2] = PK_REP;
+PREFIX_KIND[0xf3] = PK_REP;
+for (const c of [0x26, 0x2e, 0x36, 0x3e]) PREFIX_KIND[c] = PK_SEG_LEGACY;
+PREFIX_KIND[0x64] = PK_SEG_FSGS;
+PREFIX_KIND[0x65] = PK_SEG_FSGS;
+const PREFIX_KIND_64 = PREFIX_KIND.slice();
+for (let c = 0x40; c < 0x50; c++) PREFIX_KIND_64[c] = PK_REX;
+
 /** Registers of the 8-bit class: with a REX prefix, numbers 4–7 are SPL..DIL instead of AH..BH. */
 function reg8(n: number, rex: number): number {
   if (n < 4) return Register.al + n;
@@ -142,36 +162,40 @@ export class Decoder {
     let prefixes = 0;
     const limit = off + 15;
 
-    // Legacy prefixes and REX (SDM Vol. 2 §2.1.1, §2.2.1).
+    // Legacy prefixes and REX (SDM Vol. 2 §2.1.1, §2.2.1): one table lookup per byte.
+    const kinds = mode === 64 ? PREFIX_KIND_64 : PREFIX_KIND;
     for (;;) {
       if (p >= limit) {
         this.invalid(out, off, p, InvalidReason.tooLong);
         return;
       }
       const c = b[p]!;
-      if (c === 0x66) {
-        pfx66 = 1;
-        prefixes |= PrefixBit.operandSize;
-      } else if (c === 0x67) {
-        pfx67 = 1;
-        prefixes |= PrefixBit.addressSize;
-      } else if (c === 0xf0) {
-        lock = 1;
-        prefixes |= PrefixBit.lock;
-      } else if (c === 0xf2 || c === 0xf3) {
-        rep = c;
-      } else if (c === 0x26 || c === 0x2e || c === 0x36 || c === 0x3e) {
-        // In 64-bit mode these are ignored, and do not replace an FS/GS override.
-        if (mode !== 64 || seg < Register.fs) seg = Register.es + ((c >> 3) & 3);
-        prefixes |= PrefixBit.segment;
-      } else if (c === 0x64 || c === 0x65) {
-        seg = c === 0x64 ? Register.fs : Register.gs;
-        prefixes |= PrefixBit.segment;
-      } else if (mode === 64 && (c & 0xf0) === 0x40) {
+      const k = kinds[c]!;
+      if (k === 0) break;
+      if (k === PK_REX) {
         rex = c;
         p++;
         continue;
-      } else break;
+      }
+      if (k === PK_OSIZE) {
+        pfx66 = 1;
+        prefixes |= PrefixBit.operandSize;
+      } else if (k === PK_ASIZE) {
+        pfx67 = 1;
+        prefixes |= PrefixBit.addressSize;
+      } else if (k === PK_LOCK) {
+        lock = 1;
+        prefixes |= PrefixBit.lock;
+      } else if (k === PK_REP) {
+        rep = c;
+      } else if (k === PK_SEG_LEGACY) {
+        // In 64-bit mode ES/CS/SS/DS overrides are ignored and do not replace FS/GS.
+        if (mode !== 64 || seg < Register.fs) seg = Register.es + ((c >> 3) & 3);
+        prefixes |= PrefixBit.segment;
+      } else {
+        seg = c === 0x64 ? Register.fs : Register.gs;
+        prefixes |= PrefixBit.segment;
+      }
       rex = 0; // a legacy prefix after REX cancels it
       p++;
     }
