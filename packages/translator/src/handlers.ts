@@ -874,11 +874,11 @@ function stringH(op: number, bits: number): Handler {
     for (;;) {
       if (rep) {
         const cx = regs[Reg.ecx] ?? 0;
-        if ((a16 ? cx & 0xffff : cx) === 0) return;
+        if ((a16 ? cx & 0xffff : cx) === 0) break;
         if (n === STRING_BURST) {
           // Let interrupts in: re-execute the instruction with the registers as they are now.
           s.eip = c.startEip;
-          return;
+          break;
         }
       }
       const si = (regs[Reg.esi] ?? 0) & amask;
@@ -937,11 +937,13 @@ function stringH(op: number, bits: number): Handler {
       const cx = regs[Reg.ecx] ?? 0;
       regs[Reg.ecx] = a16 ? (cx & ~0xffff) | ((cx - 1) & 0xffff) : (cx - 1) | 0;
       n++;
+      c.instructions++;
       if (op === StrOp.cmps || op === StrOp.scas) {
         const zf = s.getZF() !== 0;
-        if (repne ? zf : !zf) return;
+        if (repne ? zf : !zf) break;
       }
     }
+    if (n > 0) c.instructions--;
   };
 }
 

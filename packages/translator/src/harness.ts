@@ -1,4 +1,5 @@
 import { CpuState, Reg, Seg } from './cpu-state';
+import { TranslatorError } from './errors';
 import type { PhysicalBus } from './mmu';
 import type { Callouts, Policy } from './policy';
 import { type StopReason, Tier0 } from './tier0';
@@ -76,8 +77,14 @@ export function createHarness(
   options: HarnessOptions = {},
 ): { cpu: Tier0; memory: FlatMemory } {
   const size = options.memorySize ?? 1 << 20;
-  const memory = new FlatMemory(size);
   const origin = options.origin ?? 0x1000;
+  if (!Number.isInteger(size) || size < 0x2000 || size > 0x4000_0000) {
+    throw new TranslatorError('bad-argument', 'harness memory must be 8 KiB to 1 GiB', size);
+  }
+  if (!Number.isInteger(origin) || origin < 0 || origin + code.length > size) {
+    throw new TranslatorError('bad-argument', 'code does not fit in harness memory at origin', origin);
+  }
+  const memory = new FlatMemory(size);
   memory.ram.set(code, origin);
   const state = new CpuState();
   const cpu = new Tier0({ memory, state, callouts: options.callouts, policy: options.policy });

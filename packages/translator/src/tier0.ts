@@ -58,7 +58,7 @@ export class Tier0 {
   readonly mmu: Mmu;
   readonly callouts: Callouts;
   policy: Policy;
-  /** Executed instructions (including faulting ones that were delivered). */
+  /** Retired instructions (faulting ones included; every REP iteration counts as one). */
   instructions = 0;
   /** Form code of the instruction that caused `StopReason.exit`. */
   exitCode = 0;
@@ -131,7 +131,9 @@ export class Tier0 {
     const s = this.state;
     this.stop = StopReason.limit;
     this.stopRequested = false;
-    for (let n = 0; n < limit; n++) {
+    // Budget in retired instructions; each REP iteration counts as one.
+    const end = this.instructions + limit;
+    while (this.instructions < end) {
       if (s.halted) return StopReason.halt;
       this.step();
       if (this.endSlice) {
