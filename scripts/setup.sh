@@ -32,11 +32,13 @@ if [ -n "$wanted" ]; then
       if [ "$(id -u)" -eq 0 ]; then
         say "installing Debian packages: ${missing[*]}"
         apt-get update -qq >/dev/null 2>&1 || say "apt-get update reported errors; trying the install anyway"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
+          || say "could not install ${missing[*]}; the tests that need them are skipped"
       elif command -v sudo >/dev/null 2>&1; then
         say "installing Debian packages with sudo: ${missing[*]}"
         sudo apt-get update -qq >/dev/null 2>&1 || true
-        sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
+          || say "could not install ${missing[*]}; the tests that need them are skipped"
       else
         say "skipped Debian packages (${missing[*]}): not root and no sudo; the tests that need them are skipped"
       fi
