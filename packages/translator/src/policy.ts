@@ -1,4 +1,5 @@
-import { CODE_COUNT, CODE_NAMES, Privilege, privilege } from '@ringzero/decoder';
+import { CODE_COUNT } from '@ringzero/decoder';
+import { sensitivity as ringsSensitivity } from '@ringzero/rings';
 import type { CpuState } from './cpu-state';
 
 /**
@@ -22,60 +23,16 @@ export const Sensitivity = {
 } as const;
 export type Sensitivity = (typeof Sensitivity)[keyof typeof Sensitivity];
 
-/**
- * Mnemonics that are sensitive but unprivileged on x86 (Robin & Irvine's list, as in the
- * project architecture notes). Used until `@ringzero/rings` exports its sensitivity table.
- */
-const SENSITIVE_PREFIXES = [
-  'pushf',
-  'popf',
-  'sgdt',
-  'sidt',
-  'sldt',
-  'smsw',
-  'str',
-  'lar',
-  'lsl',
-  'verr',
-  'verw',
-  'pushw_cs',
-  'pushd_cs',
-  'pushw_ss',
-  'pushd_ss',
-  'popw_ss',
-  'popd_ss',
-  'mov_rm16_sreg',
-  'mov_r32m16_sreg',
-  'mov_sreg',
-  'jmp_m16',
-  'jmp_ptr',
-  'call_m16',
-  'call_ptr',
-  'retf',
-  'int_imm8',
-  'int3',
-  'into',
-  'iret',
-  'lds',
-  'les',
-  'lss',
-  'lfs',
-  'lgs',
-  'pushw_',
-  'pushd_',
-  'popw_',
-  'popd_',
-  'cpuid',
-  'rdtsc',
-] as const;
+const FROM_RINGS: Record<string, Sensitivity> = {
+  innocuous: Sensitivity.innocuous,
+  privileged: Sensitivity.privileged,
+  iopl: Sensitivity.ioplChecked,
+  sensitive: Sensitivity.sensitive,
+};
 
+/** The class of a form, from `@ringzero/rings`' sensitivity table (one row per form code). */
 function classify(code: number): Sensitivity {
-  const p = privilege(code);
-  if (p === Privilege.cpl0) return Sensitivity.privileged;
-  if (p === Privilege.iopl) return Sensitivity.ioplChecked;
-  const name = CODE_NAMES[code] ?? '';
-  for (const prefix of SENSITIVE_PREFIXES) if (name.startsWith(prefix)) return Sensitivity.sensitive;
-  return Sensitivity.innocuous;
+  return FROM_RINGS[ringsSensitivity(code).class] ?? Sensitivity.innocuous;
 }
 
 const CLASSES = new Uint8Array(CODE_COUNT);

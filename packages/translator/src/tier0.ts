@@ -1,4 +1,5 @@
 import { CODE_COUNT, Code, Decoder, Instruction, OpKind, Register } from '@ringzero/decoder';
+import { escalate } from '@ringzero/rings';
 import { maskOf } from './alu';
 import { CpuState, Eflags, Reg, Seg } from './cpu-state';
 import { FAULT, GuestFault, hasErrorCode, raise, Vector } from './fault';
@@ -591,12 +592,9 @@ export class Tier0 {
         return;
       }
       const v = FAULT.vector;
-      // Benign combinations deliver the second exception; contributory/page-fault pairs → #DF.
-      const contributory = (x: number) => x === 0 || (x >= 10 && x <= 13);
-      const df =
-        (contributory(vector) && contributory(v)) ||
-        (vector === Vector.pf && (contributory(v) || v === Vector.pf));
-      if (df) this.deliver(Vector.df, 0, false, returnEip);
+      // The rings package's rule (SDM vol. 3 table 6-5): benign pairs deliver the second
+      // exception, contributory/page-fault pairs become #DF.
+      if (escalate(vector, v) === 'double-fault') this.deliver(Vector.df, 0, false, returnEip);
       else {
         this.delivering = 0;
         this.deliver(v, FAULT.errorCode, false, returnEip);
