@@ -45,6 +45,14 @@ const BX_SI = [
 const IDX16 = [Register.si, Register.di, Register.si, Register.di, 0, 0, 0, 0];
 
 const SCRATCH_SIZE = 40;
+const SIZES = [16, 32, 64, 64] as const;
+
+/** Per mode and opcode slot: precomputed form choices, built on first use and shared. */
+const RESOLVED: Record<Bitness, (Uint16Array | null | undefined)[]> = {
+  16: new Array(1024).fill(undefined),
+  32: new Array(1024).fill(undefined),
+  64: new Array(1024).fill(undefined),
+};
 
 // Prefix classes, indexed by byte: 0 is "not a prefix".
 const PK_OSIZE = 1;
@@ -88,12 +96,15 @@ function reg8(n: number, rex: number): number {
 export class Decoder {
   readonly bitness: Bitness;
   private readonly scratch = new Uint8Array(SCRATCH_SIZE);
+  /** Per opcode slot: the precomputed form choice (shared by all decoders of this mode). */
+  private readonly resolved: (Uint16Array | null | undefined)[];
 
   constructor(bitness: Bitness) {
     if (bitness !== 16 && bitness !== 32 && bitness !== 64) {
       throw new RangeError(`bitness must be 16, 32 or 64 (got ${String(bitness)})`);
     }
     this.bitness = bitness;
+    this.resolved = RESOLVED[bitness];
   }
 
   /** Decodes the instruction at `bytes[offset]`, located at address `ip`, into `out`. */
@@ -120,7 +131,6 @@ export class Decoder {
 
   private decodeAt(b: Uint8Array, off: number, ip: number, out: Instruction): void {
     const mode = this.bitness;
-    const modeBit = mode === 16 ? 1 : mode === 32 ? 2 : 4;
     out.ip = ip;
     out.bitness = mode;
     out.code = 0;
@@ -247,55 +257,23 @@ export class Decoder {
     if (((first >>> 17) & 3) !== 0) modrm = b[p++]!;
     const mod = modrm >> 6;
 
-    const os =
-      mode === 16 ? (pfx66 ? 32 : 16) : mode === 32 ? (pfx66 ? 16 : 32) : rexW ? 64 : pfx66 ? 16 : 32;
     const as = mode === 16 ? (pfx67 ? 32 : 16) : mode === 32 ? (pfx67 ? 16 : 32) : pfx67 ? 32 : 64;
-    const asBit = as === 16 ? 1 : as === 32 ? 2 : 4;
-    const mpActive = rep === 0xf3 ? 3 : rep === 0xf2 ? 4 : pfx66 ? 2 : 1;
-
-    let code = 0;
-    let cos = os;
-    let modeFail = false;
-    for (let i = ds; i < de; i++) {
-      const c = DISPATCH[i]!;
-      const m = CODE_MATCH[c]!;
-      const mp = (m >>> 9) & 7;
-      if (mp !== 0) {
-        if (mp === 1) {
-          if (pfx66 || rep) continue;
-        } else if (mp !== mpActive) continue;
-      }
-      const kind = (m >>> 17) & 3;
-      if (kind === 2) {
-        if (((modrm >> 3) & 7) !== ((m >>> 19) & 7)) continue;
-      } else if (kind === 3) {
-        if (modrm !== m >>> 24) continue;
-      }
-      const modc = (m >>> 22) & 3;
-      if (modc === 1) {
-        if (mod === 3) continue;
-      } else if (modc === 2 && mod !== 3) continue;
-      const rw = (m >>> 14) & 3;
-      if (rw === 1) {
-        if (!rexW) continue;
-      } else if (rw === 2 && rexW) continue;
-      if (m & 0x10000 && rex & 1) continue;
-      let s = os;
-      if (mp === 2) s = mode === 16 ? 16 : rexW ? 64 : 32;
-      if (mode === 64) {
-        if (m & 0x2000) s = 64;
-        else if (m & 0x1000) s = pfx66 && !rexW ? 16 : 64;
-      }
-      if (((m >>> 3) & 7 & (s === 16 ? 1 : s === 32 ? 2 : 4)) === 0) continue;
-      if (((m >>> 6) & 7 & asBit) === 0) continue;
-      if ((m & modeBit) === 0) {
-        modeFail = true;
-        continue;
-      }
-      code = c;
-      cos = s;
-      break;
-    }
+    const slot = map * 256 + op;
+    let table = this.resolved[slot];
+    if (table === undefined) table = this.resolveSlot(slot, ds, de);
+    const r =
+      table !== null
+        ? table[
+            pfx66 |
+              (rep === 0xf3 ? 2 : rep === 0xf2 ? 4 : 0) |
+              (rexW << 3) |
+              (pfx67 << 4) |
+              ((modrm & 0xff) << 5)
+          ]!
+        : this.match(ds, de, modrm, rex, pfx66, rep, pfx67);
+    const code = r >>> 4;
+    const cos = SIZES[(r >>> 2) & 3]!;
+    const modeFail = (r & 2) !== 0;
     if (code === 0) {
       this.invalid(out, off, p, modeFail ? InvalidReason.invalidInMode : InvalidReason.undefinedOpcode);
       return;
@@ -644,6 +622,99 @@ export class Decoder {
     out.mnemonic = MNEMONIC_NAMES[mn]!;
     out.opCount = count;
     if (out.memSegment === 0 && memUsed) out.memSegment = Register.ds;
+  }
+
+  /**
+   * Picks the form among the candidates of one opcode for the prefixes and ModRM seen (SDM Vol. 2
+   * §2.1–2.2 and the opcode maps). Returns `code << 4 | sizeIndex << 2 | modeFail << 1 | 1`.
+   */
+  private match(
+    ds: number,
+    de: number,
+    modrm: number,
+    rex: number,
+    pfx66: number,
+    rep: number,
+    pfx67: number,
+  ): number {
+    const mode = this.bitness;
+    const modeBit = mode === 16 ? 1 : mode === 32 ? 2 : 4;
+    const rexW = (rex >> 3) & 1;
+    const mod = modrm >> 6;
+    const os =
+      mode === 16 ? (pfx66 ? 32 : 16) : mode === 32 ? (pfx66 ? 16 : 32) : rexW ? 64 : pfx66 ? 16 : 32;
+    const as = mode === 16 ? (pfx67 ? 32 : 16) : mode === 32 ? (pfx67 ? 16 : 32) : pfx67 ? 32 : 64;
+    const asBit = as === 16 ? 1 : as === 32 ? 2 : 4;
+    const mpActive = rep === 0xf3 ? 3 : rep === 0xf2 ? 4 : pfx66 ? 2 : 1;
+    let modeFail = 0;
+    for (let i = ds; i < de; i++) {
+      const c = DISPATCH[i]!;
+      const m = CODE_MATCH[c]!;
+      const mp = (m >>> 9) & 7;
+      if (mp !== 0) {
+        if (mp === 1) {
+          if (pfx66 || rep) continue;
+        } else if (mp !== mpActive) continue;
+      }
+      const kind = (m >>> 17) & 3;
+      if (kind === 2) {
+        if (((modrm >> 3) & 7) !== ((m >>> 19) & 7)) continue;
+      } else if (kind === 3) {
+        if (modrm !== m >>> 24) continue;
+      }
+      const modc = (m >>> 22) & 3;
+      if (modc === 1) {
+        if (mod === 3) continue;
+      } else if (modc === 2 && mod !== 3) continue;
+      const rw = (m >>> 14) & 3;
+      if (rw === 1) {
+        if (!rexW) continue;
+      } else if (rw === 2 && rexW) continue;
+      if (m & 0x10000 && rex & 1) continue;
+      let s = os;
+      if (mp === 2) s = mode === 16 ? 16 : rexW ? 64 : 32;
+      if (mode === 64) {
+        if (m & 0x2000) s = 64;
+        else if (m & 0x1000) s = pfx66 && !rexW ? 16 : 64;
+      }
+      if (((m >>> 3) & 7 & (s === 16 ? 1 : s === 32 ? 2 : 4)) === 0) continue;
+      if (((m >>> 6) & 7 & asBit) === 0) continue;
+      if ((m & modeBit) === 0) {
+        modeFail = 1;
+        continue;
+      }
+      return (c << 4) | ((s === 16 ? 0 : s === 32 ? 1 : 2) << 2) | 1;
+    }
+    return (modeFail << 1) | 1;
+  }
+
+  /**
+   * Precomputes `match` for every combination of 66/67/REP/REX.W prefixes and ModRM byte of one
+   * opcode (8,192 entries), the first time the opcode is seen, so later decodes take one table
+   * load. Opcodes whose forms depend on REX.B (NOP vs XCHG r8) keep the candidate scan.
+   */
+  private resolveSlot(slot: number, ds: number, de: number): Uint16Array | null {
+    for (let i = ds; i < de; i++) {
+      if (CODE_MATCH[DISPATCH[i]!]! & 0x10000) {
+        this.resolved[slot] = null;
+        return null;
+      }
+    }
+    const hasModrm = ((CODE_MATCH[DISPATCH[ds]!]! >>> 17) & 3) !== 0;
+    const t = new Uint16Array(8192);
+    for (let key = 0; key < 8192; key++) {
+      const modrm = hasModrm ? key >>> 5 : -1;
+      if (!hasModrm && key >>> 5 !== 0) {
+        t[key] = t[key & 31]!;
+        continue;
+      }
+      const repBits = (key >>> 1) & 3;
+      const rep = repBits === 1 ? 0xf3 : repBits === 2 ? 0xf2 : 0;
+      const rex = (key >>> 3) & 1 ? 0x48 : 0;
+      t[key] = this.match(ds, de, modrm, rex, key & 1, rep, (key >>> 4) & 1);
+    }
+    this.resolved[slot] = t;
+    return t;
   }
 
   private invalid(out: Instruction, off: number, p: number, reason: number): void {
