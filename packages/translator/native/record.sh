@@ -15,3 +15,12 @@ for kind in alu shift muldiv bits; do
 done
 rm -f "$bin"
 wc -c "$out"/*.txt
+xbin="$(mktemp -d)/x87"
+gcc -O1 -mno-red-zone -o "$xbin" "$here/x87.c" -lm
+{
+  echo "# recorded natively by native/x87.c on: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+  echo "# op a b result status (hex; doubles as bit patterns; control word 0x027F)"
+  "$xbin"
+} >"$out/x87.txt"
+rm -f "$xbin"
+wc -c "$out/x87.txt"
