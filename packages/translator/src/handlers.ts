@@ -520,20 +520,28 @@ export function branch(c: Tier0, target: number, bits: number): void {
   s.eip = t;
 }
 
+/**
+ * Target of a relative branch. Cached instructions are keyed by physical address, so the
+ * decoder's absolute target is turned back into a displacement from the current EIP.
+ */
+function relTarget(c: Tier0, ins: Instruction): number {
+  return (c.state.eip + (ins.nearBranchTarget - ins.ip - ins.length)) | 0;
+}
+
 function jmpRelH(): Handler {
-  return (c, ins) => branch(c, ins.nearBranchTarget, ins.operandSize);
+  return (c, ins) => branch(c, relTarget(c, ins), ins.operandSize);
 }
 
 function jccH(cc: number): Handler {
   return (c, ins) => {
-    if (c.state.condition(cc)) branch(c, ins.nearBranchTarget, ins.operandSize);
+    if (c.state.condition(cc)) branch(c, relTarget(c, ins), ins.operandSize);
   };
 }
 
 function callRelH(bits: number): Handler {
   return (c, ins) => {
     const s = c.state;
-    const target = ins.nearBranchTarget;
+    const target = relTarget(c, ins);
     const t = bits === 16 ? target & 0xffff : target | 0;
     if (s.cr0 & 1 && t >>> 0 > (s.segLimit[Seg.cs] ?? 0)) raise(Vector.gp, 0);
     c.push(s.eip, bits);
@@ -756,14 +764,14 @@ function loopH(kind: number): Handler {
     const a16 = ins.addressSize === 16;
     let cx = s.regs[Reg.ecx] ?? 0;
     if (kind === 3) {
-      if ((a16 ? cx & 0xffff : cx) === 0) branch(c, ins.nearBranchTarget, ins.operandSize);
+      if ((a16 ? cx & 0xffff : cx) === 0) branch(c, relTarget(c, ins), ins.operandSize);
       return;
     }
     const next = a16 ? (cx & ~0xffff) | ((cx - 1) & 0xffff) : (cx - 1) | 0;
     let take = (a16 ? next & 0xffff : next) !== 0;
     if (kind === 0) take = take && s.getZF() === 0;
     else if (kind === 1) take = take && s.getZF() !== 0;
-    if (take) branch(c, ins.nearBranchTarget, ins.operandSize);
+    if (take) branch(c, relTarget(c, ins), ins.operandSize);
     cx = next;
     s.regs[Reg.ecx] = cx;
   };

@@ -38,6 +38,9 @@ function classify(code: number): Sensitivity {
 const CLASSES = new Uint8Array(CODE_COUNT);
 for (let c = 0; c < CODE_COUNT; c++) CLASSES[c] = classify(c);
 
+/** The class of every form code, for the per-instruction check (read-only by convention). */
+export const CLASS_OF: Readonly<Uint8Array> = CLASSES;
+
 /** The sensitivity class of a form code. */
 export function sensitivity(code: number): Sensitivity {
   return (CLASSES[code] ?? 0) as Sensitivity;

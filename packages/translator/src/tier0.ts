@@ -8,11 +8,11 @@ import { Mmu, type PhysicalBus } from './mmu';
 import {
   Action,
   type Callouts,
+  CLASS_OF,
   defaultCallouts,
   NATIVE_POLICY,
   type Policy,
   Sensitivity,
-  sensitivity,
 } from './policy';
 
 /** Why `Tier0.run` returned. */
@@ -44,7 +44,9 @@ const IS_CLI_STI = new Uint8Array(CODE_COUNT);
 IS_CLI_STI[Code.cli] = 1;
 IS_CLI_STI[Code.sti] = 1;
 
-const CACHE_LIMIT = 1 << 18;
+/** Direct-mapped instruction cache: slot = physical address mod 2^17. */
+const ICACHE_SIZE = 1 << 17;
+const ICACHE_MASK = ICACHE_SIZE - 1;
 const FETCH_MAX = 15;
 
 /**
@@ -70,9 +72,11 @@ export class Tier0 {
   private readonly dec16 = new Decoder(16);
   private readonly dec32 = new Decoder(32);
   private readonly fetchBuf = new Uint8Array(FETCH_MAX);
-  private readonly cache = new Map<number, Instruction>();
-  private readonly pageKeys = new Map<number, number[]>();
-  private readonly scratchIns = new Instruction();
+  /** Decoded instructions, reused in place (allocated the first time a slot is filled). */
+  private readonly slots: (Instruction | undefined)[] = new Array(ICACHE_SIZE);
+  /** Physical address of each slot's instruction, and its code size (0 = empty, 16, 32). */
+  private readonly slotPhys = new Int32Array(ICACHE_SIZE);
+  private readonly slotMode = new Uint8Array(ICACHE_SIZE);
   private stopRequested = false;
   private stop: StopReason = StopReason.limit;
   /** EIP at the start of the current instruction. */
@@ -96,8 +100,7 @@ export class Tier0 {
 
   /** Drops every cached instruction (after the hypervisor rewrites memory behind the MMU). */
   flushCode(): void {
-    this.cache.clear();
-    this.pageKeys.clear();
+    this.slotMode.fill(0);
     this.mmu.codePages.fill(0);
   }
 
@@ -114,10 +117,19 @@ export class Tier0 {
   }
 
   private invalidatePage(page: number): void {
-    const keys = this.pageKeys.get(page);
-    if (keys === undefined) return;
-    for (const k of keys) this.cache.delete(k);
-    this.pageKeys.delete(page);
+    const phys = this.slotPhys;
+    const mode = this.slotMode;
+    const base = (page << 12) & ICACHE_MASK;
+    for (let i = 0; i < 4096; i++) {
+      const k = base + i;
+      if (mode[k] !== 0 && (phys[k] ?? 0) >>> 12 === page) mode[k] = 0;
+    }
+    // Instructions that start at the end of the previous page and run into this one.
+    const prev = ((page - 1) << 12) & ICACHE_MASK;
+    for (let i = 0xff1; i < 4096; i++) {
+      const k = prev + i;
+      if (mode[k] !== 0 && (phys[k] ?? 0) >>> 12 === page - 1) mode[k] = 0;
+    }
   }
 
   /** Ends the current run after the instruction being executed. */
@@ -157,7 +169,7 @@ export class Tier0 {
       const ins = this.fetch();
       s.eip = (s.eip + ins.length) & (ins.bitness === 16 ? 0xffff : -1);
       const code = ins.code;
-      const cls = sensitivity(code);
+      const cls = (CLASS_OF[code] ?? 0) as Sensitivity;
       if (cls !== Sensitivity.innocuous && !this.allow(code, cls)) return;
 
       (HANDLERS[code] as Handler)(this, ins);
@@ -215,52 +227,46 @@ export class Tier0 {
   private fetch(): Instruction {
     const s = this.state;
     const eip = s.eip;
-    const bits = s.codeBits;
-    if (s.protectedMode && (s.flags & Eflags.vm) === 0 && eip >>> 0 > (s.segLimit[Seg.cs] ?? 0))
-      raise(Vector.gp, 0);
+    const bits = (s.segAccess[Seg.cs] ?? 0) & 0x4000 ? 32 : 16;
+    const cr0 = s.cr0;
+    if (cr0 & 1 && (s.flags & Eflags.vm) === 0 && eip >>> 0 > (s.segLimit[Seg.cs] ?? 0)) raise(Vector.gp, 0);
     const linear = ((s.segBase[Seg.cs] ?? 0) + eip) | 0;
     const user = s.cpl === 3;
     if ((s.dr[7] ?? 0) & 0xff) this.checkBreakpoints(linear);
-    const phys = this.mmu.translate(linear, false, user);
-    const key = phys * 2 + (bits === 32 ? 1 : 0);
-    const hit = this.cache.get(key);
-    if (hit !== undefined) return hit;
+    const phys = cr0 & 0x80000000 ? this.mmu.translate(linear, false, user) : linear >>> 0;
+    const slot = phys & ICACHE_MASK;
+    if (this.slotMode[slot] === bits && this.slotPhys[slot] === (phys | 0))
+      return this.slots[slot] as Instruction;
     // Miss: fetch up to 15 bytes without faulting, decode, then fault on the bytes it needed.
+    this.slotMode[slot] = 0;
+    let ins = this.slots[slot];
+    if (ins === undefined) {
+      ins = new Instruction();
+      this.slots[slot] = ins;
+    }
     const saveCr2 = s.cr2;
     const got = this.mmu.fetchBytes(linear, this.fetchBuf, user);
     s.cr2 = saveCr2;
     const dec = bits === 32 ? this.dec32 : this.dec16;
-    const tmp = this.scratchIns;
-    dec.decodeOut(got === FETCH_MAX ? this.fetchBuf : this.fetchBuf.subarray(0, got), 0, eip, tmp);
-    if (tmp.code === 0 && tmp.invalidReason === 2 && got < FETCH_MAX) {
+    dec.decodeOut(got === FETCH_MAX ? this.fetchBuf : this.fetchBuf.subarray(0, got), 0, eip, ins);
+    if (ins.code === 0 && ins.invalidReason === 2 && got < FETCH_MAX) {
       // Truncated by an unmapped page: the fetch of the missing byte faults.
       this.mmu.translate((linear + got) | 0, false, user);
     }
     if (
       s.protectedMode &&
       (s.flags & Eflags.vm) === 0 &&
-      (eip + tmp.length - 1) >>> 0 > (s.segLimit[Seg.cs] ?? 0)
+      (eip + ins.length - 1) >>> 0 > (s.segLimit[Seg.cs] ?? 0)
     ) {
       raise(Vector.gp, 0);
     }
-    if (tmp.code === 0) raise(Vector.ud);
-    const ins = tmp.clone();
-    if (this.cache.size >= CACHE_LIMIT) this.flushCode();
-    this.cache.set(key, ins);
-    this.addKey(phys >>> 12, key);
+    if (ins.code === 0) raise(Vector.ud);
+    this.mmu.codePages[phys >>> 12] = 1;
     const lastPhys = this.mmu.translate((linear + ins.length - 1) | 0, false, user);
-    if (lastPhys >>> 12 !== phys >>> 12) this.addKey(lastPhys >>> 12, key);
+    this.mmu.codePages[lastPhys >>> 12] = 1;
+    this.slotPhys[slot] = phys | 0;
+    this.slotMode[slot] = bits;
     return ins;
-  }
-
-  private addKey(page: number, key: number): void {
-    let keys = this.pageKeys.get(page);
-    if (keys === undefined) {
-      keys = [];
-      this.pageKeys.set(page, keys);
-    }
-    keys.push(key);
-    this.mmu.codePages[page] = 1;
   }
 
   private checkBreakpoints(linear: number): void {
