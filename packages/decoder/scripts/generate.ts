@@ -110,10 +110,18 @@ const OPERAND_TOKENS: Record<string, readonly [number, number]> = {
   xmmrm16: [OD.xmmrm, MemSize.u16],
   xmmrm8: [OD.xmmrm, MemSize.u8],
   rxmm: [OD.rxmm, MemSize.none],
+  ymm: [OD.ymm, MemSize.none],
+  ymmrm256: [OD.ymmrm, MemSize.u256],
+  rymm: [OD.rymm, MemSize.none],
+  vx: [OD.vvvvX, MemSize.none],
+  vy: [OD.vvvvY, MemSize.none],
+  vr32: [OD.vvvvR32, MemSize.none],
+  vr64: [OD.vvvvR64, MemSize.none],
 };
 
 const MEM_ONLY = new Set<number>([OD.mem]);
-const REG_ONLY = new Set<number>([OD.rr16, OD.rr32, OD.rr64, OD.sti, OD.rmm, OD.rxmm]);
+const REG_ONLY = new Set<number>([OD.rr16, OD.rr32, OD.rr64, OD.sti, OD.rmm, OD.rxmm, OD.rymm]);
+const VVVV = new Set<number>([OD.vvvvX, OD.vvvvY, OD.vvvvR32, OD.vvvvR64]);
 const MODRM_USERS = new Set<number>([
   OD.reg8,
   OD.reg16,
@@ -193,6 +201,8 @@ interface Form {
   args: number[];
   flags: [number, number, number, number, number];
   attr: number;
+  /** VEX: bits 0–1 L (0 ignored, 1 L0, 2 L1), bit 4 uses VEX.vvvv, bit 5 VEX-encoded. */
+  vex: number;
   order: number;
 }
 
@@ -271,8 +281,17 @@ function build(rows: readonly Row[]) {
     let f64 = 0;
     let rexw = 0;
     let norexb = 0;
+    let vex = 0;
     for (const t of toks) {
-      if (t === 'pNP') mp = 1;
+      if (t === 'vex') vex |= 0x20;
+      else if (t === 'L0') vex |= 1;
+      else if (t === 'L1') vex |= 2;
+      else if (t === 'LIG' || t === 'WIG') {
+        // ignored bit: no condition
+      } else if (t === 'W0') rexw = 2;
+      else if (t === 'W0x') rexw = 3;
+      else if (t === 'W1') rexw = 1;
+      else if (t === 'pNP') mp = 1;
       else if (t === 'p66') mp = 2;
       else if (t === 'pF3') mp = 3;
       else if (t === 'pF2') mp = 4;
@@ -314,6 +333,8 @@ function build(rows: readonly Row[]) {
       if (opcodeBytes.length !== 1) fail(row, 'bad opcode bytes');
       opcode = opcodeBytes[0] ?? 0;
     }
+    if (vex !== 0) map += 3;
+    if (ops.some((o) => VVVV.has(o))) vex |= 0x10;
     const usesModrm = ops.some((o) => MODRM_USERS.has(o));
     if (usesModrm && modrmKind === 0) fail(row, 'operands need ModRM but the encoding has none');
     let modc = 0;
@@ -389,12 +410,13 @@ function build(rows: readonly Row[]) {
       args,
       flags: parseFlags(row),
       attr: attr >>> 0,
+      vex,
       order,
     });
   });
 
   // Dispatch: per (map, opcode) the candidate forms, most specific first.
-  const lists: Form[][] = Array.from({ length: 4 * 256 }, () => []);
+  const lists: Form[][] = Array.from({ length: 7 * 256 }, () => []);
   for (const f of forms) for (const op of f.opcodes) lists[f.map * 256 + op]?.push(f);
   const specificity = (f: Form) => {
     const kind = (f.match >>> 17) & 3;
@@ -445,6 +467,7 @@ function render(): string {
   const count = [0];
   const flags: number[] = [0, 0, 0, 0, 0];
   const attr = [0];
+  const vexInfo = [0, ...forms.map((f) => f.vex)];
   for (const f of forms) {
     for (let i = 0; i < 4; i++) {
       ops.push(f.ops[i] ?? 0);
@@ -508,7 +531,14 @@ function render(): string {
   );
   out.push(`export const CODE_ATTR = new Uint32Array([\n${numbers(attr, 8)}\n]);`);
   out.push('');
-  out.push('/** First candidate of each (map × 256 + opcode) in DISPATCH; one extra entry at the end. */');
+  out.push(
+    '/** VEX conditions of each code: bits 0–1 L (1 = L0, 2 = L1), bit 4 uses VEX.vvvv, bit 5 VEX form. */',
+  );
+  out.push(`export const CODE_VEX = new Uint8Array([\n${numbers(vexInfo)}\n]);`);
+  out.push('');
+  out.push(
+    '/** First candidate of each (map × 256 + opcode) in DISPATCH (maps 4–6 are VEX 0F/0F38/0F3A). */',
+  );
   out.push(`export const DISPATCH_START = new Uint16Array([\n${numbers(start)}\n]);`);
   out.push('');
   out.push('/** Candidate codes per opcode, most specific first. */');

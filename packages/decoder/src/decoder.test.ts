@@ -172,12 +172,25 @@ describe('Decoder', () => {
     expect(() => new Decoder(8 as unknown as 16)).toThrow(RangeError);
   });
 
-  it('VEX encodings get their length and are marked unsupported', () => {
-    const i = decode(b(0xc5, 0xf8, 0x77), 0, 32);
-    expect(i.invalidReason).toBe(InvalidReason.unsupported);
-    expect(i.length).toBe(3);
-    const v = decode(b(0xc4, 0xe2, 0x79, 0x18, 0x44, 0x24, 0x08), 0, 64);
+  it('decodes VEX forms: AVX2 256-bit compares, VZEROUPPER, BMI2 with VEX.vvvv operands (SDM Vol. 2 §2.3)', () => {
+    const cmp = decode(b(0xc5, 0xfd, 0x74, 0x57, 0x20), 0, 64);
+    expect(cmp.code).toBe(Code.vex_vpcmpeqb_ymm_ymm_ymmm256);
+    expect(cmp.op0Register).toBe(Register.ymm0 + 2);
+    expect(cmp.op1Register).toBe(Register.ymm0);
+    expect(cmp.length).toBe(5);
+    expect(decode(b(0xc5, 0xf8, 0x77), 0, 32).code).toBe(Code.vex_vzeroupper);
+    const shlx = decode(b(0xc4, 0xe2, 0xf9, 0xf7, 0xc1), 0, 64); // shlx rax, rcx, rax
+    expect(shlx.code).toBe(Code.vex_shlx_r64_rm64_r64);
+    expect(shlx.op2Register).toBe(Register.rax);
+  });
+
+  it('VEX after a 66/F2/F3/REX prefix is invalid; VEX forms without rows and EVEX are unsupported with their length', () => {
+    expect(decode(b(0x66, 0xc5, 0xf8, 0x77), 0, 32).invalid).toBe(true);
+    const v = decode(b(0xc4, 0xe2, 0x79, 0x18, 0x44, 0x24, 0x08), 0, 64); // vbroadcastss (no row yet)
     expect(v.invalidReason).toBe(InvalidReason.unsupported);
     expect(v.length).toBe(7);
+    const e = decode(b(0x62, 0xf1, 0x4c, 0x0b, 0x55, 0xd3), 0, 64);
+    expect(e.invalidReason).toBe(InvalidReason.unsupported);
+    expect(e.length).toBe(6);
   });
 });

@@ -5,6 +5,7 @@ import {
   CODE_MNEMONIC,
   CODE_OP_COUNT,
   CODE_OPS,
+  CODE_VEX,
   DISPATCH,
   DISPATCH_START,
   MNEMONIC_NAMES,
@@ -24,7 +25,7 @@ export type Bitness = 16 | 32 | 64;
  *   9–11  mandatory prefix: 0 legacy, 1 none allowed, 2 = 66, 3 = F3, 4 = F2
  *   12    d64: operand size defaults to 64 in 64-bit mode
  *   13    f64: operand size is 64 in 64-bit mode
- *   14–15 REX.W: 0 any, 1 required, 2 must be clear
+ *   14–15 REX.W / VEX.W: 0 any, 1 required, 2 must be clear, 3 clear in 64-bit mode only
  *   16    REX.B must be clear
  *   17–18 ModRM: 0 none, 1 any, 2 reg field fixed, 3 whole byte fixed
  *   19–21 the fixed reg field
@@ -49,9 +50,9 @@ const SIZES = [16, 32, 64, 64] as const;
 
 /** Per mode and opcode slot: precomputed form choices, built on first use and shared. */
 const RESOLVED: Record<Bitness, (Uint16Array | null | undefined)[]> = {
-  16: new Array(1024).fill(undefined),
-  32: new Array(1024).fill(undefined),
-  64: new Array(1024).fill(undefined),
+  16: new Array(7 * 256).fill(undefined),
+  32: new Array(7 * 256).fill(undefined),
+  64: new Array(7 * 256).fill(undefined),
 };
 
 // Prefix classes, indexed by byte: 0 is "not a prefix".
@@ -216,10 +217,15 @@ export class Decoder {
     out.rex = rex;
     out.segmentPrefix = seg;
 
-    const rexW = (rex >> 3) & 1;
-    const rexR = (rex & 4) << 1;
-    const rexX = (rex & 2) << 2;
-    const rexB = (rex & 1) << 3;
+    let rexW = (rex >> 3) & 1;
+    let rexR = (rex & 4) << 1;
+    let rexX = (rex & 2) << 2;
+    let rexB = (rex & 1) << 3;
+    /** VEX: VEX.L (-1 when not VEX-encoded) and the register in VEX.vvvv. */
+    let vexL = -1;
+    let vvvv = 0;
+    let vexAt = 0;
+    let vexEsc = 0;
 
     // Opcode and map.
     let op = b[p++]!;
@@ -237,18 +243,59 @@ export class Decoder {
     } else if (op === 0xc4 || op === 0xc5 || op === 0x62 || op === 0x8f) {
       const next = b[p]!;
       // In 16/32-bit mode these are LES/LDS/BOUND/POP unless ModRM.mod = 11 (VEX/EVEX) or
-      // ModRM.reg != 0 (XOP); in 64-bit mode C4/C5/62 are always VEX/EVEX.
+      // the XOP map field is 8 or more; in 64-bit mode C4/C5/62 are always VEX/EVEX.
       const isVex = op === 0x8f ? (next & 0x1f) >= 8 : mode === 64 || (next & 0xc0) === 0xc0;
       if (isVex) {
-        this.skipVex(b, off, p, op, mode, out);
-        return;
+        if (op === 0x62 || op === 0x8f) {
+          this.skipVex(b, off, p, op, mode, out);
+          return;
+        }
+        // VEX (SDM Vol. 2 §2.3): 66/F2/F3/REX before it are #UD; fields are stored inverted.
+        if (pfx66 || rep || rex || lock) {
+          this.invalid(out, off, p, InvalidReason.undefinedOpcode);
+          return;
+        }
+        vexAt = p;
+        vexEsc = op;
+        let b1: number;
+        let w = 0;
+        if (op === 0xc5) {
+          b1 = b[p++]!;
+          map = 4;
+          rexR = mode === 64 ? ((~b1 >> 7) & 1) << 3 : 0;
+        } else {
+          const m = b[p++]!;
+          b1 = b[p++]!;
+          const mmmmm = m & 0x1f;
+          if (mmmmm < 1 || mmmmm > 3) {
+            this.invalid(out, off, p, InvalidReason.undefinedOpcode);
+            return;
+          }
+          map = 3 + mmmmm;
+          w = b1 >> 7;
+          if (mode === 64) {
+            rexR = ((~m >> 7) & 1) << 3;
+            rexX = ((~m >> 6) & 1) << 3;
+            rexB = ((~m >> 5) & 1) << 3;
+          }
+        }
+        vvvv = (~b1 >> 3) & 15;
+        if (mode !== 64) vvvv &= 7;
+        vexL = (b1 >> 2) & 1;
+        const pp = b1 & 3;
+        pfx66 = pp === 1 ? 1 : 0;
+        rep = pp === 2 ? 0xf3 : pp === 3 ? 0xf2 : 0;
+        rexW = w;
+        rex = w << 3;
+        op = b[p++]!;
       }
     }
 
     const ds = DISPATCH_START[map * 256 + op]!;
     const de = DISPATCH_START[map * 256 + op + 1]!;
     if (ds === de) {
-      this.invalid(out, off, p, InvalidReason.undefinedOpcode);
+      if (vexL >= 0) this.skipVex(b, off, vexAt, vexEsc, mode, out);
+      else this.invalid(out, off, p, InvalidReason.undefinedOpcode);
       return;
     }
 
@@ -259,7 +306,8 @@ export class Decoder {
 
     const as = mode === 16 ? (pfx67 ? 32 : 16) : mode === 32 ? (pfx67 ? 16 : 32) : pfx67 ? 32 : 64;
     const slot = map * 256 + op;
-    let table = this.resolved[slot];
+    // VEX forms also depend on VEX.L, so they take the candidate scan instead of the table.
+    let table = vexL >= 0 ? null : this.resolved[slot];
     if (table === undefined) table = this.resolveSlot(slot, ds, de);
     const r =
       table !== null
@@ -270,12 +318,20 @@ export class Decoder {
               (pfx67 << 4) |
               ((modrm & 0xff) << 5)
           ]!
-        : this.match(ds, de, modrm, rex, pfx66, rep, pfx67);
+        : this.match(ds, de, modrm, rex, pfx66, rep, pfx67, vexL);
     const code = r >>> 4;
     const cos = SIZES[(r >>> 2) & 3]!;
     const modeFail = (r & 2) !== 0;
     if (code === 0) {
-      this.invalid(out, off, p, modeFail ? InvalidReason.invalidInMode : InvalidReason.undefinedOpcode);
+      // VEX coverage is partial: a VEX opcode without a matching row is reported as unsupported
+      // (with its length), not as undefined.
+      if (vexL >= 0) this.skipVex(b, off, vexAt, vexEsc, mode, out);
+      else this.invalid(out, off, p, modeFail ? InvalidReason.invalidInMode : InvalidReason.undefinedOpcode);
+      return;
+    }
+    // A VEX form without a VEX.vvvv operand requires vvvv = 1111b (stored inverted: 0 here).
+    if (vexL >= 0 && vvvv !== 0 && (CODE_VEX[code]! & 0x10) === 0) {
+      this.invalid(out, off, p, InvalidReason.undefinedOpcode);
       return;
     }
     out.operandSize = cos;
@@ -471,6 +527,30 @@ export class Decoder {
             out.memSize = arg;
           } else r = Register.xmm0 + rmReg;
           break;
+        case OD.ymm:
+          r = Register.ymm0 + reg;
+          break;
+        case OD.rymm:
+          r = Register.ymm0 + rmReg;
+          break;
+        case OD.ymmrm:
+          if (memUsed) {
+            kind = OpKind.memory;
+            out.memSize = arg;
+          } else r = Register.ymm0 + rmReg;
+          break;
+        case OD.vvvvX:
+          r = Register.xmm0 + vvvv;
+          break;
+        case OD.vvvvY:
+          r = Register.ymm0 + vvvv;
+          break;
+        case OD.vvvvR32:
+          r = Register.eax + vvvv;
+          break;
+        case OD.vvvvR64:
+          r = Register.rax + vvvv;
+          break;
         case OD.ib:
         case OD.one:
           kind = OpKind.immediate;
@@ -636,6 +716,7 @@ export class Decoder {
     pfx66: number,
     rep: number,
     pfx67: number,
+    vexL = -1,
   ): number {
     const mode = this.bitness;
     const modeBit = mode === 16 ? 1 : mode === 32 ? 2 : 4;
@@ -650,6 +731,10 @@ export class Decoder {
     for (let i = ds; i < de; i++) {
       const c = DISPATCH[i]!;
       const m = CODE_MATCH[c]!;
+      if (vexL >= 0) {
+        const l = CODE_VEX[c]! & 3;
+        if ((l === 1 && vexL !== 0) || (l === 2 && vexL !== 1)) continue;
+      }
       const mp = (m >>> 9) & 7;
       if (mp !== 0) {
         if (mp === 1) {
@@ -669,7 +754,9 @@ export class Decoder {
       const rw = (m >>> 14) & 3;
       if (rw === 1) {
         if (!rexW) continue;
-      } else if (rw === 2 && rexW) continue;
+      } else if (rw === 2) {
+        if (rexW) continue;
+      } else if (rw === 3 && rexW && mode === 64) continue;
       if (m & 0x10000 && rex & 1) continue;
       let s = os;
       if (mp === 2) s = mode === 16 ? 16 : rexW ? 64 : 32;

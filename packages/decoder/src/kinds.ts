@@ -236,5 +236,14 @@ export const OperandDecode = {
   rxmm: 50,
   /** Segment register in ModRM.reg as a destination (MOV Sreg, r/m): CS and numbers above 5 are invalid. */
   sregw: 51,
+  /** YMM register in ModRM.reg; YMM register or memory in r/m; YMM register only in r/m. */
+  ymm: 52,
+  ymmrm: 53,
+  rymm: 54,
+  /** The register named by VEX.vvvv: XMM, YMM, or a 32/64-bit general register (BMI). */
+  vvvvX: 55,
+  vvvvY: 56,
+  vvvvR32: 57,
+  vvvvR64: 58,
 } as const;
 export type OperandDecode = (typeof OperandDecode)[keyof typeof OperandDecode];

@@ -33,7 +33,7 @@ function name(mn: string, ops: string): string {
 }
 
 /** Packed-integer operations that exist as MMX (no prefix) and SSE2 (66) forms. */
-const PACKED_INT: readonly (readonly [string, string, string])[] = [
+export const PACKED_INT: readonly (readonly [string, string, string])[] = [
   ['punpcklbw', '60', 'mmx'],
   ['punpcklwd', '61', 'mmx'],
   ['punpckldq', '62', 'mmx'],
@@ -92,7 +92,7 @@ const PACKED_INT: readonly (readonly [string, string, string])[] = [
 ];
 
 /** SSSE3 (0F 38 00–1E): MMX and 66/XMM forms. */
-const SSSE3: readonly (readonly [string, string])[] = [
+export const SSSE3: readonly (readonly [string, string])[] = [
   ['pshufb', '00'],
   ['phaddw', '01'],
   ['phaddd', '02'],
@@ -111,7 +111,7 @@ const SSSE3: readonly (readonly [string, string])[] = [
 ];
 
 /** SSE4.1/4.2 two-operand forms in 0F 38 with the 66 prefix. */
-const SSE4_38: readonly (readonly [string, string, string, string?])[] = [
+export const SSE4_38: readonly (readonly [string, string, string, string?])[] = [
   ['pblendvb', '10', 'sse41'],
   ['blendvps', '14', 'sse41'],
   ['blendvpd', '15', 'sse41'],
@@ -150,7 +150,7 @@ const SSE4_38: readonly (readonly [string, string, string, string?])[] = [
 ];
 
 /** Scalar/packed float operations: [mnemonic stem, opcode, has ps/pd/ss/sd forms]. */
-const FLOAT_ARITH: readonly (readonly [string, string])[] = [
+export const FLOAT_ARITH: readonly (readonly [string, string])[] = [
   ['sqrt', '51'],
   ['add', '58'],
   ['mul', '59'],
