@@ -2,11 +2,14 @@ import { describe, expect, it } from 'vitest';
 import {
   farReturn,
   farTransfer,
+  innerStack,
   interruptTarget,
   ioAllowed,
+  iretFlags,
   loadDataSegment,
   loadStackSegment,
   nullOnOuterReturn,
+  popfResult,
 } from './checks';
 import {
   type DescriptorTables,
@@ -369,5 +372,47 @@ describe('malformed input never throws', () => {
         if (!r.ok) expect([10, 11, 12, 13]).toContain(r.fault.vector);
       }
     }
+  });
+});
+
+describe('inner stacks from the TSS (SDM Vol. 3A §6.12.1)', () => {
+  const t = tables();
+  const tssWords = new Map<number, number>([
+    [4, 0xc1000000], // ESP0
+    [8, makeSelector(2, 0, 0)], // SS0 = ring-0 data
+    [12, 0x1000],
+    [16, makeSelector(4, 0, 3)], // SS1 = ring-3 data: wrong DPL for ring 1
+  ]);
+  const tss = { limit: 0x67, read32: (o: number) => tssWords.get(o) ?? 0 };
+  it('reads SS0:ESP0 for a transition to ring 0', () => {
+    expect(innerStack(t, tss, 0x28, 0)).toMatchObject({ ok: true, ss: 0x10, esp: 0xc1000000 });
+  });
+  it('a stack segment whose DPL is not the new CPL is #TS(SS selector)', () => {
+    expect(innerStack(t, tss, 0x28, 1)).toMatchObject({ ok: false, fault: { vector: 10, errorCode: 0x20 } });
+  });
+  it('a null SS is #TS, and a TSS too short for the entry is #TS(TSS selector)', () => {
+    expect(innerStack(t, tss, 0x28, 2)).toMatchObject({ ok: false, fault: { vector: 10, errorCode: 0 } });
+    expect(innerStack(t, { ...tss, limit: 0x08 }, 0x28, 1)).toMatchObject({
+      fault: { vector: 10, errorCode: 0x28 },
+    });
+  });
+});
+
+describe('POPF and IRET flag rules (SDM Vol. 2B POPF, Vol. 2A IRET)', () => {
+  const IF = 0x200;
+  it('POPF at CPL 3 with IOPL 0 silently keeps IF and IOPL', () => {
+    const old = 0x202; // IF = 1, IOPL = 0
+    expect(popfResult(old, 0x3002, 3, 32) & (IF | 0x3000)).toBe(IF);
+    expect(popfResult(old, 0x0002, 3, 32) & IF).toBe(IF);
+  });
+  it('POPF at CPL 0 changes IF and IOPL; VM and RF never change', () => {
+    expect(popfResult(0x202, 0x3002 | 0x20000 | 0x10000, 0, 32)).toBe(0x3002);
+  });
+  it('IRET at CPL 0 restores RF and VIF; at CPL 3 it keeps IOPL', () => {
+    expect(iretFlags(0x2, 0x10202 | 0x80000, 0, 32)).toBe(0x90202);
+    expect(iretFlags(0x202, 0x3002, 3, 32) & 0x3000).toBe(0);
+  });
+  it('16-bit POPF writes only the low word', () => {
+    expect(popfResult(0x40202, 0x0002, 0, 16) & 0x40000).toBe(0x40000);
   });
 });

@@ -271,3 +271,79 @@ export function ioAllowed(
   }
   return true;
 }
+
+/** The TSS fields a privilege-raising transfer reads (32-bit TSS, SDM Vol. 3A figure 7-2). */
+export interface Tss32 {
+  /** TSS limit from the TR descriptor cache. */
+  limit: number;
+  /** Reads a doubleword at an offset into the TSS. */
+  read32(offset: number): number;
+}
+
+/**
+ * The stack for an inner privilege level (SDM Vol. 3A §6.12.1, §5.8.5): SS:ESP for `newCpl` from
+ * the TSS (offsets 4 + 8 × CPL and 8 + 8 × CPL), with the checks on the new SS — beyond the TSS
+ * limit is #TS(TSS selector), a null, wrong-RPL, wrong-DPL or non-writable SS is #TS(SS), and a
+ * not-present SS is #SS(SS).
+ */
+export function innerStack(
+  t: DescriptorTables,
+  tss: Tss32,
+  tssSelector: number,
+  newCpl: number,
+  external = false,
+): Checked<{ ss: number; esp: number; descriptor: Descriptor }> {
+  const off = 4 + newCpl * 8;
+  if (off + 5 > tss.limit) return fail(ts(selectorErrorCode(tssSelector, external)));
+  const esp = tss.read32(off) >>> 0;
+  const ssSel = tss.read32(off + 4) & 0xffff;
+  if (isNullSelector(ssSel)) return fail(ts(external ? 1 : 0));
+  const ec = selectorErrorCode(ssSel, external);
+  const d = readDescriptor(t, ssSel);
+  if (d === undefined) return fail(ts(ec));
+  if (selectorRpl(ssSel) !== newCpl || d.dpl !== newCpl || !d.writable) return fail(ts(ec));
+  if (!d.present) return fail(ss(ec));
+  return { ok: true, ss: ssSel, esp, descriptor: d };
+}
+
+/** EFLAGS bits by mask (SDM Vol. 1 §3.4.3). */
+const IF = 0x200;
+const IOPL = 0x3000;
+const VIF = 0x80000;
+const VIP = 0x100000;
+const VM = 0x20000;
+const RF = 0x10000;
+const AC = 0x40000;
+const ID = 0x200000;
+const NT = 0x4000;
+
+/**
+ * The EFLAGS value POPF (or IRET) leaves in protected mode (SDM Vol. 2B POPF, Vol. 2A IRET): IF
+ * changes only when CPL ≤ IOPL, IOPL only at CPL 0; VM, VIF, VIP and RF are never changed by
+ * POPF. No fault — the silent behaviour that makes x86 not classically virtualizable.
+ * `operandSize` 16 writes the low word only.
+ */
+export function popfResult(old: number, popped: number, cpl: number, operandSize: 16 | 32 | 64): number {
+  const iopl = (old & IOPL) >>> 12;
+  let writable = 0x4dd5 | AC | ID | NT; // CF PF AF ZF SF TF DF OF, NT, AC, ID
+  if (cpl <= iopl) writable |= IF;
+  if (cpl === 0) writable |= IOPL;
+  writable &= ~(VM | VIF | VIP | RF);
+  if (operandSize === 16) writable &= 0xffff;
+  return ((old & ~writable) | (popped & writable) | 0x2) >>> 0;
+}
+
+/**
+ * The EFLAGS value IRET restores when returning in protected mode without a task switch and not
+ * to virtual-8086 mode (SDM Vol. 2A IRET, "RETURN-TO-SAME-PRIVILEGE-LEVEL" and
+ * "RETURN-TO-OUTER-PRIVILEGE-LEVEL"): like POPF with the CPL before the return, except that RF
+ * is restored; VM, VIF and VIP change only at CPL 0.
+ */
+export function iretFlags(old: number, popped: number, cpl: number, operandSize: 16 | 32 | 64): number {
+  const iopl = (old & IOPL) >>> 12;
+  let writable = 0x4dd5 | AC | ID | NT | RF;
+  if (cpl <= iopl) writable |= IF;
+  if (cpl === 0) writable |= IOPL | VIF | VIP;
+  if (operandSize === 16) writable &= 0xffff;
+  return ((old & ~writable) | (popped & writable) | 0x2) >>> 0;
+}

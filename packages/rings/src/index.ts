@@ -4,11 +4,15 @@ export {
   farReturn,
   farTransfer,
   type InterruptTarget,
+  innerStack,
   interruptTarget,
   ioAllowed,
+  iretFlags,
   loadDataSegment,
   loadStackSegment,
   nullOnOuterReturn,
+  popfResult,
+  type Tss32,
 } from './checks';
 export {
   type Descriptor,
