@@ -26,6 +26,8 @@ import { X87_HANDLERS } from './x87';
 export type Handler = (c: Tier0, ins: Instruction) => void;
 
 const ud: Handler = () => raise(Vector.ud);
+/** Forms whose defined behaviour is #UD (a different function from `ud`, which marks missing semantics). */
+const undefinedOpcode: Handler = () => raise(Vector.ud);
 const nop: Handler = () => {};
 
 function widthOf(name: string): number {
@@ -993,6 +995,15 @@ const rdtsc: Handler = (c) => {
   s.regs[Reg.edx] = Number(BigInt.asIntN(32, t >> 32n));
 };
 
+/** RDPMC (P6): #GP(0) unless CPL 0 or CR4.PCE; counters read as 0 (none are modelled). */
+const rdpmc: Handler = (c) => {
+  const s = c.state;
+  if (s.cr0 & 1 && s.cpl !== 0 && (s.cr4 & 0x100) === 0) raise(Vector.gp, 0);
+  if ((s.regs[Reg.ecx] ?? 0) >>> 0 > 1) raise(Vector.gp, 0);
+  s.regs[Reg.eax] = 0;
+  s.regs[Reg.edx] = 0;
+};
+
 const rdmsr: Handler = (c) => {
   const s = c.state;
   const v = c.callouts.rdmsr((s.regs[Reg.ecx] ?? 0) >>> 0, s);
@@ -1654,6 +1665,14 @@ function build(name: string): Handler {
       return arpl;
     case 'bound':
       return boundH(name.includes('r16') ? 16 : 32);
+    case 'ud0':
+    case 'ud1':
+    case 'ud2':
+    case 'rsm':
+      // Defined to raise #UD (RSM outside system-management mode; SDM vol. 2 "UD", "RSM").
+      return undefinedOpcode;
+    case 'rdpmc':
+      return rdpmc;
     default:
       return ud;
   }
