@@ -1039,7 +1039,6 @@ export function writeCr(c: Tier0, n: number, v: number): void {
     if ((v & 0x20000000) !== 0 && (v & 0x40000000) === 0) raise(Vector.gp, 0);
   } else if (n === 4) {
     if (v & ~0x7ff) raise(Vector.gp, 0);
-    if (v & 0x20) raise(Vector.gp, 0); // PAE paging is not implemented by this MMU
   } else if (n !== 2 && n !== 3) raise(Vector.ud);
   if (!c.callouts.writeCr(n, v, s)) raise(Vector.gp, 0);
   if (n === 0) {

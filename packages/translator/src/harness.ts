@@ -34,6 +34,21 @@ export class FlatMemory implements PhysicalBus {
     this.write16(addr, value);
     this.write16(addr + 2, value >> 16);
   }
+  read64(addr: number): bigint {
+    return (BigInt(this.read32(addr + 4)) << 32n) | BigInt(this.read32(addr));
+  }
+  write64(addr: number, value: bigint): void {
+    this.write32(addr, Number(value & 0xffffffffn));
+    this.write32(addr + 4, Number((value >> 32n) & 0xffffffffn));
+  }
+  readBytes(addr: number, length: number): Uint8Array {
+    const out = new Uint8Array(Math.max(0, Math.min(length, 1 << 24)));
+    for (let i = 0; i < out.length; i++) out[i] = this.read8(addr + i);
+    return out;
+  }
+  writeBytes(addr: number, data: Uint8Array): void {
+    for (let i = 0; i < data.length; i++) this.write8(addr + i, data[i] ?? 0);
+  }
 }
 
 /** Processor modes the harness can start a snippet in. */

@@ -1,19 +1,14 @@
+import { Access, type GuestMemory, WalkResult, walk } from '@ringzero/memory';
 import type { CpuState } from './cpu-state';
 import { raise, Vector } from './fault';
 
 /**
- * What the translator needs from guest physical memory: little-endian reads and writes of
- * 8/16/32 bits at any physical address. `@ringzero/memory`'s `PhysicalMemory` satisfies it; a
- * plain RAM array may be exposed as `ram` for the fast path (addresses below `ram.length`).
+ * What the translator needs from guest physical memory: `@ringzero/memory`'s `GuestMemory`
+ * (little-endian reads and writes at any physical address), plus, optionally, the RAM array as
+ * `ram` for the fast path (addresses below `ram.length`). `PhysicalMemory` satisfies it.
  */
-export interface PhysicalBus {
+export interface PhysicalBus extends GuestMemory {
   readonly ram?: Uint8Array;
-  read8(addr: number): number;
-  read16(addr: number): number;
-  read32(addr: number): number;
-  write8(addr: number, value: number): void;
-  write16(addr: number, value: number): void;
-  write32(addr: number, value: number): void;
 }
 
 /** Called when a guest write touches a physical page that holds cached instructions. */
@@ -44,6 +39,7 @@ export class Mmu {
   /** linear page → (physical frame << 12) | TLB_* bits; 0 = not cached. */
   private readonly tlb = new Int32Array(1 << 20);
   private readonly tracked = new Int32Array(TLB_TRACK_MAX);
+  private readonly walkOut = new WalkResult();
   private trackedCount = 0;
   /** Physical pages holding cached instructions: writes to them call `onCodeWrite`. */
   readonly codePages = new Uint8Array(1 << 20);
@@ -83,44 +79,21 @@ export class Mmu {
   }
 
   private walk(linear: number, write: boolean, user: boolean): number {
-    const s = this.state;
-    const bus = this.bus;
-    const wp = (s.cr0 & 0x10000) !== 0;
-    const pdeAddr = ((s.cr3 & ~0xfff) | ((linear >>> 20) & 0xffc)) >>> 0;
-    const pde = bus.read32(pdeAddr);
-    const errBase = (write ? 2 : 0) | (user ? 4 : 0);
-    if ((pde & 1) === 0) this.pageFault(linear, errBase);
-    let frame: number;
-    let rw: number;
-    let us: number;
-    if ((pde & 0x80) !== 0 && (s.cr4 & 0x10) !== 0) {
-      // 4 MiB page: the PDE is the leaf (SDM vol. 3 §4.3, table 4-5).
-      rw = pde & 2;
-      us = pde & 4;
-      if (!this.allowed(rw, us, write, user, wp)) this.pageFault(linear, errBase | 1);
-      const want = (pde | 0x20 | (write ? 0x40 : 0)) >>> 0;
-      if (want !== pde >>> 0) bus.write32(pdeAddr, want);
-      frame = ((pde & 0xffc00000) | (linear & 0x3ff000)) >>> 0;
-      this.fill(linear, frame, rw, us, wp, write || (pde & 0x40) !== 0);
-      return (frame | (linear & 0xfff)) >>> 0;
-    }
-    const pteAddr = ((pde & ~0xfff) | ((linear >>> 10) & 0xffc)) >>> 0;
-    const pte = bus.read32(pteAddr);
-    if ((pte & 1) === 0) this.pageFault(linear, errBase);
-    rw = pde & pte & 2;
-    us = pde & pte & 4;
-    if (!this.allowed(rw, us, write, user, wp)) this.pageFault(linear, errBase | 1);
-    if ((pde & 0x20) === 0) bus.write32(pdeAddr, pde | 0x20);
-    const want = (pte | 0x20 | (write ? 0x40 : 0)) >>> 0;
-    if (want !== pte >>> 0) bus.write32(pteAddr, want);
-    frame = (pte & ~0xfff) >>> 0;
-    this.fill(linear, frame, rw, us, wp, write || (pte & 0x40) !== 0);
-    return (frame | (linear & 0xfff)) >>> 0;
-  }
-
-  private allowed(rw: number, us: number, write: boolean, user: boolean, wp: boolean): boolean {
-    if (user) return us !== 0 && (!write || rw !== 0);
-    return !write || rw !== 0 || !wp;
+    // The page walk itself is @ringzero/memory's (A/D updates, PSE, WP, reserved bits).
+    const r = walk(
+      this.bus,
+      this.state,
+      linear >>> 0,
+      write ? Access.write : Access.read,
+      user,
+      false,
+      this.walkOut,
+    );
+    if (!r.ok) this.pageFault(linear, r.errorCode);
+    const frame = (r.physical & ~0xfff) >>> 0;
+    const wp = (this.state.cr0 & 0x10000) !== 0;
+    this.fill(linear, frame, r.writable ? 2 : 0, r.userPage ? 4 : 0, wp, write || r.dirty);
+    return r.physical >>> 0;
   }
 
   private fill(linear: number, frame: number, rw: number, us: number, wp: boolean, dirty: boolean): void {

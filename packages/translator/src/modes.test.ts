@@ -172,6 +172,24 @@ describe('paging', () => {
     expect(r[Reg.ecx]).toBe(0xbbbb);
   });
 
+  it('PAE paging with a 2 MiB page translates and sets the accessed and dirty bits (SDM vol. 3 §4.4)', () => {
+    // mov eax,0x1234 / mov [0x90000],eax / hlt (CR4.PAE set directly)
+    const { cpu, memory } = createHarness(
+      new Uint8Array([0xb8, ...le32(0x1234), 0xa3, ...le32(0x90000), 0xf4]),
+    );
+    const pdpt = 0x40000;
+    const pd = 0x41000;
+    memory.write32(pdpt, pd | 1);
+    memory.write32(pd, 0x83); // 0–2 MiB → phys 0, 2 MiB page, writable
+    const s = cpu.state;
+    s.cr3 = pdpt;
+    s.cr4 |= 0x20;
+    s.cr0 |= 0x80000000;
+    expect(cpu.run(10)).toBe(StopReason.halt);
+    expect(memory.read32(0x90000)).toBe(0x1234);
+    expect(memory.read32(pd) & 0x60).toBe(0x60);
+  });
+
   it('CR0.WP makes supervisor writes to read-only pages fault (SDM vol. 3 §4.6.1)', () => {
     const { cpu, memory } = createHarness(new Uint8Array([0xa3, ...le32(0x50000), 0xf4]), takeExceptions);
     identityPaging(memory, 0x40000, 0x41000);
