@@ -331,6 +331,33 @@ describe('tier 0: interrupt delivery', () => {
     expect(cpu.state.dr[6]! & 1).toBe(1);
   });
 
+  it('an injected external interrupt wakes HLT and is delivered only with IF set (SDM vol. 3 §6.8.1)', () => {
+    // sti / hlt / inc eax / hlt ; handler at 0x3000: iretd
+    const { cpu, memory } = createHarness(new Uint8Array([0xfb, 0xf4, 0x40, 0xf4]));
+    setGate(memory, 0x20, 0x3000);
+    memory.write8(0x3000, 0xcf);
+    expect(cpu.run(10)).toBe(StopReason.halt);
+    expect(cpu.state.eip).toBe(0x1002);
+    cpu.state.flags &= ~Eflags.if;
+    expect(cpu.injectInterrupt(0x20)).toBe(false);
+    cpu.state.flags |= Eflags.if;
+    expect(cpu.injectInterrupt(0x20)).toBe(true);
+    expect(cpu.state.halted).toBe(false);
+    expect(cpu.state.eip).toBe(0x3000);
+    cpu.run(10);
+    expect(cpu.state.regs[Reg.eax]).toBe(1);
+  });
+
+  it('real mode: #DE is delivered through IVT entry 0 with IP at the DIV (SDM vol. 3 §20.1.4)', () => {
+    // xor cx,cx / div cx ; handler at 0000:2000 = hlt
+    const { cpu, memory } = createHarness(new Uint8Array([0x31, 0xc9, 0xf7, 0xf1, 0xf4]), { mode: 'real' });
+    memory.write16(0, 0x2000);
+    memory.write8(0x2000, 0xf4);
+    cpu.run(10);
+    expect(cpu.state.eip).toBe(0x2001);
+    expect(memory.read16(0xfffe - 6)).toBe(0x1002);
+  });
+
   it('a fault while delivering a fault escalates to a triple fault when the IDT is empty (SDM vol. 3 §6.15)', () => {
     const { reason } = runSnippet(new Uint8Array([0x0f, 0x0b]));
     expect(reason).toBe(StopReason.tripleFault);
