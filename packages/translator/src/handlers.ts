@@ -88,25 +88,27 @@ function shiftH(op: number, bits: number): Handler {
         : ins.op1Kind === OpKind.immediate
           ? ins.immediate & 0xff
           : 1;
-    unaryShift(c, ins, bits, (a) => shift(c.state, op, a, count, bits));
+    if (ins.op0Kind === OpKind.register) {
+      c.writeReg(ins.op0Register, shift(c.state, op, c.readReg(ins.op0Register), count, bits));
+      return;
+    }
+    const lin = c.memLinear(ins, bits >> 3, true);
+    c.mmu.probeWrite(lin, bits >> 3, userOf(c));
+    c.write(lin, shift(c.state, op, c.read(lin, bits), count, bits), bits);
   };
-}
-
-function unaryShift(c: Tier0, ins: Instruction, bits: number, f: (a: number) => number): void {
-  if (ins.op0Kind === OpKind.register) {
-    c.writeReg(ins.op0Register, f(c.readReg(ins.op0Register)));
-    return;
-  }
-  const lin = c.memLinear(ins, bits >> 3, true);
-  c.mmu.probeWrite(lin, bits >> 3, userOf(c));
-  c.write(lin, f(c.read(lin, bits)), bits);
 }
 
 function dshiftH(left: boolean, bits: number): Handler {
   return (c, ins) => {
     const count = ins.op2Kind === OpKind.register ? c.readReg(Register.cl) : ins.immediate & 0xff;
     const b = c.readReg(ins.op1Register);
-    unaryShift(c, ins, bits, (a) => doubleShift(c.state, left, a, b, count, bits));
+    if (ins.op0Kind === OpKind.register) {
+      c.writeReg(ins.op0Register, doubleShift(c.state, left, c.readReg(ins.op0Register), b, count, bits));
+      return;
+    }
+    const lin = c.memLinear(ins, bits >> 3, true);
+    c.mmu.probeWrite(lin, bits >> 3, userOf(c));
+    c.write(lin, doubleShift(c.state, left, c.read(lin, bits), b, count, bits), bits);
   };
 }
 
@@ -990,6 +992,7 @@ const cpuid: Handler = (c) => {
 const rdtsc: Handler = (c) => {
   const s = c.state;
   if (s.cr4 & 4 && s.cpl !== 0 && s.cr0 & 1) raise(Vector.gp, 0);
+  c.syncTsc();
   const t = c.callouts.rdtsc(s);
   s.regs[Reg.eax] = Number(BigInt.asIntN(32, t));
   s.regs[Reg.edx] = Number(BigInt.asIntN(32, t >> 32n));
@@ -1006,6 +1009,7 @@ const rdpmc: Handler = (c) => {
 
 const rdmsr: Handler = (c) => {
   const s = c.state;
+  c.syncTsc();
   const v = c.callouts.rdmsr((s.regs[Reg.ecx] ?? 0) >>> 0, s);
   if (v === undefined) raise(Vector.gp, 0);
   s.regs[Reg.eax] = Number(BigInt.asIntN(32, v));
@@ -1014,6 +1018,7 @@ const rdmsr: Handler = (c) => {
 
 const wrmsr: Handler = (c) => {
   const s = c.state;
+  c.syncTsc();
   const v = (BigInt((s.regs[Reg.edx] ?? 0) >>> 0) << 32n) | BigInt((s.regs[Reg.eax] ?? 0) >>> 0);
   if (!c.callouts.wrmsr((s.regs[Reg.ecx] ?? 0) >>> 0, v, s)) raise(Vector.gp, 0);
 };

@@ -84,7 +84,11 @@ export interface Callouts {
    * deliver it through the guest's IVT/IDT.
    */
   exception(vector: number, errorCode: number, state: CpuState): boolean;
-  /** The policy said `callout` for this form: emulate it and return true, or false for #UD. */
+  /**
+   * The policy said `callout` for this form: emulate it and return true, or false for #UD.
+   * EIP already points past the instruction (set it to branch); the decoded instruction is
+   * `Tier0.current`.
+   */
   emulate(code: number, state: CpuState): boolean;
 }
 

@@ -433,6 +433,13 @@ describe('tier 0: callouts and policy', () => {
     expect(cpu.state.sysenterEip >>> 0).toBe(0xc0001000);
   });
 
+  it('RDTSC reads a time-stamp counter that advances by one per retired instruction (deterministic time)', () => {
+    // nop / nop / rdtsc / hlt
+    const { cpu } = run([0x90, 0x90, 0x0f, 0x31, 0xf4]);
+    expect(cpu.state.regs[Reg.eax]).toBe(3); // two NOPs and the RDTSC itself have retired
+    expect(cpu.state.tsc).toBe(4n);
+  });
+
   it('RDMSR of an unknown MSR raises #GP(0)', () => {
     const { cpu } = run([0xb9, ...le32(0x12345), 0x0f, 0x32, 0xf4]);
     expect(cpu.lastVector).toBe(Vector.gp);

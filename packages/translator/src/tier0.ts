@@ -79,6 +79,8 @@ export class Tier0 {
   private readonly slotMode = new Uint8Array(ICACHE_SIZE);
   private stopRequested = false;
   private stop: StopReason = StopReason.limit;
+  /** The instruction being executed (for callouts; reused, do not keep it). */
+  current: Instruction | null = null;
   /** EIP at the start of the current instruction. */
   startEip = 0;
   /** Set by a handler that ends the run slice after it (HLT, exit). */
@@ -139,8 +141,26 @@ export class Tier0 {
 
   // ---- Run loop -------------------------------------------------------------------------------
 
-  /** Runs up to `limit` instructions. */
+  /**
+   * Runs up to `limit` instructions. The time-stamp counter advances by one per retired
+   * instruction (deterministic virtual time; a hypervisor may override RDTSC via its callout).
+   */
   run(limit: number): StopReason {
+    const reason = this.runSlice(limit);
+    this.syncTsc();
+    return reason;
+  }
+
+  private tscSynced = 0;
+
+  /** Brings `state.tsc` up to date with the retired-instruction count (one tick each). */
+  syncTsc(): void {
+    const n = this.instructions - this.tscSynced;
+    if (n !== 0) this.state.tsc = BigInt.asUintN(64, this.state.tsc + BigInt(n));
+    this.tscSynced = this.instructions;
+  }
+
+  private runSlice(limit: number): StopReason {
     const s = this.state;
     this.stop = StopReason.limit;
     this.stopRequested = false;
@@ -167,6 +187,7 @@ export class Tier0 {
     try {
       if (s.interruptShadow) s.interruptShadow = false;
       const ins = this.fetch();
+      this.current = ins;
       s.eip = (s.eip + ins.length) & (ins.bitness === 16 ? 0xffff : -1);
       const code = ins.code;
       const cls = (CLASS_OF[code] ?? 0) as Sensitivity;
