@@ -24,3 +24,12 @@ gcc -O1 -mno-red-zone -o "$xbin" "$here/x87.c" -lm
 } >"$out/x87.txt"
 rm -f "$xbin"
 wc -c "$out/x87.txt"
+mbin="$(mktemp -d)/mmx"
+gcc -O1 -mno-red-zone -o "$mbin" "$here/mmx.c"
+{
+  echo "# recorded natively by native/mmx.c on: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+  echo "# op a b result (64-bit hex; op mm0=a, mm1=b)"
+  "$mbin"
+} >"$out/mmx.txt"
+rm -f "$mbin"
+wc -c "$out/mmx.txt"

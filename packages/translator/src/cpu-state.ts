@@ -126,6 +126,8 @@ export class CpuState {
   fpuCs = 0;
   fpuDp = 0;
   fpuDs = 0;
+  /** MM0–MM7 as 16 lanes of 32 bits (low, high); not aliased onto `fpr` (see README). */
+  readonly mmx = new Int32Array(16);
   /** XMM0–XMM7 as 32 lanes of 32 bits. */
   readonly xmm = new Int32Array(32);
   mxcsr = 0x1f80;
@@ -173,6 +175,7 @@ export class CpuState {
     this.fpuControl = 0x40;
     this.fpuStatus = 0;
     this.fpuTag = 0x5555;
+    this.mmx.fill(0);
     this.xmm.fill(0);
     this.mxcsr = 0x1f80;
     this.halted = false;
@@ -408,6 +411,7 @@ export interface CpuSnapshot {
     readonly dp: number;
     readonly ds: number;
   };
+  readonly mmx: readonly number[];
   readonly xmm: readonly number[];
   readonly mxcsr: number;
   readonly halted: boolean;
@@ -459,6 +463,7 @@ export function exportSnapshot(s: CpuState): CpuSnapshot {
       dp: s.fpuDp >>> 0,
       ds: s.fpuDs,
     },
+    mmx: Array.from(s.mmx, (v) => v >>> 0),
     xmm: Array.from(s.xmm, (v) => v >>> 0),
     mxcsr: s.mxcsr >>> 0,
     halted: s.halted,
@@ -554,6 +559,7 @@ export function importSnapshot(s: CpuState, input: unknown): void {
     dp: u32(f.dp, 'fpu.dp'),
     ds: uRange(f.ds, 'fpu.ds', 0xffff),
   };
+  const mmx = arr(o.mmx, 'mmx', 16).map((v, i) => u32(v, `mmx[${i}]`));
   const xmm = arr(o.xmm, 'xmm', 32).map((v, i) => u32(v, `xmm[${i}]`));
   const mxcsr = uRange(o.mxcsr, 'mxcsr', 0xffff);
   if (typeof o.halted !== 'boolean') fail('halted', o.halted);
@@ -600,6 +606,7 @@ export function importSnapshot(s: CpuState, input: unknown): void {
   s.fpuCs = fpu.cs;
   s.fpuDp = fpu.dp;
   s.fpuDs = fpu.ds;
+  for (let i = 0; i < 16; i++) s.mmx[i] = mmx[i] ?? 0;
   for (let i = 0; i < 32; i++) s.xmm[i] = xmm[i] ?? 0;
   s.mxcsr = mxcsr;
   s.halted = o.halted;

@@ -19,6 +19,7 @@ import {
 } from './alu';
 import { Eflags, LazyOp, Reg, Seg } from './cpu-state';
 import { raise, Vector } from './fault';
+import { MMX_HANDLERS } from './mmx';
 import type { Tier0 } from './tier0';
 import { X87_HANDLERS } from './x87';
 
@@ -1377,6 +1378,8 @@ function build(name: string): Handler {
     return stringH(so[0], so[1]);
   const x87 = X87_HANDLERS[name];
   if (x87 !== undefined) return x87;
+  const mmx = MMX_HANDLERS[name];
+  if (mmx !== undefined) return mmx;
   if (/64|^rax|rcx|rdx/.test(name) && !/m1664|cmpxchg8b/.test(name)) {
     // 64-bit-only forms never reach tier 0 (decoded in 16/32-bit modes only).
     if (name.includes('r64') || name.includes('rm64') || name.endsWith('q') || name.includes('rax'))

@@ -103,25 +103,8 @@ export function defaultCpuid(leaf: number, _subleaf: number, out: Int32Array): v
     out[2] = 0x6c65746e;
   } else if (leaf === 1) {
     out[0] = 0x0652; // family 6, model 5, stepping 2
-    // FPU VME DE PSE TSC MSR PAE? (no) MCE CX8 APIC SEP MTRR PGE MCA CMOV PAT FXSR MMX
-    out[3] =
-      1 |
-      2 |
-      4 |
-      8 |
-      0x10 |
-      0x20 |
-      0x80 |
-      0x100 |
-      0x800 |
-      0x1000 |
-      0x2000 |
-      0x4000 |
-      0x8000 |
-      0x10000 |
-      0x800000 |
-      0x1000000 |
-      0;
+    // FPU DE PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV PAT MMX FXSR: what tier 0 implements.
+    out[3] = 0x0181b97d;
   }
 }
 
