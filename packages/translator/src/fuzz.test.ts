@@ -16,20 +16,29 @@ function xorshift(seed: number): () => number {
   };
 }
 
-// Size knob: RINGZERO_FUZZ_INSTRUCTIONS (default one million per mode, split over the modes).
+// Size knob: RINGZERO_FUZZ_INSTRUCTIONS (default: one million in ring 0, one million in ring 3,
+// a quarter of that in real mode, with paging and with a random IDT).
 const TOTAL = Number(process.env.RINGZERO_FUZZ_INSTRUCTIONS ?? 1_000_000);
+
+interface FuzzOptions {
+  /** Identity paging with every 16th page missing. */
+  paging?: boolean;
+  /** Deliver exceptions through a random IDT instead of taking them out of the guest. */
+  deliver?: boolean;
+}
 
 function fuzz(
   mode: HarnessMode,
   seed: number,
   budget: number,
+  opts: FuzzOptions = {},
 ): { executed: number; outcomes: Map<string, number> } {
   const next = xorshift(seed);
   const size = 1 << 20;
   const { cpu, memory } = createHarness(new Uint8Array(0), {
     mode,
     memorySize: size,
-    callouts: { exception: () => true },
+    callouts: { exception: () => !opts.deliver },
   });
   const ram = memory.ram;
   // Random code everywhere above the descriptor tables; keep GDT/IDT/TSS (0x500–0xfff) intact.
@@ -39,6 +48,16 @@ function fuzz(
     ram[i + 1] = v >>> 8;
     ram[i + 2] = v >>> 16;
     ram[i + 3] = v >>> 24;
+  }
+  if (opts.deliver) {
+    // A random IDT: gates of every type, present or not, some pointing at valid selectors.
+    for (let i = 0x800; i < 0x1000; i += 4) memory.write32(i, next());
+  }
+  const pd = 0xf0000;
+  const pt = 0xf1000;
+  if (opts.paging) {
+    memory.write32(pd, pt | 7);
+    for (let i = 0; i < 256; i++) memory.write32(pt + i * 4, i % 16 === 5 ? 0 : (i << 12) | 7);
   }
   cpu.flushCode();
   const s = cpu.state;
@@ -61,7 +80,8 @@ function fuzz(
     outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
     if (!Number.isInteger(s.eip) || s.cpl < 0 || s.cpl > 3) outcomes.set('bad state', 1);
     // Reload a sane environment for the next burst (random code may have changed modes).
-    s.cr0 = fresh.cpu.state.cr0;
+    s.cr0 = fresh.cpu.state.cr0 | (opts.paging ? 0x80000000 : 0);
+    s.cr3 = pd;
     s.cr4 = 0;
     s.cpl = fresh.cpu.state.cpl;
     s.segSel.set(fresh.cpu.state.segSel);
@@ -92,4 +112,15 @@ describe('random bytes executed as code never raise a host exception', () => {
       expect([...outcomes.keys()].filter((k) => !/^(#\d+|stop [0-5])$/.test(k))).toEqual([]);
     });
   }
+
+  it(`ring 3 with paging (every 16th page missing): ${TOTAL / 4} random instructions, page faults included`, () => {
+    const { outcomes } = fuzz('flat32-user', 0xc0ffee, TOTAL / 4, { paging: true });
+    expect(outcomes.get('#14') ?? 0).toBeGreaterThan(0);
+    expect([...outcomes.keys()].filter((k) => !/^(#\d+|stop [0-5])$/.test(k))).toEqual([]);
+  });
+
+  it(`ring 3 with a random IDT: ${TOTAL / 4} random instructions whose faults go through delivery, #DF and triple fault`, () => {
+    const { outcomes } = fuzz('flat32-user', 0xfeed, TOTAL / 4, { deliver: true });
+    expect([...outcomes.keys()].filter((k) => !/^stop [0-5]$/.test(k))).toEqual([]);
+  });
 });
