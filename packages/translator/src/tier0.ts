@@ -168,7 +168,8 @@ export class Tier0 {
     const end = this.instructions + limit;
     while (this.instructions < end) {
       if (s.halted) return StopReason.halt;
-      this.step();
+      if ((s.flags & (Eflags.tf | Eflags.rf)) === 0 && !this.trapAfter) this.burst(end);
+      else this.step();
       if (this.endSlice) {
         this.endSlice = false;
         return this.stop;
@@ -176,6 +177,53 @@ export class Tier0 {
       if (this.stopRequested) return StopReason.stopped;
     }
     return StopReason.limit;
+  }
+
+  /**
+   * The common case of `step` in a loop: no single-step, no resume flag, no pending trap.
+   * Leaves the loop as soon as any of those, HLT, a stop request or a fault happens.
+   */
+  private burst(end: number): void {
+    const s = this.state;
+    try {
+      while (this.instructions < end) {
+        this.startEip = s.eip;
+        this.instructions++;
+        if (s.interruptShadow) s.interruptShadow = false;
+        const ins = this.fetch();
+        this.current = ins;
+        s.eip = (s.eip + ins.length) & (ins.bitness === 16 ? 0xffff : -1);
+        const code = ins.code;
+        const cls = (CLASS_OF[code] ?? 0) as Sensitivity;
+        if (cls !== Sensitivity.innocuous && !this.allow(code, cls)) return;
+        (HANDLERS[code] as Handler)(this, ins);
+        if (
+          (s.flags & (Eflags.tf | Eflags.rf)) !== 0 ||
+          this.trapAfter ||
+          this.endSlice ||
+          this.stopRequested ||
+          s.halted
+        )
+          return;
+      }
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      this.fault();
+    }
+  }
+
+  /** Rolls EIP back to the faulting instruction and delivers (or hands out) the exception. */
+  private fault(): void {
+    const s = this.state;
+    s.eip = this.startEip;
+    this.trapAfter = false;
+    if (this.callouts.exception(FAULT.vector, FAULT.errorCode, s)) {
+      this.lastVector = FAULT.vector;
+      this.lastErrorCode = FAULT.errorCode;
+      this.endRun(StopReason.exception);
+      return;
+    }
+    this.deliver(FAULT.vector, FAULT.errorCode, false, this.startEip);
   }
 
   /** Executes one instruction (or delivers the exception it raised). */
@@ -202,15 +250,7 @@ export class Tier0 {
       }
     } catch (e) {
       if (e !== FAULT) throw e;
-      s.eip = this.startEip;
-      this.trapAfter = false;
-      if (this.callouts.exception(FAULT.vector, FAULT.errorCode, s)) {
-        this.lastVector = FAULT.vector;
-        this.lastErrorCode = FAULT.errorCode;
-        this.endRun(StopReason.exception);
-        return;
-      }
-      this.deliver(FAULT.vector, FAULT.errorCode, false, this.startEip);
+      this.fault();
     }
   }
 
