@@ -17,7 +17,7 @@ import {
   setStatus,
   shift,
 } from './alu';
-import { Eflags, LazyOp, Reg, Seg } from './cpu-state';
+import { Eflags, Reg, Seg } from './cpu-state';
 import { raise, Vector } from './fault';
 import { MMX_HANDLERS } from './mmx';
 import type { Tier0 } from './tier0';
@@ -1694,5 +1694,3 @@ export const HANDLERS: readonly Handler[] = Array.from({ length: CODE_COUNT }, (
 export function implemented(code: number): boolean {
   return HANDLERS[code] !== ud;
 }
-
-export { LazyOp };

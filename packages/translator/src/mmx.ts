@@ -55,7 +55,7 @@ function store(c: Tier0, ins: Instruction): void {
   m[d + 1] = i32[5] ?? 0;
 }
 
-const sat = (v: number, lo: number, hi: number) => (v < lo ? lo : v > hi ? hi : v);
+const sat = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, v));
 
 type LaneOp = () => void;
 

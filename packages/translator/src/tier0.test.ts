@@ -140,6 +140,76 @@ describe('tier 0: integer basics', () => {
     expect(cpu.state.getZF()).toBe(0);
   });
 
+  it('CMPXCHG8B stores ECX:EBX when EDX:EAX matches and loads the memory value otherwise (SDM vol. 2 "CMPXCHG8B")', () => {
+    // mov eax,1 / xor edx,edx / mov ebx,5 / mov ecx,6 / cmpxchg8b [0x3000] / cmpxchg8b [0x3000] / hlt
+    const code = [
+      0xb8,
+      ...le32(1),
+      0x31,
+      0xd2,
+      0xbb,
+      ...le32(5),
+      0xb9,
+      ...le32(6),
+      0x0f,
+      0xc7,
+      0x0d,
+      ...le32(0x3000),
+      0x0f,
+      0xc7,
+      0x0d,
+      ...le32(0x3000),
+      0xf4,
+    ];
+    const { cpu, memory } = createHarness(new Uint8Array(code));
+    memory.write32(0x3000, 1);
+    cpu.run(20);
+    expect(memory.read32(0x3000)).toBe(5);
+    expect(memory.read32(0x3004)).toBe(6);
+    // The second compare fails: EDX:EAX now holds the memory value and ZF is clear.
+    expect(cpu.state.regs[Reg.eax]).toBe(5);
+    expect(cpu.state.regs[Reg.edx]).toBe(6);
+    expect(cpu.state.getZF()).toBe(0);
+  });
+
+  it('BTS with a register bit offset addresses memory beyond the operand, negative offsets too (SDM vol. 2 "BTS")', () => {
+    // mov eax,100 / bts [0x3000],eax / mov eax,-1 / bts [0x3010],eax / hlt
+    const code = [
+      0xb8,
+      ...le32(100),
+      0x0f,
+      0xab,
+      0x05,
+      ...le32(0x3000),
+      0xb8,
+      ...le32(-1),
+      0x0f,
+      0xab,
+      0x05,
+      ...le32(0x3010),
+      0xf4,
+    ];
+    const { memory } = run(code);
+    expect(memory.read32(0x300c)).toBe((0x80000000 | (1 << 4)) >>> 0); // bit 100 = dword 3, bit 4; bit -1 = bit 31 of 0x300c
+  });
+
+  it('REP MOVSB with DF = 1 copies backwards (SDM vol. 2 "MOVS")', () => {
+    // std / mov esi,0x3003 / mov edi,0x3103 / mov ecx,4 / rep movsb / hlt
+    const code = [0xfd, 0xbe, ...le32(0x3003), 0xbf, ...le32(0x3103), 0xb9, ...le32(4), 0xf3, 0xa4, 0xf4];
+    const { cpu, memory } = createHarness(new Uint8Array(code));
+    memory.ram.set([1, 2, 3, 4], 0x3000);
+    cpu.run(20);
+    expect([...memory.ram.subarray(0x3100, 0x3104)]).toEqual([1, 2, 3, 4]);
+    expect(cpu.state.regs[Reg.esi]).toBe(0x2fff);
+  });
+
+  it('FNINIT leaves control word 0x037F and status word 0 (SDM vol. 2 "FINIT")', () => {
+    // fninit / fnstcw [0x3000] / fnstsw ax / hlt
+    const { cpu, memory } = run([0xdb, 0xe3, 0xd9, 0x3d, ...le32(0x3000), 0xdf, 0xe0, 0xf4]);
+    expect(memory.read16(0x3000)).toBe(0x37f);
+    expect(cpu.state.regs[Reg.eax]! & 0xffff).toBe(0);
+  });
+
   it('self-modifying code: a store over the next instruction takes effect', () => {
     // mov byte [0x100c],0x40 (inc eax replaces nop) / nop / nop ... / hlt
     const code = [0xc6, 0x05, ...le32(0x100c), 0x40, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0xf4];
