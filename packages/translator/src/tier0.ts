@@ -1,5 +1,5 @@
 import { CODE_COUNT, Code, Decoder, Instruction, OpKind, Register } from '@ringzero/decoder';
-import { escalate } from '@ringzero/rings';
+import { type DescriptorTables, escalate, interruptTarget, ioAllowed } from '@ringzero/rings';
 import { maskOf } from './alu';
 import { CpuState, Eflags, Reg, Seg } from './cpu-state';
 import { FAULT, GuestFault, hasErrorCode, raise, Vector } from './fault';
@@ -98,6 +98,7 @@ export class Tier0 {
     this.callouts = { ...defaultCallouts(), ...options.callouts };
     this.policy = options.policy ?? NATIVE_POLICY;
     this.mmu.onCodeWrite = (page) => this.invalidatePage(page);
+    this.tables = new TablesView(this.state, this.mmu);
   }
 
   /** Drops every cached instruction (after the hypervisor rewrites memory behind the MMU). */
@@ -693,35 +694,22 @@ export class Tier0 {
 
   deliverProtected(vector: number, errorCode: number, software: boolean, returnEip: number): void {
     const s = this.state;
+    // Gate and target checks are the rings package's rules (SDM vol. 3 §6.12.1).
+    const target = interruptTarget(this.tables, s.cpl, vector, { software, external: !software });
+    if (!target.ok) raise(target.fault.vector, target.fault.errorCode);
     const ext = software ? 0 : 1;
-    const entry = vector * 8;
-    if (entry + 7 > s.idtrLimit) raise(Vector.gp, entry + 2 + ext);
-    const lo = this.mmu.read32((s.idtrBase + entry) | 0, false);
-    const hi = this.mmu.read32((s.idtrBase + entry + 4) | 0, false);
-    const type = (hi >>> 8) & 0x1f;
-    const gdpl = (hi >>> 13) & 3;
-    if (type !== 0x06 && type !== 0x07 && type !== 0x0e && type !== 0x0f) raise(Vector.gp, entry + 2 + ext);
-    if (software && gdpl < s.cpl) raise(Vector.gp, entry + 2);
-    if ((hi & 0x8000) === 0) raise(Vector.np, entry + 2 + ext);
-    const gate32 = (type & 8) !== 0;
-    const selector = lo >>> 16;
-    const offset = gate32 ? (hi & 0xffff0000) | (lo & 0xffff) : lo & 0xffff;
-    if ((selector & 0xfffc) === 0) raise(Vector.gp, ext);
-    this.readDescriptor(selector, Vector.gp);
-    const chi = this.desc[1] ?? 0;
-    const clo = this.desc[0] ?? 0;
-    const ctype = (chi >>> 8) & 0x1f;
-    const dpl = (chi >>> 13) & 3;
-    if ((ctype & 0x18) !== 0x18 || dpl > s.cpl) raise(Vector.gp, (selector & 0xfffc) + ext);
-    if ((chi & 0x8000) === 0) raise(Vector.np, (selector & 0xfffc) + ext);
+    const gate32 = target.gate.is32;
+    const selector = target.gate.selector;
+    const offset = target.gate.offset | 0;
+    const clo = target.code.lo | 0;
+    const chi = target.code.hi | 0;
+    const newCpl = target.newCpl;
     const vm = (s.flags & Eflags.vm) !== 0;
     const flags = s.getFlags();
     const bits = gate32 ? 32 : 16;
     const oldCs = s.segSel[Seg.cs] ?? 0;
     const oldSs = s.segSel[Seg.ss] ?? 0;
     const oldEsp = s.regs[Reg.esp] ?? 0;
-    const conforming = (ctype & 4) !== 0;
-    const newCpl = conforming ? s.cpl : dpl;
     // Save what a fault during the pushes must restore.
     const saveSs = [
       oldSs,
@@ -784,7 +772,7 @@ export class Tier0 {
     this.installSegment(Seg.cs, (selector & 0xfffc) | newCpl);
     s.cpl = newCpl;
     let f = flags & ~(Eflags.tf | Eflags.nt | Eflags.rf | Eflags.vm);
-    if ((type & 1) === 0) f &= ~Eflags.if;
+    if (target.clearsIf) f &= ~Eflags.if;
     s.setFlags(f);
     s.eip = offset;
   }
@@ -805,15 +793,23 @@ export class Tier0 {
     const s = this.state;
     if ((s.cr0 & 1) === 0) return;
     const vm = (s.flags & Eflags.vm) !== 0;
-    if (!vm && s.cpl <= ((s.flags >>> 12) & 3)) return;
+    const iopl = (s.flags >>> 12) & 3;
+    if (!vm && s.cpl <= iopl) return;
     const type = s.tr.access & 0x0f;
-    if ((type !== 0x09 && type !== 0x0b) || s.tr.limit < 0x67) raise(Vector.gp, 0);
-    const mapBase = this.mmu.read16((s.tr.base + 0x66) | 0, false);
-    const at = mapBase + (port >>> 3);
-    if (at + 1 > s.tr.limit) raise(Vector.gp, 0);
-    const bits = this.mmu.read16((s.tr.base + at) | 0, false);
-    if (bits & (((1 << size) - 1) << (port & 7))) raise(Vector.gp, 0);
+    this.tssView.limit = s.tr.limit;
+    this.tssView.is32 = type === 0x09 || type === 0x0b;
+    if (!ioAllowed(s.cpl, iopl, vm, port, size as 1 | 2 | 4, this.tssView)) raise(Vector.gp, 0);
   }
+
+  /** The TSS as the rings package's I/O-permission rule reads it. */
+  private readonly tssView = {
+    limit: 0,
+    is32: false,
+    readByte: (offset: number): number => this.mmu.read8((this.state.tr.base + offset) | 0, false),
+  };
+
+  /** The descriptor tables as the rings package's rules read them (supervisor reads). */
+  private readonly tables: DescriptorTables;
 
   /** Raises a software interrupt from a handler (INT n, INT3, INTO): EIP is past the instruction. */
   softwareInterrupt(vector: number): void {
@@ -822,6 +818,37 @@ export class Tier0 {
     // Faults while delivering INT n are faults of the INT instruction itself: let them propagate.
     if ((s.cr0 & 1) === 0) this.deliverReal(vector, s.eip);
     else this.deliverProtected(vector, -1, true, s.eip);
+  }
+}
+
+/** `DescriptorTables` over the live state: GDTR, LDTR (unusable when null) and IDTR. */
+class TablesView implements DescriptorTables {
+  private readonly s: CpuState;
+  private readonly mmu: Mmu;
+  constructor(s: CpuState, mmu: Mmu) {
+    this.s = s;
+    this.mmu = mmu;
+  }
+  get gdtBase(): number {
+    return this.s.gdtrBase >>> 0;
+  }
+  get gdtLimit(): number {
+    return this.s.gdtrLimit;
+  }
+  get ldtBase(): number {
+    return this.s.ldtr.base >>> 0;
+  }
+  get ldtLimit(): number {
+    return this.s.ldtr.access & 0x80 && (this.s.ldtr.selector & 0xfffc) !== 0 ? this.s.ldtr.limit : -1;
+  }
+  get idtBase(): number {
+    return this.s.idtrBase >>> 0;
+  }
+  get idtLimit(): number {
+    return this.s.idtrLimit;
+  }
+  read32(linear: number): number {
+    return this.mmu.read32(linear | 0, false) >>> 0;
   }
 }
 
