@@ -10,7 +10,7 @@ import { StopReason } from './tier0';
 
 const takeExceptions = { callouts: { exception: () => true } } as const;
 
-function run(code: number[], options: HarnessOptions = {}) {
+function run(code: number[], options: HarnessOptions & { limit?: number } = {}) {
   return runSnippet(new Uint8Array(code), { ...takeExceptions, ...options });
 }
 
@@ -480,6 +480,24 @@ describe('tier 0: callouts and policy', () => {
     });
     expect(seen.length).toBe(2); // CLI, then HLT (both privileged or IOPL-checked)
     expect(cpu.state.flags & Eflags.if).toBe(0);
+  });
+
+  it('the policy is asked before the privilege check: a callout for CLI at CPL 3 does not fault', () => {
+    const seen: number[] = [];
+    const { cpu } = run([0xfa, 0x40, 0xeb, 0xfe], {
+      mode: 'flat32-user',
+      limit: 3,
+      policy: { decide: (_code, cls) => (cls === 2 ? Action.callout : Action.inline) },
+      callouts: {
+        emulate: (code) => {
+          seen.push(code);
+          return true;
+        },
+      },
+    });
+    expect(seen.length).toBe(1);
+    expect(cpu.lastVector).toBe(-1);
+    expect(cpu.state.regs[Reg.eax]).toBe(1);
   });
 
   it('WRMSR/RDMSR of SYSENTER_EIP round-trips through the MSR callouts (SDM vol. 4 table 2-2)', () => {

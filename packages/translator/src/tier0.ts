@@ -255,15 +255,21 @@ export class Tier0 {
     }
   }
 
+  /**
+   * The policy decides first (a binary translator calls out before the processor would fault);
+   * `inline` then applies the architectural privilege checks of the form's class.
+   */
   private allow(code: number, cls: Sensitivity): boolean {
     const s = this.state;
-    if (cls === Sensitivity.privileged && s.cpl !== 0) raise(Vector.gp, 0);
-    if (cls === Sensitivity.ioplChecked && IS_CLI_STI[code] === 1 && s.cr0 & 1) {
-      if (s.flags & Eflags.vm ? ((s.flags >>> 12) & 3) < 3 : s.cpl > ((s.flags >>> 12) & 3))
-        raise(Vector.gp, 0);
+    const a = this.policy.decide(code, cls, s);
+    if (a === Action.inline) {
+      if (cls === Sensitivity.privileged && s.cpl !== 0) raise(Vector.gp, 0);
+      if (cls === Sensitivity.ioplChecked && IS_CLI_STI[code] === 1 && s.cr0 & 1) {
+        if (s.flags & Eflags.vm ? ((s.flags >>> 12) & 3) < 3 : s.cpl > ((s.flags >>> 12) & 3))
+          raise(Vector.gp, 0);
+      }
+      return true;
     }
-    const a = this.policy.decide(code, cls, this.state);
-    if (a === Action.inline) return true;
     if (a === Action.exit) {
       this.state.eip = this.startEip;
       this.exitCode = code;
