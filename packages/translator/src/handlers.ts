@@ -1222,12 +1222,15 @@ function setZf(c: Tier0, on: boolean): void {
   s.flags = on ? s.flags | Eflags.zf : s.flags & ~Eflags.zf;
 }
 
+const LSL_TYPES: readonly number[] = [1, 2, 3, 9, 11];
+const LAR_TYPES: readonly number[] = [1, 2, 3, 4, 5, 9, 11, 12];
+
 function larLslH(lsl: boolean, bits: number): Handler {
   return (c, ins) => {
     const sel = c.readOp(ins, 1, 16) & 0xffff;
     const type = descriptorProbe(c, sel);
     // System types valid for LAR: TSS, LDT, call/task gates; for LSL: TSS and LDT only.
-    const okSys = lsl ? [1, 2, 3, 9, 11] : [1, 2, 3, 4, 5, 9, 11, 12];
+    const okSys = lsl ? LSL_TYPES : LAR_TYPES;
     if (type < 0 || ((type & 0x10) === 0 && !okSys.includes(type))) {
       setZf(c, false);
       return;
@@ -1417,6 +1420,13 @@ function build(name: string): Handler {
     case 'bsf':
       return bsH(false, w);
     case 'bsr':
+      return bsH(true, w);
+    // The i686 profile has no BMI1/LZCNT: there F3 0F BC/BD execute as BSF/BSR with the REP
+    // prefix ignored, as on the CPUs before those extensions (SDM Vol. 2B TZCNT/LZCNT). Linux
+    // relies on it: its `__ffs` is emitted as REP BSF.
+    case 'tzcnt':
+      return bsH(false, w);
+    case 'lzcnt':
       return bsH(true, w);
     case 'xadd':
       return xaddH(w);

@@ -40,6 +40,8 @@ export interface Tier0Options {
   state?: CpuState;
 }
 
+const DATA_SEGS: readonly number[] = [Seg.es, Seg.ds, Seg.fs, Seg.gs];
+
 const IS_CLI_STI = new Uint8Array(CODE_COUNT);
 IS_CLI_STI[Code.cli] = 1;
 IS_CLI_STI[Code.sti] = 1;
@@ -624,7 +626,7 @@ export class Tier0 {
   /** After a return to an outer level, data segments the new CPL may not use become null (SDM "RET"). */
   nullInaccessibleSegments(): void {
     const s = this.state;
-    for (const seg of [Seg.es, Seg.ds, Seg.fs, Seg.gs]) {
+    for (const seg of DATA_SEGS) {
       const acc = s.segAccess[seg] ?? 0;
       const dpl = (acc >>> 5) & 3;
       const conformingCode = (acc & 0x1c) === 0x1c;
@@ -717,13 +719,11 @@ export class Tier0 {
     const oldSs = s.segSel[Seg.ss] ?? 0;
     const oldEsp = s.regs[Reg.esp] ?? 0;
     // Save what a fault during the pushes must restore.
-    const saveSs = [
-      oldSs,
-      s.segBase[Seg.ss] ?? 0,
-      s.segLimit[Seg.ss] ?? 0,
-      s.segAccess[Seg.ss] ?? 0,
-      s.cpl,
-    ] as const;
+    const saveSel = oldSs;
+    const saveBase = s.segBase[Seg.ss] ?? 0;
+    const saveLimit = s.segLimit[Seg.ss] ?? 0;
+    const saveAccess = s.segAccess[Seg.ss] ?? 0;
+    const saveCpl = s.cpl;
     try {
       if (newCpl < s.cpl || vm) {
         if (vm && newCpl !== 0) raise(Vector.gp, (selector & 0xfffc) + ext);
@@ -759,16 +759,16 @@ export class Tier0 {
       this.push(returnEip, bits);
       if (errorCode >= 0 && hasErrorCode(vector) && !software) this.push(errorCode, bits);
     } catch (e) {
-      s.segSel[Seg.ss] = saveSs[0];
-      s.segBase[Seg.ss] = saveSs[1];
-      s.segLimit[Seg.ss] = saveSs[2];
-      s.segAccess[Seg.ss] = saveSs[3];
-      s.cpl = saveSs[4];
+      s.segSel[Seg.ss] = saveSel;
+      s.segBase[Seg.ss] = saveBase;
+      s.segLimit[Seg.ss] = saveLimit;
+      s.segAccess[Seg.ss] = saveAccess;
+      s.cpl = saveCpl;
       s.regs[Reg.esp] = oldEsp;
       throw e;
     }
     if (vm) {
-      for (const seg of [Seg.es, Seg.ds, Seg.fs, Seg.gs]) {
+      for (const seg of DATA_SEGS) {
         s.segSel[seg] = 0;
         s.segAccess[seg] = 0;
       }

@@ -227,18 +227,19 @@ export function doubleToExtended(v: number, out: Int32Array): void {
 }
 
 const EXT = new Int32Array(3);
+const SIZES: Record<string, number> = {
+  m32fp: 4,
+  m64fp: 8,
+  m80fp: 10,
+  m16int: 2,
+  m32int: 4,
+  m64int: 8,
+  m80bcd: 10,
+};
+const RESTORE = new Float64Array(8);
 
 function readMemValue(c: Tier0, ins: Instruction, kind: string): number {
-  const sizes: Record<string, number> = {
-    m32fp: 4,
-    m64fp: 8,
-    m80fp: 10,
-    m16int: 2,
-    m32int: 4,
-    m64int: 8,
-    m80bcd: 10,
-  };
-  const lin = c.memLinear(ins, sizes[kind] ?? 4, false);
+  const lin = c.memLinear(ins, SIZES[kind] ?? 4, false);
   switch (kind) {
     case 'm32fp':
       scratch.setInt32(0, c.read(lin, 32), true);
@@ -269,16 +270,7 @@ function readMemValue(c: Tier0, ins: Instruction, kind: string): number {
 
 /** Stores ST(0) to memory in `kind` format; returns false when an unmasked exception blocks it. */
 function storeMemValue(c: Tier0, ins: Instruction, kind: string, v: number): boolean {
-  const sizes: Record<string, number> = {
-    m32fp: 4,
-    m64fp: 8,
-    m80fp: 10,
-    m16int: 2,
-    m32int: 4,
-    m64int: 8,
-    m80bcd: 10,
-  };
-  const size = sizes[kind] ?? 4;
+  const size = SIZES[kind] ?? 4;
   const lin = c.memLinear(ins, size, true);
   c.mmu.probeWrite(lin, size, c.state.cpl === 3);
   switch (kind) {
@@ -890,7 +882,7 @@ function build(name: string): Handler | undefined {
           const bits = ins.operandSize === 16 ? 16 : 32;
           const env = bits === 16 ? 14 : 28;
           const lin = c.memLinear(ins, env + 80, false);
-          const vals = new Float64Array(8);
+          const vals = RESTORE;
           for (let i = 0; i < 8; i++) {
             vals[i] = extendedToDouble(
               c.read(lin + env + i * 10, 32),
@@ -943,7 +935,7 @@ function build(name: string): Handler | undefined {
         if (mxcsr & ~0xffff) raise(Vector.gp, 0);
         const cwsw = c.read(lin, 32);
         const tagop = c.read(lin + 4, 32);
-        const vals = new Float64Array(8);
+        const vals = RESTORE;
         for (let i = 0; i < 8; i++) {
           const at = lin + 32 + i * 16;
           vals[i] = extendedToDouble(c.read(at, 32), c.read(at + 4, 32), c.read(at + 8, 16));
