@@ -1,4 +1,5 @@
 import { CODE_COUNT, CODE_NAMES, type Instruction, OpKind, PrefixBit, Register } from '@ringzero/decoder';
+import { farTransfer } from '@ringzero/rings';
 import {
   AluOp,
   alu,
@@ -586,14 +587,13 @@ function farJump(c: Tier0, sel: number, off: number, bits: number): void {
     s.eip = target;
     return;
   }
-  const cpl = c.loadCodeSegment(sel, false);
-  const hi = c.desc[1] ?? 0;
-  const lo = c.desc[0] ?? 0;
-  let limit = (lo & 0xffff) | (hi & 0xf0000);
-  if (hi & 0x800000) limit = ((limit << 12) | 0xfff) >>> 0;
-  if (target >>> 0 > limit) raise(Vector.gp, 0);
-  c.commitCodeSegment(sel, cpl);
-  s.eip = target;
+  // Direct or through a call gate, by the rings package's rules (SDM vol. 3 §5.8).
+  const t = farTransfer(c.tables, s.cpl, sel & 0xffff, target >>> 0, 'jmp');
+  if (!t.ok) raise(t.fault.vector, t.fault.errorCode);
+  c.desc[0] = t.code.lo | 0;
+  c.desc[1] = t.code.hi | 0;
+  c.commitCodeSegment(t.selector, t.newCpl);
+  s.eip = t.gate !== null && !t.gate.is32 ? t.offset & 0xffff : t.offset | 0;
 }
 
 function jmpFarH(bits: number, mem: boolean): Handler {
@@ -607,6 +607,8 @@ function jmpFarH(bits: number, mem: boolean): Handler {
     farJump(c, c.read(lin + (bits >> 3), 16), off, bits);
   };
 }
+
+const GATE_PARAMS = new Int32Array(32);
 
 function callFarH(bits: number, mem: boolean): Handler {
   return (c, ins) => {
@@ -624,28 +626,55 @@ function callFarH(bits: number, mem: boolean): Handler {
     const cs = s.segSel[Seg.cs] ?? 0;
     const eip = s.eip;
     const sp0 = s.regs[Reg.esp] ?? 0;
-    // Check the destination first (so a bad selector faults before the stack changes).
-    const pm = (s.cr0 & 1) !== 0 && (s.flags & Eflags.vm) === 0;
-    let cpl = s.cpl;
-    if (pm) cpl = c.loadCodeSegment(sel, false);
-    const d0 = c.desc[0] ?? 0;
-    const d1 = c.desc[1] ?? 0;
-    c.push(cs, bits);
+    if ((s.cr0 & 1) === 0 || s.flags & Eflags.vm) {
+      c.push(cs, bits);
+      try {
+        c.push(eip, bits);
+      } catch (e) {
+        s.regs[Reg.esp] = sp0;
+        throw e;
+      }
+      s.segSel[Seg.cs] = sel & 0xffff;
+      s.segBase[Seg.cs] = (sel & 0xffff) << 4;
+      s.eip = bits === 16 ? off & 0xffff : off;
+      return;
+    }
+    // Check the destination first (a bad selector faults before the stack changes).
+    const target = bits === 16 ? off & 0xffff : off >>> 0;
+    const t = farTransfer(c.tables, s.cpl, sel & 0xffff, target, 'call');
+    if (!t.ok) raise(t.fault.vector, t.fault.errorCode);
+    const size = t.gate !== null ? (t.gate.is32 ? 32 : 16) : bits;
+    const ss = s.segSel[Seg.ss] ?? 0;
+    const ssBase = s.segBase[Seg.ss] ?? 0;
+    const ssLimit = s.segLimit[Seg.ss] ?? 0;
+    const ssAccess = s.segAccess[Seg.ss] ?? 0;
+    const cpl = s.cpl;
     try {
-      c.push(eip, bits);
+      if (t.stackSwitch) {
+        // Inner-level call gate (SDM vol. 3 §5.8.5): new stack from the TSS, then the caller's
+        // SS:ESP, the parameters copied from the caller's stack, CS and EIP.
+        const n = t.paramCount & 31;
+        for (let i = 0; i < n; i++) GATE_PARAMS[i] = c.peek(size, i * (size >> 3));
+        c.switchToInnerStack(t.newCpl, 0);
+        c.push(ss, size);
+        c.push(sp0, size);
+        for (let i = n - 1; i >= 0; i--) c.push(GATE_PARAMS[i] ?? 0, size);
+      }
+      c.push(cs, size);
+      c.push(eip, size);
     } catch (e) {
+      s.segSel[Seg.ss] = ss;
+      s.segBase[Seg.ss] = ssBase;
+      s.segLimit[Seg.ss] = ssLimit;
+      s.segAccess[Seg.ss] = ssAccess;
+      s.cpl = cpl;
       s.regs[Reg.esp] = sp0;
       throw e;
     }
-    if (pm) {
-      c.desc[0] = d0;
-      c.desc[1] = d1;
-      c.commitCodeSegment(sel, cpl);
-    } else {
-      s.segSel[Seg.cs] = sel & 0xffff;
-      s.segBase[Seg.cs] = (sel & 0xffff) << 4;
-    }
-    s.eip = bits === 16 ? off & 0xffff : off;
+    c.desc[0] = t.code.lo | 0;
+    c.desc[1] = t.code.hi | 0;
+    c.commitCodeSegment(t.selector, t.newCpl);
+    s.eip = size === 16 ? t.offset & 0xffff : t.offset | 0;
   };
 }
 

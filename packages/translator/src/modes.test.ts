@@ -83,6 +83,34 @@ describe('protected mode segmentation', () => {
     expect(cpu.lastErrorCode).toBe(0x18);
   });
 
+  it('CALL through a 32-bit call gate from CPL 3 switches to the ring-0 stack and copies parameters (SDM vol. 3 §5.8.5)', () => {
+    // push 0x1234 / call far 0x3b:0 (gate) ; ring-0 target at 0x3000: hlt
+    const { cpu, memory } = createHarness(
+      new Uint8Array([0x68, ...le32(0x1234), 0x9a, 0, 0, 0, 0, 0x3b, 0x00]),
+      {
+        mode: 'flat32-user',
+      },
+    );
+    memory.write32(HARNESS_GDT + 0x38, (0x08 << 16) | 0x3000);
+    memory.write32(HARNESS_GDT + 0x3c, 0x8000 | (3 << 13) | (0x0c << 8) | 1);
+    cpu.state.gdtrLimit = 0x3f;
+    memory.write8(0x3000, 0xf4);
+    cpu.run(10);
+    const s = cpu.state;
+    const esp0 = (1 << 20) - 16;
+    const userEsp = (1 << 20) - 0x1000 - 4;
+    expect(s.cpl).toBe(0);
+    expect(s.eip).toBe(0x3001);
+    expect(s.regs[Reg.esp]).toBe(esp0 - 20);
+    expect([0, 4, 8, 12, 16].map((o) => memory.read32(esp0 - 20 + o))).toEqual([
+      0x100c,
+      0x1b,
+      0x1234,
+      userEsp,
+      0x23,
+    ]);
+  });
+
   it('a segment override prefix selects the source segment of MOVSB (SDM vol. 2 "MOVS")', () => {
     // mov esi,0x10 / mov edi,0x3000 / fs movsb / hlt
     const { cpu, memory } = createHarness(

@@ -727,24 +727,7 @@ export class Tier0 {
     try {
       if (newCpl < s.cpl || vm) {
         if (vm && newCpl !== 0) raise(Vector.gp, (selector & 0xfffc) + ext);
-        // Inner-level stack from the TSS (SDM vol. 3 §7.2.1, §6.12.1).
-        const tss32 = (s.tr.access & 0x08) !== 0;
-        const spOff = tss32 ? 4 + newCpl * 8 : 2 + newCpl * 4;
-        if (spOff + (tss32 ? 5 : 3) > s.tr.limit) raise(Vector.ts, s.tr.selector & 0xfffc);
-        const newEsp = tss32
-          ? this.mmu.read32((s.tr.base + spOff) | 0, false)
-          : this.mmu.read16((s.tr.base + spOff) | 0, false);
-        const newSs = this.mmu.read16((s.tr.base + spOff + (tss32 ? 4 : 2)) | 0, false);
-        if ((newSs & 0xfffc) === 0) raise(Vector.ts, ext);
-        this.readDescriptor(newSs, Vector.ts);
-        const shi = this.desc[1] ?? 0;
-        if ((newSs & 3) !== newCpl || ((shi >>> 13) & 3) !== newCpl || ((shi >>> 8) & 0x1a) !== 0x12)
-          raise(Vector.ts, newSs & 0xfffc);
-        if ((shi & 0x8000) === 0) raise(Vector.ss, newSs & 0xfffc);
-        this.markAccessed(newSs);
-        s.cpl = newCpl;
-        this.installSegment(Seg.ss, newSs);
-        s.regs[Reg.esp] = newEsp;
+        this.switchToInnerStack(newCpl, ext);
         if (vm) {
           this.push(s.segSel[Seg.gs] ?? 0, bits);
           this.push(s.segSel[Seg.fs] ?? 0, bits);
@@ -784,6 +767,32 @@ export class Tier0 {
   }
 
   /**
+   * Loads SS:ESP for privilege level `newCpl` from the current TSS and makes it current, with
+   * CPL = `newCpl` (SDM vol. 3 §7.2.1, §6.12.1, §5.8.5). Faults are #TS/#SS; the caller restores
+   * the old SS, ESP and CPL if a later step faults.
+   */
+  switchToInnerStack(newCpl: number, ext: number): void {
+    const s = this.state;
+    const tss32 = (s.tr.access & 0x08) !== 0;
+    const spOff = tss32 ? 4 + newCpl * 8 : 2 + newCpl * 4;
+    if (spOff + (tss32 ? 5 : 3) > s.tr.limit) raise(Vector.ts, s.tr.selector & 0xfffc);
+    const newEsp = tss32
+      ? this.mmu.read32((s.tr.base + spOff) | 0, false)
+      : this.mmu.read16((s.tr.base + spOff) | 0, false);
+    const newSs = this.mmu.read16((s.tr.base + spOff + (tss32 ? 4 : 2)) | 0, false);
+    if ((newSs & 0xfffc) === 0) raise(Vector.ts, ext);
+    this.readDescriptor(newSs, Vector.ts);
+    const shi = this.desc[1] ?? 0;
+    if ((newSs & 3) !== newCpl || ((shi >>> 13) & 3) !== newCpl || ((shi >>> 8) & 0x1a) !== 0x12)
+      raise(Vector.ts, newSs & 0xfffc);
+    if ((shi & 0x8000) === 0) raise(Vector.ss, newSs & 0xfffc);
+    this.markAccessed(newSs);
+    s.cpl = newCpl;
+    this.installSegment(Seg.ss, newSs);
+    s.regs[Reg.esp] = newEsp;
+  }
+
+  /**
    * Injects an external interrupt (from the hypervisor's interrupt controller). Returns false
    * when the processor cannot take it now (IF clear or inside an interrupt shadow).
    */
@@ -815,7 +824,7 @@ export class Tier0 {
   };
 
   /** The descriptor tables as the rings package's rules read them (supervisor reads). */
-  private readonly tables: DescriptorTables;
+  readonly tables: DescriptorTables;
 
   /** Raises a software interrupt from a handler (INT n, INT3, INTO): EIP is past the instruction. */
   softwareInterrupt(vector: number): void {
