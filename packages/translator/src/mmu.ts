@@ -9,6 +9,11 @@ import { raise, Vector } from './fault';
  */
 export interface PhysicalBus extends GuestMemory {
   readonly ram?: Uint8Array;
+  /** Asks to be told (through `onCodeWrite`) about writes to a page that holds cached code. */
+  watchPage?(page: number): void;
+  unwatchPage?(page: number): void;
+  /** Registers the function called before a write to a watched page (device DMA, loaders). */
+  onCodeWrite?(hook: ((page: number, address: number, length: number) => void) | undefined): void;
 }
 
 /** Called when a guest write touches a physical page that holds cached instructions. */
@@ -44,6 +49,8 @@ export class Mmu {
   /** Physical pages holding cached instructions: writes to them call `onCodeWrite`. */
   readonly codePages = new Uint8Array(1 << 20);
   onCodeWrite: CodeWriteListener | null = null;
+  /** ANDed into every physical address: ~(1 << 20) while the A20 gate is disabled. */
+  a20Mask = -1;
 
   constructor(state: CpuState, bus: PhysicalBus) {
     this.state = state;
@@ -67,13 +74,13 @@ export class Mmu {
   /** Translates a linear address for an access, raising #PF when the walk denies it. */
   translate(linear: number, write: boolean, user: boolean): number {
     const s = this.state;
-    if ((s.cr0 & 0x80000000) === 0) return linear >>> 0;
+    if ((s.cr0 & 0x80000000) === 0) return (linear & this.a20Mask) >>> 0;
     const e = this.tlb[linear >>> 12] ?? 0;
     if (e !== 0) {
       const ok = write
         ? (e & (user ? TLB_WRITE_USER : TLB_WRITE_SUPER)) !== 0 && (e & TLB_DIRTY) !== 0
         : !user || (e & TLB_USER) !== 0;
-      if (ok) return ((e & ~0xfff) | (linear & 0xfff)) >>> 0;
+      if (ok) return (((e & ~0xfff) | (linear & 0xfff)) & this.a20Mask) >>> 0;
     }
     return this.walk(linear, write, user);
   }
@@ -93,7 +100,7 @@ export class Mmu {
     const frame = (r.physical & ~0xfff) >>> 0;
     const wp = (this.state.cr0 & 0x10000) !== 0;
     this.fill(linear, frame, r.writable ? 2 : 0, r.userPage ? 4 : 0, wp, write || r.dirty);
-    return r.physical >>> 0;
+    return (r.physical & this.a20Mask) >>> 0;
   }
 
   private fill(linear: number, frame: number, rw: number, us: number, wp: boolean, dirty: boolean): void {

@@ -100,7 +100,27 @@ export class Tier0 {
     this.callouts = { ...defaultCallouts(), ...options.callouts };
     this.policy = options.policy ?? NATIVE_POLICY;
     this.mmu.onCodeWrite = (page) => this.invalidatePage(page);
+    // Writes that bypass this processor (device DMA, loaders) reach us through the bus's watch.
+    options.memory.onCodeWrite?.((page) => this.invalidateCode(page * 4096, 4096));
     this.tables = new TablesView(this.state, this.mmu);
+  }
+
+  private markCode(page: number): void {
+    if (this.mmu.codePages[page] !== 0) return;
+    this.mmu.codePages[page] = 1;
+    this.mmu.bus.watchPage?.(page);
+  }
+
+  /**
+   * Opens or closes the A20 gate (port 0x92 / keyboard controller): with it closed, physical
+   * address bit 20 is forced to 0 for every access, as on an 8086.
+   */
+  setA20(enabled: boolean): void {
+    const mask = enabled ? -1 : ~0x100000;
+    if (mask === this.mmu.a20Mask) return;
+    this.mmu.a20Mask = mask;
+    this.mmu.flush();
+    this.flushCode();
   }
 
   /** Drops every cached instruction (after the hypervisor rewrites memory behind the MMU). */
@@ -303,7 +323,8 @@ export class Tier0 {
     const linear = ((s.segBase[Seg.cs] ?? 0) + eip) | 0;
     const user = s.cpl === 3;
     if ((s.dr[7] ?? 0) & 0xff) this.checkBreakpoints(linear);
-    const phys = cr0 & 0x80000000 ? this.mmu.translate(linear, false, user) : linear >>> 0;
+    const phys =
+      cr0 & 0x80000000 ? this.mmu.translate(linear, false, user) : (linear & this.mmu.a20Mask) >>> 0;
     const slot = phys & ICACHE_MASK;
     if (this.slotMode[slot] === bits && this.slotPhys[slot] === (phys | 0))
       return this.slots[slot] as Instruction;
@@ -331,9 +352,12 @@ export class Tier0 {
       raise(Vector.gp, 0);
     }
     if (ins.code === 0) raise(Vector.ud);
-    this.mmu.codePages[phys >>> 12] = 1;
-    const lastPhys = this.mmu.translate((linear + ins.length - 1) | 0, false, user);
-    this.mmu.codePages[lastPhys >>> 12] = 1;
+    this.markCode(phys >>> 12);
+    const lastPhys =
+      cr0 & 0x80000000
+        ? this.mmu.translate((linear + ins.length - 1) | 0, false, user)
+        : ((linear + ins.length - 1) & this.mmu.a20Mask) >>> 0;
+    if (lastPhys >>> 12 !== phys >>> 12) this.markCode(lastPhys >>> 12);
     this.slotPhys[slot] = phys | 0;
     this.slotMode[slot] = bits;
     return ins;
