@@ -12,6 +12,8 @@ export interface PhysicalBus extends GuestMemory {
   /** Asks to be told (through `onCodeWrite`) about writes to a page that holds cached code. */
   watchPage?(page: number): void;
   unwatchPage?(page: number): void;
+  /** The bus's own A20 gate (kept in step by `Tier0.setA20`). */
+  setA20?(enabled: boolean): void;
   /** Registers the function called before a write to a watched page (device DMA, loaders). */
   onCodeWrite?(hook: ((page: number, address: number, length: number) => void) | undefined): void;
 }

@@ -117,6 +117,7 @@ export class Tier0 {
    */
   setA20(enabled: boolean): void {
     const mask = enabled ? -1 : ~0x100000;
+    this.mmu.bus.setA20?.(enabled);
     if (mask === this.mmu.a20Mask) return;
     this.mmu.a20Mask = mask;
     this.mmu.flush();
