@@ -38,12 +38,13 @@ describe('tier 0 on @ringzero/memory PhysicalMemory', () => {
     cpu.setA20(false);
     cpu.run(10);
     expect(cpu.state.segBase[Seg.es]).toBe(0xffff0);
-    expect(memory.read8(0)).toBe(0x5a);
-    expect(memory.read8(0x100000)).toBe(0);
+    expect(memory.ram[0]).toBe(0x5a);
+    expect(memory.ram[0x100000]).toBe(0);
+    expect(memory.a20Enabled).toBe(false); // the bus's gate follows
     cpu.setA20(true);
     cpu.state.halted = false;
     cpu.state.eip = 0x1000;
     cpu.run(10);
-    expect(memory.read8(0x100000)).toBe(0x5a);
+    expect(memory.ram[0x100000]).toBe(0x5a);
   });
 });
