@@ -35,7 +35,7 @@ describe('CpuState', () => {
 });
 
 describe('snapshots', () => {
-  it('export → JSON → import reproduces the state', () => {
+  it('export → JSON → import reproduces the state, x87 NaN and infinities included', () => {
     const a = new CpuState();
     a.regs[Reg.eax] = -5;
     a.setLazy(LazyOp.add, 0xffffffff, 1, 0, 32);
@@ -43,11 +43,15 @@ describe('snapshots', () => {
     a.tsc = 123456789012345n;
     a.msrs.set(0x200, 0x6n);
     a.fpr[3] = Math.PI;
+    a.fpr[4] = Number.NaN;
+    a.fpr[5] = Number.NEGATIVE_INFINITY;
     const json = JSON.stringify(exportSnapshot(a));
     const b = new CpuState();
     importSnapshot(b, JSON.parse(json));
     expect(exportSnapshot(b)).toEqual(exportSnapshot(a));
     expect(b.getCF()).toBe(1);
+    expect(Number.isNaN(b.fpr[4])).toBe(true);
+    expect(b.fpr[5]).toBe(Number.NEGATIVE_INFINITY);
   });
 
   it('rejects a snapshot with an out-of-range field with TranslatorError bad-snapshot and leaves the state untouched', () => {

@@ -400,7 +400,8 @@ export interface CpuSnapshot {
   readonly pat: string;
   readonly msrs: readonly (readonly [number, string])[];
   readonly fpu: {
-    readonly st: readonly number[];
+    /** st(0)–st(7) physical registers as IEEE double bit patterns (16 hex digits), JSON-safe for NaN and ±∞. */
+    readonly st: readonly string[];
     readonly top: number;
     readonly control: number;
     readonly status: number;
@@ -415,6 +416,18 @@ export interface CpuSnapshot {
   readonly xmm: readonly number[];
   readonly mxcsr: number;
   readonly halted: boolean;
+}
+
+const BITS = new DataView(new ArrayBuffer(8));
+
+function doubleToHex(v: number): string {
+  BITS.setFloat64(0, v);
+  return BITS.getBigUint64(0).toString(16).padStart(16, '0');
+}
+
+function hexToDouble(h: string): number {
+  BITS.setBigUint64(0, BigInt(`0x${h}`));
+  return BITS.getFloat64(0);
 }
 
 function cache(c: SegmentCache): SegmentCache {
@@ -452,7 +465,7 @@ export function exportSnapshot(s: CpuState): CpuSnapshot {
     pat: s.pat.toString(),
     msrs: Array.from(s.msrs, ([k, v]) => [k, v.toString()] as const),
     fpu: {
-      st: Array.from(s.fpr),
+      st: Array.from(s.fpr, doubleToHex),
       top: s.fpuTop,
       control: s.fpuControl,
       status: s.fpuStatus,
@@ -545,8 +558,8 @@ export function importSnapshot(s: CpuState, input: unknown): void {
   });
   const f = obj(o.fpu, 'fpu');
   const st = arr(f.st, 'fpu.st', 8).map((v, i) => {
-    if (typeof v !== 'number') fail(`fpu.st[${i}]`, v);
-    return v;
+    if (typeof v !== 'string' || !/^[0-9a-f]{16}$/.test(v)) fail(`fpu.st[${i}]`, v);
+    return hexToDouble(v);
   });
   const fpu = {
     top: uRange(f.top, 'fpu.top', 7),
