@@ -868,7 +868,8 @@ function aaaAas(sub: boolean): Handler {
     let ax = c.readReg(Register.ax);
     let adj = 0;
     if ((ax & 0xf) > 9 || s.getAF()) {
-      ax = sub ? ((ax - 6) & 0xff) | (((ax >> 8) - 1) << 8) : (ax + 0x106) & 0xffff;
+      // SDM vol. 2 "AAS": AX ← AX − 6 (the borrow from AL reaches AH), then AH ← AH − 1.
+      ax = sub ? (ax - 6 - 0x100) & 0xffff : (ax + 0x106) & 0xffff;
       adj = 1;
     }
     ax &= 0xff0f;
