@@ -162,14 +162,16 @@ export class I8042 implements PortDevice {
   private raise(): void {
     const head = this.out[0];
     if (head === undefined) return;
+    // The controller holds IRQ1/IRQ12 high while its output buffer is full; each new byte is a
+    // fresh rising edge for the edge-triggered PIC input.
     if (head.aux) {
       if ((this.commandByte & CB_AUX_INT) !== 0) {
-        this.auxIrq.set(true);
         this.auxIrq.set(false);
+        this.auxIrq.set(true);
       }
     } else if ((this.commandByte & CB_KBD_INT) !== 0) {
-      this.kbdIrq.set(true);
       this.kbdIrq.set(false);
+      this.kbdIrq.set(true);
     }
   }
 
@@ -216,6 +218,7 @@ export class I8042 implements PortDevice {
       return (head ? ST_OBF : 0) | (head?.aux ? ST_AUX : 0) | ST_SYS | (this.pendingCommand ? ST_CMD : 0);
     }
     const item = this.out.shift();
+    if (item) (item.aux ? this.auxIrq : this.kbdIrq).set(false);
     if (this.out.length > 0) this.raise();
     return item ? item.byte : 0;
   }
@@ -260,7 +263,8 @@ export class I8042 implements PortDevice {
         this.commandByte &= ~CB_KBD_OFF;
         return;
       case 0xc0:
-        this.push(0x00, false);
+        // Input port: bit 7 set means the keyboard is not inhibited (no keylock).
+        this.push(0x80, false);
         return;
       case 0xd0:
         this.push(this.outputPort, false);

@@ -271,9 +271,11 @@ export class Pit8254 implements PortDevice, TimedDevice {
     // At most one IRQ0 edge per call: rises missed during a long sleep collapse into one, as a
     // real PIC latches only one pending edge.
     if (this.ch[0]!.nextRise(this.delivered) <= t) {
+      // OUT0 dips for one clock and rises again: the PIC latches the rising edge, and the line
+      // then stays high for the rest of the period (so the request is not withdrawn).
       this.interrupts++;
-      this.irq.set(true);
       this.irq.set(false);
+      this.irq.set(true);
     }
     if (t > this.delivered) this.delivered = t;
   }

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { HypervisorError } from './errors';
+import { VirtualMachine } from './machine';
+import { PortBus } from './port-bus';
+
+/** Puts a flat 32-bit ring-0 program at 0x1000 (GDT at 0x500: code 0x08, data 0x10) and starts there. */
+function program(vm: VirtualMachine, bytes: number[]) {
+  vm.memory.writeBytes(0x1000, new Uint8Array(bytes));
+  for (const [i, hi] of [
+    [1, 0x00cf9b00],
+    [2, 0x00cf9300],
+  ] as const) {
+    vm.memory.write32(0x500 + i * 8, 0x0000ffff);
+    vm.memory.write32(0x500 + i * 8 + 4, hi);
+  }
+  const s = vm.cpu.state;
+  s.gdtrBase = 0x500;
+  s.gdtrLimit = 0x17;
+  s.setFlat32();
+  s.eip = 0x1000;
+  s.regs[4] = 0x8000;
+}
+
+describe('VirtualMachine', () => {
+  it('runs guest code that writes to COM1 and ends through the debug-exit port', () => {
+    const out: number[] = [];
+    const vm = new VirtualMachine({ memory: 16 << 20, deterministic: true, onSerial: (b) => out.push(b) });
+    // mov dx,0x3f8 / mov al,'h' / out dx,al / mov al,'i' / out dx,al / mov al,1 / out 0xf4,al
+    program(vm, [0x66, 0xba, 0xf8, 0x03, 0xb0, 0x68, 0xee, 0xb0, 0x69, 0xee, 0xb0, 0x01, 0xe6, 0xf4, 0xf4]);
+    expect(vm.run(1000)).toEqual({ kind: 'debug-exit', status: 3 });
+    expect(String.fromCharCode(...out)).toBe('hi');
+  });
+
+  it('HLT with interrupts disabled ends the run as halted', () => {
+    const vm = new VirtualMachine({ memory: 16 << 20, deterministic: true });
+    program(vm, [0xfa, 0xf4]);
+    expect(vm.run(100)).toEqual({ kind: 'halted' });
+  });
+
+  it('HLT with interrupts enabled sleeps until the PIT fires; deterministic time skips the idle part', () => {
+    const vm = new VirtualMachine({ memory: 16 << 20, deterministic: true });
+    // IDT at 0x3000 with vector 0x20 → handler at 0x2000 (out 0xf4, al=7).
+    const s = vm.cpu.state;
+    vm.memory.writeBytes(0x2000, new Uint8Array([0xb0, 0x07, 0xe6, 0xf4]));
+    vm.memory.write32(0x3000 + 0x20 * 8, 0x00082000);
+    vm.memory.write32(0x3000 + 0x20 * 8 + 4, 0x00008e00);
+    // PIC: ICW1..4 with base 0x20, unmask IRQ0; PIT channel 0 mode 2, count 1193 (~1 kHz); sti; hlt.
+    program(
+      vm,
+      [
+        0xb0, 0x11, 0xe6, 0x20, 0xb0, 0x20, 0xe6, 0x21, 0xb0, 0x04, 0xe6, 0x21, 0xb0, 0x01, 0xe6, 0x21, 0xb0,
+        0xfe, 0xe6, 0x21, 0xb0, 0x34, 0xe6, 0x43, 0xb0, 0xa9, 0xe6, 0x40, 0xb0, 0x04, 0xe6, 0x40, 0xfb, 0xf4,
+        0xeb, 0xfd,
+      ],
+    );
+    s.idtrBase = 0x3000;
+    s.idtrLimit = 0x7ff;
+    const o = vm.run(100_000);
+    expect(o).toEqual({ kind: 'debug-exit', status: 15 });
+    expect(vm.now()).toBeGreaterThan(900_000); // about 1 ms of virtual time passed, mostly idle
+    expect(vm.stats.interrupts).toBe(1);
+  });
+
+  it('rejects impossible memory sizes', () => {
+    expect(() => new VirtualMachine({ memory: 1 << 20 })).toThrow(HypervisorError);
+  });
+});
+
+describe('PortBus', () => {
+  it('routes ports to device offsets and reads unclaimed ports as all ones', () => {
+    const bus = new PortBus();
+    const seen: string[] = [];
+    bus.map(0x100, 4, { read: (o) => o * 10, write: (o, s, v) => seen.push(`${o}:${s}:${v}`) });
+    expect(bus.read(0x102, 1)).toBe(20);
+    bus.write(0x103, 2, 9);
+    expect(seen).toEqual(['3:2:9']);
+    expect(bus.read(0x200, 2)).toBe(0xffff);
+    expect(bus.unclaimed.get(0x200)).toBe(1);
+  });
+});

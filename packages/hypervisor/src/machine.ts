@@ -1,0 +1,221 @@
+import {
+  type Clock,
+  COM_PORTS,
+  DebugExitPort,
+  I8042,
+  PicPair,
+  Pit8254,
+  PostCodePort,
+  Rtc,
+  SystemControlPortA,
+  Uart16550,
+} from '@ringzero/devices';
+import { PhysicalMemory } from '@ringzero/memory';
+import { CpuState, Eflags, Reg, Seg, StopReason, Tier0 } from '@ringzero/translator';
+import { HypervisorError } from './errors';
+import { type LinuxBootInfo, loadLinux, parseBzImage } from './linux-boot';
+import { PortBus } from './port-bus';
+import { type GuestProfile, I686_PROFILE } from './profile';
+
+export interface MachineOptions {
+  /** Guest RAM in bytes (16 MiB – 3.5 GiB). */
+  readonly memory: number;
+  /** Virtual time from the instruction count, idle time skipped, a fixed RTC epoch: same inputs, same run. */
+  readonly deterministic?: boolean;
+  /** Bytes the guest writes to COM1. */
+  readonly onSerial?: (byte: number) => void;
+  readonly profile?: GuestProfile;
+  /** Virtual nanoseconds per executed instruction (default 1: a 1 GHz guest clock). */
+  readonly nsPerInstruction?: number;
+}
+
+/** How a run ended. */
+export type Outcome =
+  | { readonly kind: 'limit' }
+  | { readonly kind: 'halted' }
+  | { readonly kind: 'idle'; readonly untilNs: number }
+  | { readonly kind: 'debug-exit'; readonly status: number }
+  | { readonly kind: 'reset' }
+  | { readonly kind: 'triple-fault'; readonly eip: number; readonly vector: number };
+
+const SLICE = 4096;
+
+/**
+ * A PC-compatible virtual machine: guest memory, the tier-0 CPU, the PC platform devices on a
+ * port bus, interrupt injection at slice boundaries, and virtual time. `run(n)` executes up to
+ * `n` instructions and reports why it stopped; HLT skips idle time to the next device event in
+ * deterministic mode, and reports `idle` otherwise so the caller can wait in real time.
+ */
+export class VirtualMachine {
+  readonly memory: PhysicalMemory;
+  readonly cpu: Tier0;
+  readonly bus = new PortBus();
+  readonly pic: PicPair;
+  readonly pit: Pit8254;
+  readonly rtc: Rtc;
+  readonly uart: Uart16550;
+  readonly keyboard: I8042;
+  readonly postCodes = new PostCodePort();
+  readonly profile: GuestProfile;
+  readonly deterministic: boolean;
+  private idleNs = 0;
+  private readonly hostStart = performance.now();
+  private readonly nsPerInstruction: number;
+  private pendingStop: Outcome | undefined;
+  /** Statistics. */
+  readonly stats = { interrupts: 0, idleSkips: 0, exceptions: new Map<number, number>() };
+  readonly clock: Clock;
+
+  constructor(opts: MachineOptions) {
+    if (!Number.isInteger(opts.memory) || opts.memory < 16 << 20 || opts.memory > 0xe000_0000) {
+      throw new HypervisorError(
+        'bad-memory-size',
+        `memory must be 16 MiB – 3.5 GiB (got ${opts.memory} bytes)`,
+        opts.memory,
+      );
+    }
+    this.deterministic = opts.deterministic ?? false;
+    this.nsPerInstruction = opts.nsPerInstruction ?? 1;
+    this.profile = opts.profile ?? I686_PROFILE;
+    this.memory = new PhysicalMemory(opts.memory);
+    this.clock = { now: () => this.now() };
+    this.pic = new PicPair();
+    this.pit = new Pit8254(this.clock, this.pic.irq(0));
+    const epoch = this.deterministic ? Date.UTC(2026, 0, 1) : Date.now();
+    this.rtc = new Rtc(this.clock, epoch, this.pic.irq(8), opts.memory);
+    this.uart = new Uart16550({
+      irq: this.pic.irq(COM_PORTS[0].irq),
+      onTransmit: opts.onSerial ?? (() => {}),
+    });
+    const reset = () => this.stop({ kind: 'reset' });
+    const a20 = (on: boolean) => this.memory.setA20(on);
+    this.keyboard = new I8042({
+      keyboardIrq: this.pic.irq(1),
+      mouseIrq: this.pic.irq(12),
+      onA20: a20,
+      onReset: reset,
+    });
+    const state = new CpuState();
+    this.cpu = new Tier0({
+      memory: this.memory,
+      state,
+      callouts: {
+        ioRead: (port, size) => this.bus.read(port, size),
+        ioWrite: (port, size, value) => this.bus.write(port, size, value),
+        cpuid: (leaf, sub, out) => this.profile.cpuid(leaf, sub, out),
+        rdtsc: () => BigInt(Math.floor(this.now())),
+        exception: (vector) => {
+          this.stats.exceptions.set(vector, (this.stats.exceptions.get(vector) ?? 0) + 1);
+          return false;
+        },
+      },
+    });
+    const b = this.bus;
+    b.map(0x20, 2, this.pic.master);
+    b.map(0xa0, 2, this.pic.slave);
+    b.map(0x4d0, 2, this.pic.elcr);
+    b.map(0x40, 4, this.pit);
+    b.map(0x61, 1, this.pit.portB);
+    b.map(0x70, 2, this.rtc);
+    b.map(COM_PORTS[0].port, 8, this.uart);
+    const kbd = this.keyboard;
+    b.map(0x60, 1, kbd);
+    b.map(0x64, 1, { read: () => kbd.read(4), write: (_o, size, v) => kbd.write(4, size, v) });
+    b.map(0x92, 1, new SystemControlPortA({ onA20: a20, onReset: reset }));
+    b.map(0x80, 1, this.postCodes);
+    b.map(0xf4, 1, new DebugExitPort((status) => this.stop({ kind: 'debug-exit', status })));
+  }
+
+  /** Virtual time in nanoseconds. */
+  now(): number {
+    const busy = this.cpu.instructions * this.nsPerInstruction;
+    return busy + this.idleNs;
+  }
+
+  private stop(o: Outcome): void {
+    this.pendingStop = o;
+    this.cpu.requestStop();
+  }
+
+  /** Loads a bzImage (and initrd) and puts the CPU at the kernel's 32-bit entry point. */
+  bootLinux(kernel: Uint8Array, opts: { initrd?: Uint8Array; cmdline: string }): LinuxBootInfo {
+    const img = parseBzImage(kernel);
+    const info = loadLinux(this.memory, img, {
+      memorySize: this.memory.size,
+      cmdline: opts.cmdline,
+      initrd: opts.initrd,
+    });
+    const s = this.cpu.state;
+    s.setFlat32();
+    s.segSel[Seg.cs] = 0x10;
+    for (const seg of [Seg.ds, Seg.es, Seg.ss, Seg.fs, Seg.gs]) s.segSel[seg] = 0x18;
+    s.gdtrBase = info.gdt;
+    s.gdtrLimit = 0x1f;
+    s.regs[Reg.esi] = info.zeroPage;
+    s.regs[Reg.esp] = 0x9000;
+    s.flags &= ~Eflags.if;
+    s.eip = info.entry;
+    return info;
+  }
+
+  /** Keyboard or serial input from the host goes to COM1. */
+  serialInput(bytes: Uint8Array): void {
+    this.uart.receive(bytes);
+  }
+
+  /** Runs up to `budget` instructions. */
+  run(budget: number): Outcome {
+    const cpu = this.cpu;
+    const s = cpu.state;
+    const end = cpu.instructions + budget;
+    // Idle skips without any interrupt being delivered: a guest that halts with every source
+    // masked would otherwise keep the host spinning.
+    let idleSpins = 0;
+    while (cpu.instructions < end) {
+      if (this.pic.hasInterrupt() && (s.flags & Eflags.if) !== 0 && !s.interruptShadow) {
+        const vector = this.pic.acknowledge();
+        if (cpu.injectInterrupt(vector)) {
+          this.stats.interrupts++;
+          idleSpins = 0;
+        }
+      }
+      const reason = cpu.run(Math.min(SLICE, end - cpu.instructions));
+      const now = this.now();
+      this.pit.advance(now);
+      this.rtc.advance(now);
+      if (this.pendingStop) {
+        const o = this.pendingStop;
+        this.pendingStop = undefined;
+        return o;
+      }
+      if (reason === StopReason.tripleFault)
+        return { kind: 'triple-fault', eip: s.eip >>> 0, vector: cpu.lastVector };
+      if (reason === StopReason.halt) {
+        if ((s.flags & Eflags.if) === 0) return { kind: 'halted' };
+        if (this.pic.hasInterrupt()) continue;
+        const next = Math.min(this.pit.nextEventTime(), this.rtc.nextEventTime());
+        if (!Number.isFinite(next)) {
+          if (this.uart.pendingInput > 0) continue;
+          return { kind: 'idle', untilNs: Number.POSITIVE_INFINITY };
+        }
+        if (!this.deterministic) return { kind: 'idle', untilNs: next };
+        if (++idleSpins > 10_000) return { kind: 'idle', untilNs: Number.POSITIVE_INFINITY };
+        this.skipTo(next);
+      }
+    }
+    return { kind: 'limit' };
+  }
+
+  /** Advances virtual time while the CPU is halted (idle time), then delivers what fell due. */
+  skipTo(ns: number): void {
+    const now = this.now();
+    if (ns > now) {
+      this.idleNs += ns - now;
+      this.stats.idleSkips++;
+    }
+    this.pit.advance(this.now());
+    this.rtc.advance(this.now());
+    // The CPU leaves HLT when an interrupt is delivered.
+    void this.hostStart;
+  }
+}
