@@ -270,6 +270,25 @@ describe('interrupt delivery (SDM Vol. 3A §6.12)', () => {
       fault: { vector: 13, errorCode: 14 * 8 + 2 },
     });
   });
+  it('a code-segment descriptor in the IDT is not a gate: #GP(vector*8+2+EXT)', () => {
+    const bad = tables();
+    const mem = new Map<number, number>();
+    const [lo, hi] = encodeDescriptor({
+      base: 0,
+      limit: 0xfffff,
+      type: 0xe,
+      codeOrData: true,
+      dpl: 0,
+      present: true,
+    });
+    mem.set(0x2000 + 0x21 * 8, lo);
+    mem.set(0x2000 + 0x21 * 8 + 4, hi);
+    const t2 = { ...bad, read32: (a: number) => mem.get(a) ?? bad.read32(a) };
+    expect(interruptTarget(t2, 0, 0x21, { software: false, external: true })).toMatchObject({
+      fault: { vector: 13, errorCode: 0x21 * 8 + 3 },
+    });
+  });
+
   it('a not-present gate is #NP with IDT and EXT bits; beyond the IDT limit is #GP', () => {
     expect(interruptTarget(t, 3, 0x31, { software: false, external: true })).toMatchObject({
       fault: { vector: 11, errorCode: 0x31 * 8 + 3 },

@@ -139,6 +139,7 @@ export function farTransfer(
     present: d.present,
     paramCount: d.hi & 0x1f,
     is32: d.type === SystemType.callGate32,
+    codeOrData: false,
   };
   if (isNullSelector(gate.selector)) return fail(gp(0));
   const tec = selectorErrorCode(gate.selector);
@@ -227,7 +228,8 @@ export function interruptTarget(
     gate.type === SystemType.interruptGate32 ||
     gate.type === SystemType.trapGate16 ||
     gate.type === SystemType.trapGate32;
-  if (!okType && gate.type !== SystemType.taskGate) return fail(gp(idtEc));
+  // A code or data descriptor (S = 1) in the IDT is not a gate, whatever its type bits say.
+  if (gate.codeOrData || (!okType && gate.type !== SystemType.taskGate)) return fail(gp(idtEc));
   if (opts.software && gate.dpl < cpl) return fail(gp(idtEc));
   if (!gate.present) return fail(np(idtEc));
   if (gate.type === SystemType.taskGate) return fail(ts(selectorErrorCode(gate.selector, opts.external)));

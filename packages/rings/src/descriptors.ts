@@ -148,6 +148,8 @@ export interface Gate {
   readonly paramCount: number;
   /** 32-bit gate (types 12, 14, 15). */
   readonly is32: boolean;
+  /** S bit: a code/data descriptor, which is never a gate. */
+  readonly codeOrData: boolean;
 }
 
 export function parseGate(lo: number, hi: number): Gate {
@@ -163,6 +165,7 @@ export function parseGate(lo: number, hi: number): Gate {
     present: ((hi >>> 15) & 1) === 1,
     paramCount: hi & 0x1f,
     is32,
+    codeOrData: ((hi >>> 12) & 1) === 1,
   };
 }
 
