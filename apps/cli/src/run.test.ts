@@ -1,0 +1,42 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { exitStatus, prepare, UsageError } from './run';
+
+const base = { append: 'console=ttyS0', memory: '128M', deterministic: true, stats: false };
+
+describe('ringzero run: option and input checks', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ringzero-cli-'));
+  const junk = join(dir, 'junk.bin');
+  writeFileSync(junk, new Uint8Array(8192).fill(0x90));
+  const empty = join(dir, 'empty.bin');
+  writeFileSync(empty, new Uint8Array(0));
+
+  it('a missing kernel file is a clear error naming the path', () => {
+    expect(() => prepare({ ...base, kernel: join(dir, 'nope') }, () => {})).toThrow(
+      /cannot read the kernel ".*nope": no such file/,
+    );
+  });
+  it('an empty initrd is an error', () => {
+    expect(() => prepare({ ...base, kernel: junk, initrd: empty }, () => {})).toThrow(/initrd .* is empty/);
+  });
+  it('a corrupt kernel names the file and what is wrong', () => {
+    expect(() => prepare({ ...base, kernel: junk }, () => {})).toThrow(UsageError);
+    expect(() => prepare({ ...base, kernel: junk }, () => {})).toThrow(
+      /junk\.bin: kernel image lacks the 0xAA55 boot signature/,
+    );
+  });
+  it('impossible memory sizes and instruction limits are refused before anything is read', () => {
+    expect(() => prepare({ ...base, kernel: junk, memory: '1T' }, () => {})).toThrow(/1T/);
+    expect(() => prepare({ ...base, kernel: junk, memory: 'lots' }, () => {})).toThrow(/"lots"/);
+    expect(() => prepare({ ...base, kernel: junk, maxInstructions: '-5' }, () => {})).toThrow(
+      /positive whole number/,
+    );
+  });
+  it('exit status: 0 for a powered-off guest, the debug-exit status, 2 for a triple fault', () => {
+    expect(exitStatus({ kind: 'halted' })).toBe(0);
+    expect(exitStatus({ kind: 'debug-exit', status: 3 })).toBe(3);
+    expect(exitStatus({ kind: 'triple-fault', eip: 0, vector: 8 })).toBe(2);
+  });
+});

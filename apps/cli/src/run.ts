@@ -1,0 +1,104 @@
+import { readFileSync, statSync } from 'node:fs';
+import { HypervisorError, type Outcome, parseMemorySize, VirtualMachine } from '@ringzero/hypervisor';
+
+export interface RunOptions {
+  kernel: string;
+  initrd?: string;
+  append: string;
+  memory: string;
+  deterministic: boolean;
+  maxInstructions?: string;
+  stats: boolean;
+}
+
+/** A user-facing problem: printed as `ringzero: <message>`, exit status 1. */
+export class UsageError extends Error {}
+
+function readInput(path: string, what: string): Uint8Array {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    throw new UsageError(`cannot read the ${what} "${path}": no such file`);
+  }
+  if (size === 0) throw new UsageError(`the ${what} "${path}" is empty`);
+  return new Uint8Array(readFileSync(path));
+}
+
+/** Builds the machine for `ringzero run` and validates every option first. */
+export function prepare(
+  opts: RunOptions,
+  onSerial: (b: number) => void,
+): { vm: VirtualMachine; limit: number } {
+  let memory: number;
+  try {
+    memory = parseMemorySize(opts.memory);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  let limit = Number.POSITIVE_INFINITY;
+  if (opts.maxInstructions !== undefined) {
+    limit = Number(opts.maxInstructions);
+    if (!Number.isSafeInteger(limit) || limit <= 0) {
+      throw new UsageError(
+        `--max-instructions needs a positive whole number (got "${opts.maxInstructions}")`,
+      );
+    }
+  }
+  const kernel = readInput(opts.kernel, 'kernel');
+  const initrd = opts.initrd === undefined ? undefined : readInput(opts.initrd, 'initrd');
+  const vm = new VirtualMachine({ memory, deterministic: opts.deterministic, onSerial });
+  try {
+    vm.bootLinux(kernel, { initrd, cmdline: opts.append });
+  } catch (e) {
+    if (e instanceof HypervisorError) throw new UsageError(`${opts.kernel}: ${e.message}`);
+    throw e;
+  }
+  return { vm, limit };
+}
+
+/** A one-paragraph report of how the run ended, for stderr. */
+export function describeOutcome(o: Outcome, vm: VirtualMachine): string {
+  const s = vm.cpu.state;
+  switch (o.kind) {
+    case 'halted':
+      return 'guest halted with interrupts disabled (powered off)';
+    case 'debug-exit':
+      return `guest wrote to the debug-exit port: status ${o.status}`;
+    case 'reset':
+      return 'guest requested a reset';
+    case 'triple-fault': {
+      const r = Array.from(
+        s.regs,
+        (v, i) =>
+          `${['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'][i]}=${(v >>> 0).toString(16).padStart(8, '0')}`,
+      );
+      return `triple fault at eip=${o.eip.toString(16)} (last vector ${o.vector}); ${r.join(' ')} cr0=${(s.cr0 >>> 0).toString(16)} cr3=${(s.cr3 >>> 0).toString(16)}`;
+    }
+    case 'limit':
+      return `instruction limit reached (${vm.cpu.instructions})`;
+    default:
+      return 'guest idle with no interrupt source left';
+  }
+}
+
+/** Exit status for an outcome: 0 when the guest powered off or halted, non-zero otherwise. */
+export function exitStatus(o: Outcome): number {
+  if (o.kind === 'halted') return 0;
+  if (o.kind === 'debug-exit') return o.status & 0xff;
+  if (o.kind === 'triple-fault') return 2;
+  if (o.kind === 'limit') return 3;
+  return 0;
+}
+
+export function statsText(vm: VirtualMachine, ms: number): string {
+  const n = vm.cpu.instructions;
+  const exc = [...vm.stats.exceptions].map(([v, c]) => `#${v}×${c}`).join(' ') || 'none';
+  const ports = [...vm.bus.unclaimed].map(([p, c]) => `0x${p.toString(16)}×${c}`).join(' ') || 'none';
+  return [
+    `instructions ${n}, ${(n / Math.max(ms, 1) / 1000).toFixed(1)} MIPS over ${(ms / 1000).toFixed(1)} s`,
+    `virtual time ${(vm.now() / 1e9).toFixed(3)} s, interrupts ${vm.stats.interrupts}, idle skips ${vm.stats.idleSkips}`,
+    `exceptions ${exc}`,
+    `unclaimed ports ${ports}`,
+  ].join('\n');
+}
