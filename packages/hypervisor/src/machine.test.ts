@@ -61,6 +61,27 @@ describe('VirtualMachine', () => {
     expect(vm.stats.interrupts).toBe(1);
   });
 
+  it('an interrupt pending while the guest sits in `sti; hlt` is delivered (the STI shadow ends at HLT)', () => {
+    const vm = new VirtualMachine({ memory: 16 << 20, deterministic: true });
+    const s = vm.cpu.state;
+    vm.memory.writeBytes(0x2000, new Uint8Array([0xb0, 0x09, 0xe6, 0xf4]));
+    vm.memory.write32(0x3000 + 0x21 * 8, 0x00082000);
+    vm.memory.write32(0x3000 + 0x21 * 8 + 4, 0x00008e00);
+    // PIC base 0x20, all unmasked; then sti; hlt.
+    program(
+      vm,
+      [
+        0xb0, 0x11, 0xe6, 0x20, 0xb0, 0x20, 0xe6, 0x21, 0xb0, 0x04, 0xe6, 0x21, 0xb0, 0x01, 0xe6, 0x21, 0xb0,
+        0x00, 0xe6, 0x21, 0xfb, 0xf4,
+      ],
+    );
+    s.idtrBase = 0x3000;
+    s.idtrLimit = 0x7ff;
+    vm.run(11); // through the PIC setup and STI
+    vm.keyboard.keyboardInput([0x1c]); // IRQ1 arrives right at the HLT
+    expect(vm.run(10_000)).toEqual({ kind: 'debug-exit', status: 19 });
+  });
+
   it('rejects impossible memory sizes', () => {
     expect(() => new VirtualMachine({ memory: 1 << 20 })).toThrow(HypervisorError);
   });

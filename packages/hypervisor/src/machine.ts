@@ -171,7 +171,11 @@ export class VirtualMachine {
     // Idle skips without any interrupt being delivered: a guest that halts with every source
     // masked would otherwise keep the host spinning.
     let idleSpins = 0;
+    let stalls = 0;
     while (cpu.instructions < end) {
+      // The STI/MOV SS shadow covers one instruction; a CPU halted right after STI (the idle
+      // loop's `sti; hlt`) takes interrupts.
+      if (s.halted) s.interruptShadow = false;
       if (this.pic.hasInterrupt() && (s.flags & Eflags.if) !== 0 && !s.interruptShadow) {
         const vector = this.pic.acknowledge();
         if (cpu.injectInterrupt(vector)) {
@@ -179,7 +183,12 @@ export class VirtualMachine {
           idleSpins = 0;
         }
       }
+      const before = cpu.instructions;
       const reason = cpu.run(Math.min(SLICE, end - cpu.instructions));
+      // Never spin the host: a loop that makes no progress at all ends the run as idle.
+      if (cpu.instructions === before && reason !== StopReason.halt && ++stalls > 1000) {
+        return { kind: 'idle', untilNs: Number.POSITIVE_INFINITY };
+      }
       const now = this.now();
       this.pit.advance(now);
       this.rtc.advance(now);
