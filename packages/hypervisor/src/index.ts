@@ -9,5 +9,20 @@ export {
   parseBzImage,
 } from './linux-boot';
 export { type MachineOptions, type Outcome, VirtualMachine } from './machine';
+export {
+  findMultibootHeader,
+  loadMultiboot,
+  MULTIBOOT_BOOTLOADER_MAGIC,
+  MULTIBOOT_HEADER_MAGIC,
+  MULTIBOOT_LAYOUT,
+  type MultibootBootInfo,
+  type MultibootBootOptions,
+  MultibootFlag,
+  type MultibootImage,
+  MultibootInfoFlag,
+  type MultibootModule,
+  type MultibootSegment,
+  parseMultiboot,
+} from './multiboot';
 export { PortBus } from './port-bus';
 export { CpuidEdx, type GuestProfile, I686_PROFILE } from './profile';

@@ -13,7 +13,14 @@ import {
 import { PhysicalMemory } from '@ringzero/memory';
 import { CpuState, Eflags, Reg, Seg, StopReason, Tier0 } from '@ringzero/translator';
 import { HypervisorError } from './errors';
-import { type LinuxBootInfo, loadLinux, parseBzImage } from './linux-boot';
+import { LINUX_LAYOUT, type LinuxBootInfo, loadLinux, parseBzImage } from './linux-boot';
+import {
+  loadMultiboot,
+  MULTIBOOT_BOOTLOADER_MAGIC,
+  type MultibootBootInfo,
+  type MultibootModule,
+  parseMultiboot,
+} from './multiboot';
 import { PortBus } from './port-bus';
 import { type GuestProfile, I686_PROFILE } from './profile';
 
@@ -153,6 +160,44 @@ export class VirtualMachine {
     s.gdtrLimit = 0x1f;
     s.regs[Reg.esi] = info.zeroPage;
     s.regs[Reg.esp] = 0x9000;
+    s.flags &= ~Eflags.if;
+    s.eip = info.entry;
+    return info;
+  }
+
+  /**
+   * Loads a Multiboot v1 kernel (ELF or a.out kludge) with its modules and enters it as the
+   * specification says: protected mode, paging off, flat segments, EAX = 0x2BADB002, EBX = the
+   * information structure, interrupts disabled.
+   */
+  bootMultiboot(
+    kernel: Uint8Array,
+    opts: { cmdline: string; modules?: readonly MultibootModule[] },
+  ): MultibootBootInfo {
+    const img = parseMultiboot(kernel);
+    const info = loadMultiboot(this.memory, img, {
+      memorySize: this.memory.size,
+      cmdline: opts.cmdline,
+      modules: opts.modules,
+    });
+    // The same flat boot GDT the Linux loader uses, so a kernel that reloads a segment register
+    // before installing its own GDT still finds a descriptor.
+    const g = LINUX_LAYOUT.gdt;
+    this.memory.writeBytes(g, new Uint8Array(32));
+    this.memory.write32(g + 0x10, 0x0000ffff);
+    this.memory.write32(g + 0x14, 0x00cf9b00);
+    this.memory.write32(g + 0x18, 0x0000ffff);
+    this.memory.write32(g + 0x1c, 0x00cf9300);
+    this.memory.setA20(true);
+    const s = this.cpu.state;
+    s.setFlat32();
+    s.segSel[Seg.cs] = 0x10;
+    for (const seg of [Seg.ds, Seg.es, Seg.ss, Seg.fs, Seg.gs]) s.segSel[seg] = 0x18;
+    s.gdtrBase = g;
+    s.gdtrLimit = 0x1f;
+    s.regs[Reg.eax] = MULTIBOOT_BOOTLOADER_MAGIC;
+    s.regs[Reg.ebx] = info.info;
+    s.regs[Reg.esp] = 0x7c00;
     s.flags &= ~Eflags.if;
     s.eip = info.entry;
     return info;
