@@ -54,7 +54,7 @@ describe('Multiboot v1', () => {
     const img = new Uint8Array([0, 0, ...header(0), 0, 0, ...header(0)]);
     expect(findMultibootHeader(img)).toBe(16);
     const broken = new Uint8Array(header(0));
-    broken[8] ^= 1;
+    broken[8] = (broken[8] ?? 0) ^ 1;
     expect(findMultibootHeader(broken)).toBe(-1);
   });
 
