@@ -30,6 +30,32 @@ describe('8254 PIT', () => {
     expect(period).toBeCloseTo(4, 1); // 4 ms
   });
 
+  it('mode 4 on channel 0 raises IRQ0 once per loaded count (one-shot clockevents)', () => {
+    const { pit, edges, at } = setup();
+    pit.write(3, 1, 0x38); // channel 0, LSB/MSB, mode 4
+    pit.write(0, 1, 100);
+    pit.write(0, 1, 0);
+    const first = pit.nextEventTime();
+    // Loaded on the next tick, out low at count 0 (100 ticks later), rising one tick after.
+    expect(first).toBeCloseTo(102 * tick, -1);
+    at(first);
+    pit.advance(first);
+    expect(edges.length).toBe(1);
+    // No further edge until the guest loads a new count.
+    expect(pit.nextEventTime()).toBe(Number.POSITIVE_INFINITY);
+    at(first + 1e6);
+    pit.advance(first + 1e6);
+    expect(edges.length).toBe(1);
+    pit.write(0, 1, 50);
+    pit.write(0, 1, 0);
+    const second = pit.nextEventTime();
+    expect(second - (first + 1e6)).toBeGreaterThan(51 * tick);
+    expect(second - (first + 1e6)).toBeLessThanOrEqual(52 * tick);
+    at(second);
+    pit.advance(second);
+    expect(edges.length).toBe(2);
+  });
+
   it('the counter latch command freezes the count for a two-byte read', () => {
     const { pit, at } = setup();
     pit.write(3, 1, 0x34);

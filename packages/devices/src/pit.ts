@@ -90,6 +90,10 @@ class Channel {
     switch (this.mode) {
       case 0:
         return e < n ? this.start + n : Number.POSITIVE_INFINITY;
+      case 4:
+        // Out dips for the one tick at terminal count and rises after it: one edge per load
+        // (Linux's one-shot clockevent programs this mode for every timer event).
+        return e < n + 1 ? this.start + n + 1 : Number.POSITIVE_INFINITY;
       case 2:
       case 6: {
         // Rises one tick after the count reaches 1: at start + k*n for k ≥ 1.
