@@ -26,3 +26,10 @@ export {
 } from './multiboot';
 export { PortBus } from './port-bus';
 export { CpuidEdx, type GuestProfile, I686_PROFILE } from './profile';
+export {
+  runSession,
+  SerialCollector,
+  type SessionOptions,
+  type SessionResult,
+  type SessionStep,
+} from './session';
