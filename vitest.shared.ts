@@ -11,6 +11,7 @@ export function packageTests(name: string, extra: { testTimeout?: number; includ
       name,
       include: extra.include ?? ['src/**/*.test.ts', 'test/**/*.test.ts'],
       testTimeout: extra.testTimeout ?? 20_000,
+      hookTimeout: Math.max(extra.testTimeout ?? 0, 10_000),
       pool: 'threads',
     },
   });

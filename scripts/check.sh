@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's whole check, as CI runs it: generated code fresh, lint, typecheck, build, unit
-# tests of every package, then the counted summary. Run `bash scripts/setup.sh` first.
+# tests of every package, the guest-boot suite (Linux), then the counted summary. Run
+# `bash scripts/setup.sh` first.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export TURBO_TELEMETRY_DISABLED=1 TURBO_NO_UPDATE_NOTIFIER=1 FORCE_COLOR=0
@@ -16,7 +17,11 @@ fi
 
 echo "== lint, typecheck, build, test"
 rm -f packages/*/test-results.json apps/*/test-results.json
+rm -f packages/*/guest-test-results.json apps/*/guest-test-results.json
 pnpm turbo run lint typecheck build test --continue --output-logs=errors-only || status=1
+
+echo "== guest-boot suite (fetches Debian's i686 kernel and busybox through apt, cached)"
+pnpm turbo run test:guest --output-logs=new-only || status=1
 
 branch=$(git rev-parse --abbrev-ref HEAD 2>/dev/null || echo main)
 if [ "$branch" != "main" ] && [ "$branch" != "HEAD" ]; then

@@ -32,7 +32,8 @@ function say(msg: string): void {
 function run(cmd: string, args: string[], cwd?: string): string {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8' });
   if (r.error) throw new FetchError(`${cmd} could not be run: ${r.error.message}`);
-  if (r.status !== 0) throw new FetchError(`${cmd} ${args.join(' ')} failed: ${(r.stderr || r.stdout).trim()}`);
+  if (r.status !== 0)
+    throw new FetchError(`${cmd} ${args.join(' ')} failed: ${(r.stderr || r.stdout).trim()}`);
   return r.stdout;
 }
 
@@ -129,7 +130,8 @@ function newestKernelPackage(): string {
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '')
     .filter((n) => /^linux-image-6\.1\.0-\d+-686$/.test(n));
-  if (names.length === 0) throw new FetchError('apt knows no linux-image-6.1.0-*-686 package (is i386 enabled?)');
+  if (names.length === 0)
+    throw new FetchError('apt knows no linux-image-6.1.0-*-686 package (is i386 enabled?)');
   names.sort((a, b) => Number(a.split('-')[3]) - Number(b.split('-')[3]));
   return names[names.length - 1]!;
 }
@@ -141,9 +143,12 @@ export function fetchLinuxGuest(force = false): LinuxGuest {
     return cached;
   }
   if (!have('apt-get') || !have('dpkg')) {
-    throw new FetchError("needs Debian's apt-get and dpkg; on other systems place a 686 kernel and initramfs by hand");
+    throw new FetchError(
+      "needs Debian's apt-get and dpkg; on other systems place a 686 kernel and initramfs by hand",
+    );
   }
-  if (process.getuid?.() !== 0) throw new FetchError('needs root for dpkg --add-architecture and apt-get update');
+  if (process.getuid?.() !== 0)
+    throw new FetchError('needs root for dpkg --add-architecture and apt-get update');
   const archs = run('dpkg', ['--print-foreign-architectures']).split('\n');
   if (!archs.includes('i386')) {
     say('enabling the i386 architecture (dpkg --add-architecture i386)');

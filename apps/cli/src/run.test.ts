@@ -21,11 +21,30 @@ describe('ringzero run: option and input checks', () => {
   it('an empty initrd is an error', () => {
     expect(() => prepare({ ...base, kernel: junk, initrd: empty }, () => {})).toThrow(/initrd .* is empty/);
   });
-  it('a corrupt kernel names the file and what is wrong', () => {
+  it('a file that is no kernel at all names the file and the formats it could have been', () => {
     expect(() => prepare({ ...base, kernel: junk }, () => {})).toThrow(UsageError);
     expect(() => prepare({ ...base, kernel: junk }, () => {})).toThrow(
-      /junk\.bin: kernel image lacks the 0xAA55 boot signature/,
+      /junk\.bin: not a kernel ringzero can boot \(neither a Linux bzImage .* nor a Multiboot image\)/,
     );
+  });
+  it('a corrupt bzImage names the file and what is wrong', () => {
+    const bad = join(dir, 'bad-bzimage');
+    const img = new Uint8Array(8192);
+    img.set([0x48, 0x64, 0x72, 0x53], 0x202); // "HdrS" without the 0xAA55 signature
+    writeFileSync(bad, img);
+    expect(() => prepare({ ...base, kernel: bad }, () => {})).toThrow(
+      /bad-bzimage: kernel image lacks the 0xAA55 boot signature/,
+    );
+  });
+  it('without --kernel the bundled demo kernel boots to its shell prompt', () => {
+    let out = '';
+    const { vm } = prepare({ memory: '32M', deterministic: true, stats: false }, (b) => {
+      out += String.fromCharCode(b);
+    });
+    for (let i = 0; i < 100 && !out.endsWith('demo> '); i++) vm.run(1_000_000);
+    expect(out).toContain('ringzero demo kernel');
+    expect(out).toContain('command line: "demo"');
+    expect(out.endsWith('demo> ')).toBe(true);
   });
   it('impossible memory sizes and instruction limits are refused before anything is read', () => {
     expect(() => prepare({ ...base, kernel: junk, memory: '1T' }, () => {})).toThrow(/1T/);

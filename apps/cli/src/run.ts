@@ -1,10 +1,18 @@
 import { readFileSync, statSync } from 'node:fs';
-import { HypervisorError, type Outcome, parseMemorySize, VirtualMachine } from '@ringzero/hypervisor';
+import { DEMO_COMMAND_LINE, demoKernel } from '@ringzero/guests';
+import {
+  findMultibootHeader,
+  HypervisorError,
+  type Outcome,
+  parseMemorySize,
+  VirtualMachine,
+} from '@ringzero/hypervisor';
 
 export interface RunOptions {
-  kernel: string;
+  /** A Linux bzImage or a Multiboot kernel; absent: the bundled demo kernel. */
+  kernel?: string;
   initrd?: string;
-  append: string;
+  append?: string;
   memory: string;
   deterministic: boolean;
   maxInstructions?: string;
@@ -45,16 +53,47 @@ export function prepare(
       );
     }
   }
-  const kernel = readInput(opts.kernel, 'kernel');
+  const kernel = opts.kernel === undefined ? demoKernel() : readInput(opts.kernel, 'kernel');
   const initrd = opts.initrd === undefined ? undefined : readInput(opts.initrd, 'initrd');
+  const name = opts.kernel ?? 'the demo kernel';
+  const kind = kernelKind(kernel);
+  if (kind === undefined) {
+    throw new UsageError(
+      `${name}: not a kernel ringzero can boot (neither a Linux bzImage with a "HdrS" header nor a Multiboot image)`,
+    );
+  }
   const vm = new VirtualMachine({ memory, deterministic: opts.deterministic, onSerial });
   try {
-    vm.bootLinux(kernel, { initrd, cmdline: opts.append });
+    if (kind === 'linux') {
+      vm.bootLinux(kernel, { initrd, cmdline: opts.append ?? 'console=ttyS0' });
+    } else {
+      // A Multiboot kernel gets the initrd, if any, as its one module.
+      const modules = initrd ? [{ data: initrd, string: opts.initrd ?? 'initrd' }] : [];
+      vm.bootMultiboot(kernel, {
+        cmdline: opts.append ?? (opts.kernel === undefined ? DEMO_COMMAND_LINE : ''),
+        modules,
+      });
+    }
   } catch (e) {
-    if (e instanceof HypervisorError) throw new UsageError(`${opts.kernel}: ${e.message}`);
+    if (e instanceof HypervisorError) throw new UsageError(`${name}: ${e.message}`);
     throw e;
   }
   return { vm, limit };
+}
+
+/** Which boot protocol an image speaks: Linux's setup header wins over a Multiboot header. */
+export function kernelKind(image: Uint8Array): 'linux' | 'multiboot' | undefined {
+  const hdrs = image.length > 0x206 && String.fromCharCode(...image.subarray(0x202, 0x206)) === 'HdrS';
+  if (hdrs) return 'linux';
+  if (findMultibootHeader(image) >= 0) return 'multiboot';
+  return undefined;
+}
+
+/** The live status line: guest speed and virtual time, for stderr. */
+export function statusLine(vm: VirtualMachine, instructionsBefore: number, ms: number): string {
+  const mips = (vm.cpu.instructions - instructionsBefore) / Math.max(ms, 1) / 1000;
+  const g = vm.cpu.instructions / 1e9;
+  return `ringzero: ${mips.toFixed(1)} MIPS, virtual ${(vm.now() / 1e9).toFixed(3)} s, ${g.toFixed(2)}G instructions`;
 }
 
 /** A one-paragraph report of how the run ended, for stderr. */
@@ -95,10 +134,17 @@ export function statsText(vm: VirtualMachine, ms: number): string {
   const n = vm.cpu.instructions;
   const exc = [...vm.stats.exceptions].map(([v, c]) => `#${v}×${c}`).join(' ') || 'none';
   const ports = [...vm.bus.unclaimed].map(([p, c]) => `0x${p.toString(16)}×${c}`).join(' ') || 'none';
+  const busiest =
+    [...vm.bus.counts]
+      .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+      .slice(0, 12)
+      .map(([p, c]) => `0x${p.toString(16)}×${c}`)
+      .join(' ') || 'not counted (use --stats)';
   return [
     `instructions ${n}, ${(n / Math.max(ms, 1) / 1000).toFixed(1)} MIPS over ${(ms / 1000).toFixed(1)} s`,
     `virtual time ${(vm.now() / 1e9).toFixed(3)} s, interrupts ${vm.stats.interrupts}, idle skips ${vm.stats.idleSkips}`,
     `exceptions ${exc}`,
+    `I/O by port ${busiest}`,
     `unclaimed ports ${ports}`,
   ].join('\n');
 }

@@ -25,4 +25,4 @@ export {
   Sensitivity,
   sensitivity,
 } from './policy';
-export { StopReason, Tier0, type Tier0Options } from './tier0';
+export { StopReason, Tier0, type Tier0Options, type TraceHooks } from './tier0';

@@ -533,3 +533,48 @@ describe('tier 0: callouts and policy', () => {
     expect(cpu.lastVector).toBe(Vector.gp);
   });
 });
+
+describe('tier 0: trace hooks', () => {
+  it('reports each executed instruction, first decodes and delivered exceptions in order', () => {
+    // mov ecx,2 / l: dec ecx / jnz l / ud2
+    const { cpu } = createHarness(new Uint8Array([0xb9, ...le32(2), 0x49, 0x75, 0xfd, 0x0f, 0x0b]), {
+      callouts: { exception: () => true },
+    });
+    const events: string[] = [];
+    cpu.trace = {
+      exec: (_cs, eip, _lin, ins) => events.push(`exec ${eip.toString(16)} ${ins.length}`),
+      decode: (_cs, eip) => events.push(`decode ${eip.toString(16)}`),
+      interrupt: (v, _e, kind, eip) => events.push(`int ${v} ${kind} ${eip.toString(16)}`),
+    };
+    expect(cpu.run(100)).toBe(StopReason.exception);
+    expect(events).toEqual([
+      'decode 1000',
+      'exec 1000 5',
+      'decode 1005',
+      'exec 1005 1',
+      'decode 1006',
+      'exec 1006 2',
+      'exec 1005 1',
+      'exec 1006 2',
+      'decode 1008',
+      'exec 1008 2',
+    ]);
+    cpu.trace = null;
+  });
+
+  it('names external interrupts and software interrupts apart', () => {
+    // sti / nop / int 0x21 / hlt, with real-mode IVT entries pointing at an IRET
+    const { cpu, memory } = createHarness(new Uint8Array([0xfb, 0x90, 0xcd, 0x21, 0xf4]), { mode: 'real' });
+    memory.write8(0x3000, 0xcf);
+    for (const v of [0x08, 0x21]) {
+      memory.write16(v * 4, 0x3000);
+      memory.write16(v * 4 + 2, 0);
+    }
+    const kinds: string[] = [];
+    cpu.trace = { interrupt: (v, _e, kind) => kinds.push(`${v}:${kind}`) };
+    cpu.run(2);
+    expect(cpu.injectInterrupt(0x08)).toBe(true);
+    cpu.run(10);
+    expect(kinds).toEqual(['8:external', '33:software']);
+  });
+});

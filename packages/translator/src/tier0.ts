@@ -32,6 +32,24 @@ export const StopReason = {
 } as const;
 export type StopReason = (typeof StopReason)[keyof typeof StopReason];
 
+/**
+ * Observers for tracing (`ringzero run --trace`). Setting `Tier0.trace` switches the processor to
+ * its single-step path, so tracing costs nothing when it is off.
+ */
+export interface TraceHooks {
+  /** Before each instruction executes: its CS:EIP, linear address and decoded form. */
+  exec?(cs: number, eip: number, linear: number, ins: Instruction): void;
+  /** When an instruction is decoded for the first time at a physical address (a cache miss). */
+  decode?(cs: number, eip: number, phys: number, ins: Instruction): void;
+  /** When an interrupt or exception is delivered (external, software or fault). */
+  interrupt?(
+    vector: number,
+    errorCode: number,
+    kind: 'external' | 'software' | 'exception',
+    eip: number,
+  ): void;
+}
+
 /** Options for a tier-0 processor. */
 export interface Tier0Options {
   memory: PhysicalBus;
@@ -93,6 +111,10 @@ export class Tier0 {
   private trapAfter = false;
   readonly cpuidOut = new Int32Array(4);
   readonly desc = new Int32Array(2);
+  /** Tracing observers; null (the default) for full speed. */
+  trace: TraceHooks | null = null;
+  /** Set while an external interrupt is being delivered, for the trace's `kind`. */
+  private injecting = false;
 
   constructor(options: Tier0Options) {
     this.state = options.state ?? new CpuState();
@@ -192,7 +214,8 @@ export class Tier0 {
     const end = this.instructions + limit;
     while (this.instructions < end) {
       if (s.halted) return StopReason.halt;
-      if ((s.flags & (Eflags.tf | Eflags.rf)) === 0 && !this.trapAfter) this.burst(end);
+      if ((s.flags & (Eflags.tf | Eflags.rf)) === 0 && !this.trapAfter && this.trace === null)
+        this.burst(end);
       else this.step();
       if (this.endSlice) {
         this.endSlice = false;
@@ -260,6 +283,7 @@ export class Tier0 {
       if (s.interruptShadow) s.interruptShadow = false;
       const ins = this.fetch();
       this.current = ins;
+      this.trace?.exec?.(s.segSel[Seg.cs] ?? 0, s.eip >>> 0, ((s.segBase[Seg.cs] ?? 0) + s.eip) >>> 0, ins);
       s.eip = (s.eip + ins.length) & (ins.bitness === 16 ? 0xffff : -1);
       const code = ins.code;
       const cls = (CLASS_OF[code] ?? 0) as Sensitivity;
@@ -361,6 +385,7 @@ export class Tier0 {
     if (lastPhys >>> 12 !== phys >>> 12) this.markCode(lastPhys >>> 12);
     this.slotPhys[slot] = phys | 0;
     this.slotMode[slot] = bits;
+    this.trace?.decode?.(s.segSel[Seg.cs] ?? 0, eip >>> 0, phys >>> 0, ins);
     return ins;
   }
 
@@ -674,6 +699,12 @@ export class Tier0 {
   deliver(vector: number, errorCode: number, software: boolean, returnEip: number): void {
     const s = this.state;
     s.halted = false;
+    this.trace?.interrupt?.(
+      vector,
+      errorCode,
+      this.injecting ? 'external' : software ? 'software' : 'exception',
+      (this.injecting ? s.eip : this.startEip) >>> 0,
+    );
     if (this.delivering >= 2 || (this.delivering === 1 && vector === Vector.df)) {
       this.delivering = 0;
       this.endRun(StopReason.tripleFault);
@@ -824,7 +855,12 @@ export class Tier0 {
   injectInterrupt(vector: number): boolean {
     const s = this.state;
     if ((s.flags & Eflags.if) === 0 || s.interruptShadow) return false;
-    this.deliver(vector & 0xff, -1, false, s.eip);
+    this.injecting = true;
+    try {
+      this.deliver(vector & 0xff, -1, false, s.eip);
+    } finally {
+      this.injecting = false;
+    }
     return true;
   }
 
@@ -856,6 +892,7 @@ export class Tier0 {
     const s = this.state;
     if (s.flags & Eflags.vm && ((s.flags >>> 12) & 3) < 3) raise(Vector.gp, 0);
     // Faults while delivering INT n are faults of the INT instruction itself: let them propagate.
+    this.trace?.interrupt?.(vector, -1, 'software', this.startEip >>> 0);
     if ((s.cr0 & 1) === 0) this.deliverReal(vector, s.eip);
     else this.deliverProtected(vector, -1, true, s.eip);
   }
