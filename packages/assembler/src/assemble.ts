@@ -59,6 +59,8 @@ interface PassResult {
   readonly chunks: { offset: bigint; bytes: Uint8Array }[][];
   readonly starts: bigint[];
   readonly lineOut: Map<number, { address: bigint; parts: Uint8Array[] }>;
+  /** Address of each statement, by index. */
+  readonly addrs: bigint[];
 }
 
 function isBits(v: number): v is Bits {
@@ -158,6 +160,11 @@ export function assemble(source: string, options: AssembleOptions = {}): Assembl
     stmtSection.push(current);
   }
 
+  const labelAt = new Map<string, { idx: number; sec: number }>();
+  stmts.forEach((st, idx) => {
+    if (st.k === 'label') labelAt.set(st.name, { idx, sec: stmtSection[idx] ?? 0 });
+  });
+
   const runPass = (final: boolean, prev: PassResult | undefined, monotone: boolean): PassResult => {
     const symbols = new Map<string, { value: bigint; reloc: number }>();
     const unknown = new Set<string>();
@@ -165,6 +172,7 @@ export function assemble(source: string, options: AssembleOptions = {}): Assembl
     const offsets = sections.map(() => 0n);
     const chunks: PassResult['chunks'] = sections.map(() => []);
     const lineOut: PassResult['lineOut'] = new Map();
+    const addrs: bigint[] = [];
     // Section starts from the previous pass's sizes.
     const starts: bigint[] = sections.map(() => 0n);
     const prevSizes = prev?.sizes ?? sections.map(() => 0n);
@@ -190,10 +198,21 @@ export function assemble(source: string, options: AssembleOptions = {}): Assembl
       const sec = stmtSection[idx] ?? 0;
       const secStart = starts[sec] ?? 0n;
       const addrOf = () => secStart + (offsets[sec] ?? 0n);
+      // A label further on is estimated from the previous pass, moved by as much as this pass
+      // has already moved the code before it (same section): relaxation settles in fewer passes.
+      const shift = prev ? addrOf() - (prev.addrs[idx] ?? addrOf()) : 0n;
       const ctxFor = (here: bigint): EvalContext => ({
         here,
         sectionStart: secStart,
-        lookup: (name) => symbols.get(name) ?? prev?.symbols.get(name),
+        lookup: (name) => {
+          const cur = symbols.get(name);
+          if (cur) return cur;
+          const old = prev?.symbols.get(name);
+          const at = labelAt.get(name);
+          if (old && at && shift !== 0n && at.sec === sec && at.idx > idx)
+            return { value: old.value + shift, reloc: old.reloc };
+          return old;
+        },
         unknown: (name, column) => {
           if (final)
             throw new AssemblerError(
@@ -207,6 +226,7 @@ export function assemble(source: string, options: AssembleOptions = {}): Assembl
       });
       const evalAt = (here: bigint) => new Evaluator(ctxFor(here), lineCtx(s.line));
       const startAddr = addrOf();
+      addrs[idx] = startAddr;
       const emit = (bytes: Uint8Array) => {
         total += bytes.length;
         if (total > maxSize) fail('too-large', s, `output exceeds ${maxSize} bytes`, total);
@@ -338,7 +358,7 @@ export function assemble(source: string, options: AssembleOptions = {}): Assembl
         }
       }
     });
-    return { symbols, unknown, sizes: offsets, lengths, chunks, starts, lineOut };
+    return { symbols, unknown, sizes: offsets, lengths, chunks, starts, lineOut, addrs };
   };
 
   let prev: PassResult | undefined;

@@ -95,7 +95,12 @@ interface Candidate {
   readonly s: number;
 }
 
-type Failure = { readonly kind: 'nomatch' | 'range' | 'mode' | 'prefix' | 'address'; readonly msg: string };
+type Failure = {
+  readonly kind: 'nomatch' | 'range' | 'mode' | 'prefix' | 'address';
+  readonly msg: string;
+  /** Column of the operand the failure is about. */
+  readonly column?: number;
+};
 
 const NOMATCH: Failure = { kind: 'nomatch', msg: '' };
 
@@ -233,7 +238,7 @@ interface Fields {
   zr?: Reg;
   vvvv?: Reg;
   imms: { v: bigint; n: number }[];
-  rel?: { target: Value; n: number };
+  rel?: { target: Value; n: number; column: number };
   ptr?: { seg: bigint; off: bigint; n: number };
   moffs?: Operand & { k: 'mem' };
   regs: Reg[];
@@ -244,8 +249,8 @@ interface Fields {
 
 /** Encodes one instruction, choosing the form NASM would. Throws `AssemblerError`. */
 export function encodeInstruction(req: EncodeRequest): Uint8Array {
-  const err = (code: AssemblerErrorCode, detail: string, value?: unknown): never => {
-    throw new AssemblerError(code, req.pos, detail, value);
+  const err = (code: AssemblerErrorCode, detail: string, value?: unknown, column?: number): never => {
+    throw new AssemblerError(code, { ...req.pos, column: column ?? req.pos.column }, detail, value);
   };
   let mnemonic = req.mnemonic;
   let entry = lookupMnemonic(mnemonic);
@@ -336,7 +341,7 @@ export function encodeInstruction(req: EncodeRequest): Uint8Array {
             const r = tryForm(form, v.ops, opt, req, asizeFromOperand, lenient, entry.wait, wide);
             if ('kind' in r) {
               if (r !== NOMATCH) failures.push(r);
-              if (r.kind === 'range' && opt.isDefault) defaultRange ??= r;
+              if (r.kind === 'range' && opt.isDefault) defaultRange = r;
             } else matched.push({ ...r, rank: v.rank });
           }
         }
@@ -354,11 +359,11 @@ export function encodeInstruction(req: EncodeRequest): Uint8Array {
   }
   if (matched.length === 0) {
     const range = failures.find((f) => f.kind === 'range');
-    if (range) return err('out-of-range', range.msg);
+    if (range) return err('out-of-range', range.msg, undefined, range.column);
     const prefix = failures.find((f) => f.kind === 'prefix');
     if (prefix) return err('bad-prefix', prefix.msg);
     const addr = failures.find((f) => f.kind === 'address');
-    if (addr) return err('bad-address', addr.msg);
+    if (addr) return err('bad-address', addr.msg, undefined, addr.column);
     const mode = failures.find((f) => f.kind === 'mode');
     if (mode) return err('invalid-in-mode', mode.msg);
     // Forms closest to what was written first: same operand count, most operands of the same kind.
@@ -613,7 +618,7 @@ function tryForm(
     const op = ops[i] as Operand;
     const access = form.access[form.ops.indexOf(spec)] ?? 'r';
     const r = matchOne(spec, op, opt, form, req, f, access, checkRange);
-    if (r !== true) return r;
+    if (r !== true) return r === NOMATCH ? r : { ...r, column: op.column };
     if (op.k === 'mem') memOp = op;
     if (op.k === 'reg') f.regs.push(op.reg);
   }
@@ -702,7 +707,7 @@ function tryForm(
     rexB = enc.rexB;
     dispValue = a.disp;
     if (dispSize === 1 && checkRange && forced === 1 && a.disp.known && !fitsSigned8(a.disp, asize))
-      return { kind: 'range', msg: `displacement ${hex(a.disp.n)} does not fit in a byte` };
+      return { kind: 'range', msg: `displacement ${hex(a.disp.n)} does not fit in a byte`, column: m.column };
     if (checkRange && a.disp.known && !ripRel) {
       const ok =
         asize === 16 ? inRange(a.disp.n, 2) : asize === 32 ? inRange(a.disp.n, 4) : fitsSigned32(a.disp.n);
@@ -710,6 +715,7 @@ function tryForm(
         return {
           kind: 'range',
           msg: `displacement ${hex(a.disp.n)} does not fit in a ${asize === 16 ? 16 : 32}-bit address field`,
+          column: m.column,
         };
     }
   }
@@ -764,7 +770,11 @@ function tryForm(
     const a = f.moffs.addr;
     const n = asize / 8;
     if (checkRange && a.disp.known && !inRange(a.disp.n, n))
-      return { kind: 'range', msg: `address ${hex(a.disp.n)} does not fit in ${asize} bits` };
+      return {
+        kind: 'range',
+        msg: `address ${hex(a.disp.n)} does not fit in ${asize} bits`,
+        column: f.moffs.column,
+      };
     pushLE(out, a.disp.n, n);
   }
   for (const imm of f.imms) pushLE(out, imm.v, imm.n);
@@ -783,7 +793,11 @@ function tryForm(
   if (ripRel && dispValue) {
     const d = dispValue.n - end;
     if (checkRange && dispValue.known && !fitsSigned32(d))
-      return { kind: 'range', msg: `rel target ${hex(dispValue.n)} is out of the ±2 GiB RIP-relative range` };
+      return {
+        kind: 'range',
+        msg: `rel target ${hex(dispValue.n)} is out of the ±2 GiB RIP-relative range`,
+        column: memOp?.column,
+      };
     const tmp: number[] = [];
     pushLE(tmp, d, 4);
     for (let i = 0; i < 4; i++) out[dispAt + i] = tmp[i] as number;
@@ -804,15 +818,21 @@ function tryForm(
           msg: t.known
             ? `short jump out of range: the target is ${d} bytes away (expected -128..127)`
             : 'the jump target is not known yet',
+          column: f.rel.column,
         };
     }
     if (n === 4 && mode === 64 && t.known && checkRange && !fitsSigned32(d))
-      return { kind: 'range', msg: `jump target ${hex(t.n)} is out of the ±2 GiB range` };
+      return {
+        kind: 'range',
+        msg: `jump target ${hex(t.n)} is out of the ±2 GiB range`,
+        column: f.rel.column,
+      };
     // Outside 64-bit mode the target is an offset of the operand size (IP or EIP).
     if ((mode !== 64 || opt.s === 16) && t.known && checkRange && (t.n < 0n || t.n >= 1n << BigInt(opt.s)))
       return {
         kind: 'range',
         msg: `jump target ${hex(t.n)} does not fit in a ${opt.s}-bit instruction pointer`,
+        column: f.rel.column,
       };
     const tmp: number[] = [];
     pushLE(tmp, d, n);
@@ -1002,7 +1022,7 @@ function matchOne(
       if (op.jump === 'near' && spec.field === 1) return nomatch;
       if (op.size !== undefined && op.size * 8 !== opt.s) return nomatch;
       if (op.strict && op.size === undefined && spec.field === 1) return nomatch;
-      f.rel = { target: op.v, n: spec.field };
+      f.rel = { target: op.v, n: spec.field, column: op.column };
       return true;
     }
     case 'ptr': {

@@ -80,25 +80,31 @@ function roundTrip(s: Sample): Result {
   const ip = s.bits === 64 ? 0x80000000 : 0x1000;
   const text = formatIntel(s.ins);
   const known = KNOWN.find((k) => k.form.test(s.form.name));
-  let out: Uint8Array;
+  let again: Instruction | undefined;
+  let failure = '';
   try {
-    out = assemble(`org ${ip}\n${text}`, { bits: s.bits }).bytes;
+    const out = assemble(`org ${ip}\n${text}`, { bits: s.bits }).bytes;
+    again = decode(out, 0, s.bits, ip);
+    if (again.length !== out.length)
+      return { sample: s, text, outcome: 'mismatch', detail: 'assembled bytes decode to another length' };
+    if (again.code === s.ins.code && sameSemantics(again, s.ins, s.form))
+      return { sample: s, text, outcome: 'exact', detail: '' };
+    if (sameSemantics(again, s.ins, s.form))
+      return { sample: s, text, outcome: 'equivalent', detail: `encoded as ${again.codeName}` };
   } catch (e) {
-    return { sample: s, text, outcome: known ? 'known' : 'mismatch', detail: (e as Error).message };
+    // A value too wide for the mode's default size is an error: the explicit form below must work.
+    failure = (e as Error).message;
   }
-  const again = decode(out, 0, s.bits, ip);
-  if (again.length !== out.length)
-    return { sample: s, text, outcome: 'mismatch', detail: 'assembled bytes decode to another length' };
-  if (again.code === s.ins.code && sameSemantics(again, s.ins, s.form))
-    return { sample: s, text, outcome: 'exact', detail: '' };
-  if (sameSemantics(again, s.ins, s.form))
-    return { sample: s, text, outcome: 'equivalent', detail: `encoded as ${again.codeName}` };
   // The form is still reachable when its size is written out: o16/o32/o64 and a16/a32 prefixes.
   const f = s.form;
   const words: string[] = [];
   if (f.osMask !== 7 || f.d64 || f.f64 || f.rexw === 1) words.push(`o${s.ins.operandSize}`);
   const memory = f.ops.some((o) => o.t === 'rm' || o.t === 'mem');
-  if (f.asMask !== 7 || f.ops.some((o) => o.t === 'string' || o.t === 'moffs') || (memory && s.ins.addressSize !== s.bits))
+  if (
+    f.asMask !== 7 ||
+    f.ops.some((o) => o.t === 'string' || o.t === 'moffs') ||
+    (memory && s.ins.addressSize !== s.bits)
+  )
     words.push(`a${s.ins.addressSize}`);
   if (words.length > 0) {
     try {
@@ -111,6 +117,7 @@ function roundTrip(s: Sample): Result {
     }
   }
   if (known) return { sample: s, text, outcome: 'known', detail: known.reason };
+  if (!again) return { sample: s, text, outcome: 'mismatch', detail: failure };
   if (formatIntel(again) === text)
     return {
       sample: s,

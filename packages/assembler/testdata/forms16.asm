@@ -358,7 +358,6 @@ jo $+0x24
 jo $+0x7f
 jo $+0x4caf
 jo $-0x4f5
-jo $+0x43773275
 seto al
 seto cl
 cmovo ax, ax
@@ -369,8 +368,6 @@ jno $+0xd
 jno $+0x15
 jno $+0x53
 jno $+0xaa55
-jno $+0xee0e
-jno $+0x32f36fdb
 setno al
 setno cl
 cmovno ax, ax
@@ -382,7 +379,6 @@ jb $+0x78
 jb $+0x3c
 jb $+0x7777
 jb $+0x3be2
-jb $+0x5f2249fe
 setb al
 setb cl
 cmovb ax, ax
@@ -394,7 +390,6 @@ jae $+0x60
 jae $+0x7c
 jae $+0x6796
 jae $+0xc9ef
-jae $+0x2922b6e6
 setae al
 setae cl
 cmovae ax, ax
@@ -406,7 +401,6 @@ je $-0x78
 je $-0x61
 je $+0x2db1
 je $+0x1e59
-je $+0x4ec25a72
 sete al
 sete cl
 cmove ax, ax
@@ -418,7 +412,6 @@ jne $+0x77
 jne $-0x3e
 jne $+0xe959
 jne $+0xbab9
-jne $+0x1551f09d
 setne al
 setne cl
 cmovne ax, ax
@@ -430,7 +423,6 @@ jbe $+0x42
 jbe $-0x9
 jbe $+0x3489
 jbe $+0x641c
-jbe $+0xd5561394
 setbe al
 setbe cl
 cmovbe ax, ax
@@ -442,7 +434,6 @@ ja $-0x25
 ja $+0x4f
 ja $+0x38fd
 ja $+0x425b
-ja $+0xbbc41c2d
 seta al
 seta cl
 cmova ax, ax
@@ -454,7 +445,6 @@ js $-0x17
 js $-0x58
 js $+0x8cdc
 js $+0x4aa9
-js $+0xac6aa0f
 sets al
 sets cl
 cmovs ax, ax
@@ -466,7 +456,6 @@ jns $+0x5a
 jns $-0x30
 jns $-0x556
 jns $-0x6d0
-jns $+0x27e36073
 setns al
 setns cl
 cmovns ax, ax
@@ -478,7 +467,6 @@ jp $+0x40
 jp $+0x4b
 jp $+0xb342
 jp $+0x5bed
-jp $+0x77b90bab
 setp al
 setp cl
 cmovp ax, ax
@@ -490,7 +478,6 @@ jnp $-0x67
 jnp $+0x7e
 jnp $+0x93f3
 jnp $+0xc8
-jnp $+0x92d0f7b1
 setnp al
 setnp cl
 cmovnp ax, ax
@@ -502,7 +489,6 @@ jl $+0x1f
 jl $+0x7c
 jl $+0xd820
 jl $+0x10e9
-jl $+0xf600eba5
 setl al
 setl cl
 cmovl ax, ax
@@ -514,7 +500,6 @@ jge $+0x5d
 jge $-0x30
 jge $+0x7a20
 jge $+0x4661
-jge $+0xb2408c45
 setge al
 setge cl
 cmovge ax, ax
@@ -526,7 +511,6 @@ jle $-0x19
 jle $-0x8
 jle $+0x2613
 jle $+0xa11a
-jle $+0x9cd3ef9a
 setle al
 setle cl
 cmovle ax, ax
@@ -537,8 +521,6 @@ jg $+0x5
 jg $-0x71
 jg $-0x3e
 jg $+0x87
-jg $+0xebf8
-jg $+0xbff750c9
 setg al
 setg cl
 cmovg ax, ax
@@ -623,7 +605,6 @@ test eax, 0x4baca039
 wait
 xbegin $+0x92be
 xbegin $+0xc233
-xbegin $+0xa558c0d
 xabort 0x9e
 xabort 0x23
 push ax
@@ -640,7 +621,6 @@ pop cx
 pop ecx
 push 0x208b
 push 0xf0f6
-push 0xa868a368
 push -0x5d
 push 0x18
 push 0x5f
@@ -921,12 +901,9 @@ out dx, eax
 jmp $+0x55
 jmp $-0x48
 jmp $+0x77
-jmp $+0xef8f
 jmp $+0x5e0e
-jmp $+0xd7d7daf1
 call $+0xe386
 call $+0xaf5c
-call $+0x76d83803
 jmp ax
 jmp cx
 jmp eax
@@ -941,10 +918,8 @@ call far [bx+si]
 call far [di]
 jmp 0x2ec4:0xe32b
 jmp 0xc56c:0x10dd
-jmp 0xda97:0xc7c6c59b
 call 0x26f1:0x79b6
 call 0x333c:0x4d9f
-call 0xb295:0x15da9bf
 ret 0x65a4
 ret 0x2c7a
 ret 0x9df8
@@ -2755,3 +2730,28 @@ shrx eax, eax, esi
 shrx ebx, ecx, ebx
 rorx eax, eax, 0x20
 rorx ebx, ecx, 0x6
+; out-of-range: jo $+0x43773275
+; out-of-range: jno $+0xee0e
+; out-of-range: jno $+0x32f36fdb
+; out-of-range: jb $+0x5f2249fe
+; out-of-range: jae $+0x2922b6e6
+; out-of-range: je $+0x4ec25a72
+; out-of-range: jne $+0x1551f09d
+; out-of-range: jbe $+0xd5561394
+; out-of-range: ja $+0xbbc41c2d
+; out-of-range: js $+0xac6aa0f
+; out-of-range: jns $+0x27e36073
+; out-of-range: jp $+0x77b90bab
+; out-of-range: jnp $+0x92d0f7b1
+; out-of-range: jl $+0xf600eba5
+; out-of-range: jge $+0xb2408c45
+; out-of-range: jle $+0x9cd3ef9a
+; out-of-range: jg $+0xebf8
+; out-of-range: jg $+0xbff750c9
+; out-of-range: xbegin $+0xa558c0d
+; out-of-range: push 0xa868a368
+; out-of-range: jmp $+0xef8f
+; out-of-range: jmp $+0xd7d7daf1
+; out-of-range: call $+0x76d83803
+; out-of-range: jmp 0xda97:0xc7c6c59b
+; out-of-range: call 0xb295:0x15da9bf
