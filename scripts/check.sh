@@ -18,7 +18,8 @@ fi
 echo "== lint, typecheck, build, test"
 rm -f packages/*/test-results.json apps/*/test-results.json
 rm -f packages/*/guest-test-results.json apps/*/guest-test-results.json
-pnpm turbo run lint typecheck build test --continue --output-logs=errors-only || status=1
+# Two tasks at a time: the test suites are CPU-bound and CI hosts have few, shared cores.
+pnpm turbo run lint typecheck build test --continue --concurrency=2 --output-logs=errors-only || status=1
 
 echo "== guest-boot suite (fetches Debian's i686 kernel and busybox through apt, cached)"
 pnpm turbo run test:guest --output-logs=new-only || status=1

@@ -32,6 +32,7 @@ program
   .option('--max-instructions <n>', 'stop after this many guest instructions')
   .option('--stats', 'print statistics when the run ends (counts I/O by port)', false)
   .option('--no-status', 'no live status (MIPS, virtual time) on stderr')
+  .option('--no-jit', 'run every instruction in tier 0 (no block translation)')
   .option('--trace <items>', `log ${TRACE_ITEMS.join(',')} (comma separated) to stderr or --trace-file`)
   .option('--trace-file <file>', 'where --trace writes (default: stderr)')
   .action(async (opts: RunOptions & { status: boolean; trace?: string; traceFile?: string }) => {

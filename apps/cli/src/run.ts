@@ -17,6 +17,8 @@ export interface RunOptions {
   deterministic: boolean;
   maxInstructions?: string;
   stats: boolean;
+  /** False with `--no-jit`: tier 0 only. */
+  jit?: boolean;
 }
 
 /** A user-facing problem: printed as `ringzero: <message>`, exit status 1. */
@@ -62,7 +64,12 @@ export function prepare(
       `${name}: not a kernel ringzero can boot (neither a Linux bzImage with a "HdrS" header nor a Multiboot image)`,
     );
   }
-  const vm = new VirtualMachine({ memory, deterministic: opts.deterministic, onSerial });
+  const vm = new VirtualMachine({
+    memory,
+    deterministic: opts.deterministic,
+    onSerial,
+    jit: opts.jit ?? true,
+  });
   try {
     if (kind === 'linux') {
       vm.bootLinux(kernel, { initrd, cmdline: opts.append ?? 'console=ttyS0' });
@@ -87,6 +94,13 @@ export function kernelKind(image: Uint8Array): 'linux' | 'multiboot' | undefined
   if (hdrs) return 'linux';
   if (findMultibootHeader(image) >= 0) return 'multiboot';
   return undefined;
+}
+
+function jitText(vm: VirtualMachine): string {
+  const j = vm.cpu.jit;
+  if (!j) return 'tier 1 off (--no-jit): every instruction ran in tier 0';
+  const t = j.stats;
+  return `tier 1: ${t.blocksCompiled} blocks (${t.instructionsCompiled} instructions) translated in ${t.compileMs.toFixed(0)} ms, ${t.blockRuns} block runs, ${t.invalidations} code-page invalidations`;
 }
 
 /** The live status line: guest speed and virtual time, for stderr. */
@@ -143,6 +157,7 @@ export function statsText(vm: VirtualMachine, ms: number): string {
   return [
     `instructions ${n}, ${(n / Math.max(ms, 1) / 1000).toFixed(1)} MIPS over ${(ms / 1000).toFixed(1)} s`,
     `virtual time ${(vm.now() / 1e9).toFixed(3)} s, interrupts ${vm.stats.interrupts}, idle skips ${vm.stats.idleSkips}`,
+    jitText(vm),
     `exceptions ${exc}`,
     `I/O by port ${busiest}`,
     `unclaimed ports ${ports}`,

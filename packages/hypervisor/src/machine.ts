@@ -34,6 +34,8 @@ export interface MachineOptions {
   readonly profile?: GuestProfile;
   /** Virtual nanoseconds per executed instruction (default 1: a 1 GHz guest clock). */
   readonly nsPerInstruction?: number;
+  /** Translate hot code with tier 1 (default true); false runs tier 0 only. */
+  readonly jit?: boolean;
 }
 
 /** How a run ended. */
@@ -106,6 +108,7 @@ export class VirtualMachine {
     this.cpu = new Tier0({
       memory: this.memory,
       state,
+      jit: opts.jit ?? true,
       callouts: {
         ioRead: (port, size) => this.bus.read(port, size),
         ioWrite: (port, size, value) => this.bus.write(port, size, value),

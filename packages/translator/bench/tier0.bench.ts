@@ -157,11 +157,12 @@ function bench(
   code: Uint8Array,
   prepare: (ram: Uint8Array) => void,
   check: (r: Int32Array, ram: Uint8Array) => string,
+  jit = false,
 ): Result {
   // Warm up once, then time the best of seven runs.
   let best: Result | undefined;
   for (let round = 0; round < 8; round++) {
-    const { cpu, memory } = createHarness(code, { memorySize: 4 << 20 });
+    const { cpu, memory } = createHarness(code, { memorySize: 4 << 20, jit });
     prepare(memory.ram);
     const t0 = performance.now();
     const reason = cpu.run(1e9);
@@ -176,32 +177,34 @@ function bench(
 const data = new Uint8Array(LEN);
 for (let i = 0; i < LEN; i++) data[i] = (i * 131 + 7) & 0xff;
 
-const results = [
-  bench(
-    'sieve (8190 flags)',
-    sieve(),
-    () => {},
-    (r) => `primes=${r[Reg.edx]} (expect 1899)`,
-  ),
-  bench(
+const loops: [string, Uint8Array, (ram: Uint8Array) => void, (r: Int32Array, ram: Uint8Array) => string][] = [
+  ['sieve (8190 flags)', sieve(), () => {}, (r) => `primes=${r[Reg.edx]} (expect 1899)`],
+  [
     'crc-32 bitwise (16 KiB)',
     crc32(),
     (ram) => ram.set(data, DATA),
     (r) => `crc=${((r[Reg.eax] ?? 0) >>> 0).toString(16)} (expect ${referenceCrc(data).toString(16)})`,
-  ),
-  bench(
+  ],
+  [
     'memcpy dword loop (256 KiB)',
     memcpy(),
     (ram) => ram.set(data, SRC),
     (_r, ram) => `copy ok=${ram.subarray(DST, DST + LEN).every((v, i) => v === data[i])}`,
-  ),
+  ],
 ];
 
-console.log('tier 0, flat 32-bit, no paging (best of 7 after a warm-up run)');
-for (const r of results) {
-  const mips = r.instructions / r.ms / 1000;
+console.log('tier 0 and tier 1, flat 32-bit, no paging (best of 7 after a warm-up run)');
+console.log(
+  `${'loop'.padEnd(30)} ${'instr'.padStart(10)} ${'tier 0'.padStart(12)} ${'tier 1'.padStart(12)} ${'t1/t0'.padStart(7)}  check`,
+);
+for (const [name, code, prepare, check] of loops) {
+  const t0 = bench(name, code, prepare, check, false);
+  const t1 = bench(name, code, prepare, check, true);
+  const m0 = t0.instructions / t0.ms / 1000;
+  const m1 = t1.instructions / t1.ms / 1000;
+  if (t0.check !== t1.check) throw new Error(`${name}: tiers disagree (${t0.check} / ${t1.check})`);
   console.log(
-    `${r.name.padEnd(30)} ${String(r.instructions).padStart(10)} instr ${r.ms.toFixed(1).padStart(8)} ms ${mips.toFixed(1).padStart(7)} MIPS  ${r.check}`,
+    `${name.padEnd(30)} ${String(t0.instructions).padStart(10)} ${`${m0.toFixed(1)} MIPS`.padStart(12)} ${`${m1.toFixed(1)} MIPS`.padStart(12)} ${`${(m1 / m0).toFixed(2)}x`.padStart(7)}  ${t1.check}`,
   );
 }
-console.log('peer: not measured in this run (v86 needs BIOS images to start a machine; see README)');
+console.log('peer: v86 on the same Linux boot is measured by apps/cli (pnpm --filter @ringzero/cli bench)');

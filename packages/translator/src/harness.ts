@@ -64,6 +64,8 @@ export interface HarnessOptions {
   stack?: number;
   callouts?: Partial<Callouts>;
   policy?: Policy;
+  /** Run hot code through tier 1. */
+  jit?: boolean;
 }
 
 /** GDT the flat modes install at 0x500: null, ring-0 code/data, ring-3 code/data, a 32-bit TSS. */
@@ -102,7 +104,13 @@ export function createHarness(
   const memory = new FlatMemory(size);
   memory.ram.set(code, origin);
   const state = new CpuState();
-  const cpu = new Tier0({ memory, state, callouts: options.callouts, policy: options.policy });
+  const cpu = new Tier0({
+    memory,
+    state,
+    callouts: options.callouts,
+    policy: options.policy,
+    jit: options.jit,
+  });
   const mode = options.mode ?? 'flat32';
   if (mode === 'real') {
     state.loadRealSegment(Seg.cs, 0);

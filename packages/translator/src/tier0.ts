@@ -14,6 +14,7 @@ import {
   type Policy,
   Sensitivity,
 } from './policy';
+import { type Block, HOT_THRESHOLD, IS_SEGMENT_LOAD, Tier1 } from './tier1';
 
 /** Why `Tier0.run` returned. */
 export const StopReason = {
@@ -56,7 +57,21 @@ export interface Tier0Options {
   callouts?: Partial<Callouts>;
   policy?: Policy;
   state?: CpuState;
+  /** Translate hot code with tier 1 (default false: tier 0 only). */
+  jit?: boolean;
 }
+
+/** Marks an address whose block cannot be translated (its first instruction needs tier 0). */
+const NO_BLOCK: Block = {
+  fn: () => {},
+  ins: [],
+  handlers: [],
+  offsets: [],
+  count: 0,
+  mode: -2,
+  source: '',
+  endsInSegmentLoad: false,
+};
 
 const DATA_SEGS: readonly number[] = [Seg.es, Seg.ds, Seg.fs, Seg.gs];
 
@@ -113,6 +128,19 @@ export class Tier0 {
   readonly desc = new Int32Array(2);
   /** Tracing observers; null (the default) for full speed. */
   trace: TraceHooks | null = null;
+  /** The block translator, when enabled (`jit: true`). */
+  readonly jit: Tier1 | null;
+  /** Incremented whenever cached code is invalidated; a running block checks it after stores. */
+  codeWrites = 0;
+  /** Translated blocks by instruction-cache slot (valid while the slot holds the same code). */
+  private readonly blockAt: (Block | undefined)[] = new Array(ICACHE_SIZE);
+  /** Tier-0 executions per slot, towards HOT_THRESHOLD. */
+  private readonly heat = new Uint8Array(ICACHE_SIZE);
+  /** Slot of the instruction `fetch` returned last. */
+  private fetchSlot = 0;
+  /** The block running now and the EIP it was entered at (for fault bookkeeping). */
+  private runningBlock: Block | null = null;
+  private blockEntryEip = 0;
   /** Set while an external interrupt is being delivered, for the trace's `kind`. */
   private injecting = false;
 
@@ -121,6 +149,7 @@ export class Tier0 {
     this.mmu = new Mmu(this.state, options.memory);
     this.callouts = { ...defaultCallouts(), ...options.callouts };
     this.policy = options.policy ?? NATIVE_POLICY;
+    this.jit = options.jit && options.memory.ram !== undefined ? new Tier1() : null;
     this.mmu.onCodeWrite = (page) => this.invalidatePage(page);
     // Writes that bypass this processor (device DMA, loaders) reach us through the bus's watch.
     options.memory.onCodeWrite?.((page) => this.invalidateCode(page * 4096, 4096));
@@ -150,6 +179,9 @@ export class Tier0 {
   flushCode(): void {
     this.slotMode.fill(0);
     this.mmu.codePages.fill(0);
+    this.blockAt.fill(undefined);
+    this.heat.fill(0);
+    this.codeWrites++;
   }
 
   /** Drops cached instructions on the physical pages of `[addr, addr + length)` (DMA, loaders). */
@@ -168,9 +200,15 @@ export class Tier0 {
     const phys = this.slotPhys;
     const mode = this.slotMode;
     const base = (page << 12) & ICACHE_MASK;
+    this.codeWrites++;
+    if (this.jit) this.jit.stats.invalidations++;
     for (let i = 0; i < 4096; i++) {
       const k = base + i;
-      if (mode[k] !== 0 && (phys[k] ?? 0) >>> 12 === page) mode[k] = 0;
+      if (mode[k] !== 0 && (phys[k] ?? 0) >>> 12 === page) {
+        mode[k] = 0;
+        this.blockAt[k] = undefined;
+        this.heat[k] = 0;
+      }
     }
     // Instructions that start at the end of the previous page and run into this one.
     const prev = ((page - 1) << 12) & ICACHE_MASK;
@@ -214,9 +252,10 @@ export class Tier0 {
     const end = this.instructions + limit;
     while (this.instructions < end) {
       if (s.halted) return StopReason.halt;
-      if ((s.flags & (Eflags.tf | Eflags.rf)) === 0 && !this.trapAfter && this.trace === null)
-        this.burst(end);
-      else this.step();
+      if ((s.flags & (Eflags.tf | Eflags.rf)) === 0 && !this.trapAfter && this.trace === null) {
+        if (this.jit !== null) this.burstJit(end);
+        else this.burst(end);
+      } else this.step();
       if (this.endSlice) {
         this.endSlice = false;
         return this.stop;
@@ -255,6 +294,71 @@ export class Tier0 {
       }
     } catch (e) {
       if (e !== FAULT) throw e;
+      this.fault();
+    }
+  }
+
+  /**
+   * `burst` with tier 1: at each instruction address, run its translated block when there is
+   * one for the current mode and the budget allows all of it; otherwise execute the instruction
+   * in tier 0 and count it towards translation.
+   */
+  private burstJit(end: number): void {
+    const s = this.state;
+    const jit = this.jit as Tier1;
+    const ram = this.mmu.bus.ram as Uint8Array;
+    const blockAt = this.blockAt;
+    const heat = this.heat;
+    let mode = jit.modeKey(s);
+    try {
+      while (this.instructions < end) {
+        this.startEip = s.eip;
+        const ins = this.fetch();
+        if (mode >= 0) {
+          const slot = this.fetchSlot;
+          let b = blockAt[slot];
+          if (b === undefined && ++heat[slot]! >= HOT_THRESHOLD) {
+            b = jit.compile(this, (this.slotPhys[slot] ?? 0) >>> 0, mode, ram) ?? NO_BLOCK;
+            blockAt[slot] = b;
+          }
+          if (b !== undefined && b.mode === mode && this.instructions + b.count <= end) {
+            this.runningBlock = b;
+            this.blockEntryEip = s.eip;
+            b.fn(this, s, s.regs, b.ins, b.handlers);
+            this.runningBlock = null;
+            jit.stats.blockRuns++;
+            if (this.stopRequested || this.endSlice) return;
+            if (b.endsInSegmentLoad) mode = jit.modeKey(s);
+            continue;
+          }
+        }
+        this.instructions++;
+        if (s.interruptShadow) s.interruptShadow = false;
+        this.current = ins;
+        s.eip = (s.eip + ins.length) & (ins.bitness === 16 ? 0xffff : -1);
+        const code = ins.code;
+        const cls = (CLASS_OF[code] ?? 0) as Sensitivity;
+        if (cls !== Sensitivity.innocuous && !this.allow(code, cls)) return;
+        (HANDLERS[code] as Handler)(this, ins);
+        if (
+          (s.flags & (Eflags.tf | Eflags.rf)) !== 0 ||
+          this.trapAfter ||
+          this.endSlice ||
+          this.stopRequested ||
+          s.halted
+        )
+          return;
+        if (cls !== Sensitivity.innocuous || IS_SEGMENT_LOAD[code] === 1) mode = jit.modeKey(s);
+      }
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      const b = this.runningBlock;
+      if (b !== null) {
+        // The block retired the instructions before the faulting one; it counts as retired too.
+        this.runningBlock = null;
+        const k = b.offsets.indexOf((this.startEip - this.blockEntryEip) | 0);
+        this.instructions += k + 1;
+      }
       this.fault();
     }
   }
@@ -351,10 +455,13 @@ export class Tier0 {
     const phys =
       cr0 & 0x80000000 ? this.mmu.translate(linear, false, user) : (linear & this.mmu.a20Mask) >>> 0;
     const slot = phys & ICACHE_MASK;
+    this.fetchSlot = slot;
     if (this.slotMode[slot] === bits && this.slotPhys[slot] === (phys | 0))
       return this.slots[slot] as Instruction;
     // Miss: fetch up to 15 bytes without faulting, decode, then fault on the bytes it needed.
     this.slotMode[slot] = 0;
+    this.blockAt[slot] = undefined;
+    this.heat[slot] = 0;
     let ins = this.slots[slot];
     if (ins === undefined) {
       ins = new Instruction();

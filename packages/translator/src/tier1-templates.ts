@@ -1,0 +1,271 @@
+import { type Instruction, MemSize, OpKind, Register } from '@ringzero/decoder';
+import { AluOp } from './alu';
+import { LazyOp } from './cpu-state';
+
+/**
+ * Inline templates of tier 1 for the most frequent instruction forms. Each template is written
+ * against the same state fields the tier-0 handlers use (`s.regs` as `r`, the lazy flags, the
+ * MMU's linear accesses), so the two tiers agree by construction; the differential tests run
+ * both and compare. Anything not covered here is emitted as a call of its tier-0 handler.
+ */
+
+export interface Template {
+  readonly code: string;
+  /** Can raise an exception (memory access): needs `c.startEip`. */
+  readonly mayFault: boolean;
+  /** Can write memory (so may hit translated code). */
+  readonly stores: boolean;
+  /** Sets `s.eip` itself (branches). */
+  readonly setsEip: boolean;
+}
+
+const CC_NAMES = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
+const CC_ALIASES: Record<string, string> = {
+  c: 'b',
+  nae: 'b',
+  nb: 'ae',
+  nc: 'ae',
+  z: 'e',
+  nz: 'ne',
+  na: 'be',
+  nbe: 'a',
+  pe: 'p',
+  po: 'np',
+  nge: 'l',
+  nl: 'ge',
+  ng: 'le',
+  nle: 'g',
+};
+
+function ccOf(suffix: string): number {
+  return CC_NAMES.indexOf(CC_ALIASES[suffix] ?? suffix);
+}
+
+const ALU_BY_MNEMONIC: Record<string, number> = {
+  add: AluOp.add,
+  or: AluOp.or,
+  and: AluOp.and,
+  sub: AluOp.sub,
+  xor: AluOp.xor,
+  cmp: AluOp.cmp,
+  test: AluOp.test,
+};
+
+function n(v: number): string {
+  if (!Number.isSafeInteger(v)) throw new Error(`tier 1: refusing to emit non-integer ${String(v)}`);
+  return String(v);
+}
+
+/** Index into `s.regs` of a 32-bit general register operand, or -1. */
+function reg32(id: number): number {
+  return id >= Register.eax && id <= Register.edi ? id - Register.eax : -1;
+}
+
+/**
+ * The effective address of a 32-bit memory operand in a flat DS/ES/SS segment, as source, or
+ * undefined when the operand needs tier 0's segment checks (FS/GS/CS overrides, 16-bit
+ * addressing, a non-flat mode).
+ */
+function flatAddress(i: Instruction, mode: number): string | undefined {
+  if ((mode & 2) === 0 || i.addressSize !== 32) return undefined;
+  const seg = i.memSegment;
+  if (seg !== Register.ds && seg !== Register.es && seg !== Register.ss) return undefined;
+  const parts: string[] = [];
+  if (i.memBase !== 0) {
+    const b = reg32(i.memBase);
+    if (b < 0) return undefined;
+    parts.push(`r[${n(b)}]`);
+  }
+  if (i.memIndex !== 0) {
+    const x = reg32(i.memIndex);
+    if (x < 0) return undefined;
+    parts.push(i.memScale === 1 ? `r[${n(x)}]` : `r[${n(x)}] * ${n(i.memScale)}`);
+  }
+  if (i.memDisplacement !== 0 || parts.length === 0) parts.push(n(i.memDisplacement | 0));
+  return `(${parts.join(' + ')}) | 0`;
+}
+
+const user = (mode: number) => ((mode & 1) !== 0 ? 'true' : 'false');
+
+function plain(code: string): Template {
+  return { code, mayFault: false, stores: false, setsEip: false };
+}
+
+function lazy(op: number, a: string, b: string, res: string): string {
+  return `s.setLazy(${n(op)}, ${a}, ${b}, ${res}, 32);`;
+}
+
+/** ALU operation on 32-bit values `a` and `b` (source expressions); writes the result to `dst`. */
+function aluCode(op: number, a: string, b: string, dst: string | undefined): string {
+  const lines = [`const a = ${a};`, `const b = ${b};`];
+  switch (op) {
+    case AluOp.add:
+      lines.push('const v = (a + b) | 0;', lazy(LazyOp.add, 'a', 'b', 'v'));
+      break;
+    case AluOp.sub:
+    case AluOp.cmp:
+      lines.push('const v = (a - b) | 0;', lazy(LazyOp.sub, 'a', 'b', 'v'));
+      break;
+    case AluOp.or:
+      lines.push('const v = a | b;', lazy(LazyOp.logic, '0', '0', 'v'));
+      break;
+    case AluOp.xor:
+      lines.push('const v = a ^ b;', lazy(LazyOp.logic, '0', '0', 'v'));
+      break;
+    default:
+      lines.push('const v = a & b;', lazy(LazyOp.logic, '0', '0', 'v'));
+      break;
+  }
+  if (dst !== undefined && op !== AluOp.cmp && op !== AluOp.test) lines.push(`${dst} = v;`);
+  return `{ ${lines.join(' ')} }`;
+}
+
+/** A template for `i`, or undefined to call its tier-0 handler. `next` is the next EIP (source). */
+export function emitTemplate(i: Instruction, mode: number, next: string): Template | undefined {
+  const m = i.mnemonic;
+  const u = user(mode);
+  const o0 = i.op0Kind;
+  const o1 = i.op1Kind;
+  const d = reg32(i.op0Register);
+  const sr = reg32(i.op1Register);
+
+  // Conditional and unconditional near branches, calls and returns (flat CS: no limit check).
+  if (i.opCount === 1 && o0 === OpKind.nearBranch && i.operandSize === 32) {
+    const target = `((${next}) + ${n((i.nearBranchTarget - i.ip - i.length) | 0)}) | 0`;
+    if (m === 'jmp') return { code: `s.eip = ${target};`, mayFault: false, stores: false, setsEip: true };
+    if (m === 'call') {
+      if ((mode & 2) === 0) return undefined;
+      return {
+        code: `{ const sp = (r[4] - 4) | 0; c.mmu.write32(sp, ${next}, ${u}); r[4] = sp; s.eip = ${target}; }`,
+        mayFault: true,
+        stores: true,
+        setsEip: true,
+      };
+    }
+    if (m.startsWith('j') && m !== 'jecxz' && m !== 'jcxz') {
+      const cc = ccOf(m.slice(1));
+      if (cc < 0) return undefined;
+      return {
+        code: `s.eip = s.condition(${n(cc)}) ? ${target} : ${next};`,
+        mayFault: false,
+        stores: false,
+        setsEip: true,
+      };
+    }
+    return undefined;
+  }
+  if (m === 'ret' && i.opCount === 0 && i.operandSize === 32 && (mode & 2) !== 0) {
+    return {
+      code: `{ const t = c.mmu.read32(r[4], ${u}); r[4] = (r[4] + 4) | 0; s.eip = t; }`,
+      mayFault: true,
+      stores: false,
+      setsEip: true,
+    };
+  }
+
+  if (i.operandSize !== 32) return undefined;
+
+  // Register-register and register-immediate forms.
+  if (m === 'mov' && o0 === OpKind.register && d >= 0) {
+    if (o1 === OpKind.register && sr >= 0) return plain(`r[${n(d)}] = r[${n(sr)}];`);
+    if (o1 === OpKind.immediate) return plain(`r[${n(d)}] = ${n(i.immediate | 0)};`);
+  }
+  const aop = ALU_BY_MNEMONIC[m];
+  if (aop !== undefined && i.opCount === 2 && o0 === OpKind.register && d >= 0) {
+    if (o1 === OpKind.register && sr >= 0)
+      return plain(aluCode(aop, `r[${n(d)}]`, `r[${n(sr)}]`, `r[${n(d)}]`));
+    if (o1 === OpKind.immediate) return plain(aluCode(aop, `r[${n(d)}]`, n(i.immediate | 0), `r[${n(d)}]`));
+  }
+  if ((m === 'inc' || m === 'dec') && o0 === OpKind.register && d >= 0) {
+    const op = m === 'inc' ? LazyOp.inc : LazyOp.dec;
+    const v = m === 'inc' ? '(a + 1) | 0' : '(a - 1) | 0';
+    return plain(
+      `{ const a = r[${n(d)}]; const v = ${v}; s.setLazy(${n(op)}, a, 1, v, 32); r[${n(d)}] = v; }`,
+    );
+  }
+  if (m === 'lea' && d >= 0 && i.addressSize === 32) {
+    const parts: string[] = [];
+    if (i.memBase !== 0) {
+      const b = reg32(i.memBase);
+      if (b < 0) return undefined;
+      parts.push(`r[${n(b)}]`);
+    }
+    if (i.memIndex !== 0) {
+      const x = reg32(i.memIndex);
+      if (x < 0) return undefined;
+      parts.push(i.memScale === 1 ? `r[${n(x)}]` : `r[${n(x)}] * ${n(i.memScale)}`);
+    }
+    parts.push(n(i.memDisplacement | 0));
+    return plain(`r[${n(d)}] = (${parts.join(' + ')}) | 0;`);
+  }
+
+  // Stack: PUSH r32 / imm, POP r32 (flat SS, 32-bit stack).
+  if ((mode & 2) !== 0 && m === 'push' && i.opCount === 1) {
+    let v: string | undefined;
+    if (o0 === OpKind.register && d >= 0) v = `r[${n(d)}]`;
+    else if (o0 === OpKind.immediate) v = n(i.immediate | 0);
+    if (v !== undefined) {
+      return {
+        code: `{ const v = ${v}; const sp = (r[4] - 4) | 0; c.mmu.write32(sp, v, ${u}); r[4] = sp; }`,
+        mayFault: true,
+        stores: true,
+        setsEip: false,
+      };
+    }
+  }
+  if ((mode & 2) !== 0 && m === 'pop' && o0 === OpKind.register && d >= 0) {
+    // POP ESP leaves ESP = the popped value (the increment happens first).
+    return {
+      code: `{ const v = c.mmu.read32(r[4], ${u}); r[4] = (r[4] + 4) | 0; r[${n(d)}] = v; }`,
+      mayFault: true,
+      stores: false,
+      setsEip: false,
+    };
+  }
+
+  // Memory forms in flat segments.
+  if (o0 === OpKind.memory || o1 === OpKind.memory) {
+    // Dword accesses only (the operand-size attribute says nothing about byte forms).
+    if (i.memSize !== MemSize.u32) return undefined;
+    const addr = flatAddress(i, mode);
+    if (addr === undefined) return undefined;
+    if (m === 'mov' && o0 === OpKind.register && d >= 0) {
+      return {
+        code: `r[${n(d)}] = c.mmu.read32(${addr}, ${u});`,
+        mayFault: true,
+        stores: false,
+        setsEip: false,
+      };
+    }
+    if (m === 'mov' && o0 === OpKind.memory) {
+      let v: string | undefined;
+      if (o1 === OpKind.register && sr >= 0) v = `r[${n(sr)}]`;
+      else if (o1 === OpKind.immediate) v = n(i.immediate | 0);
+      if (v === undefined) return undefined;
+      return { code: `c.mmu.write32(${addr}, ${v}, ${u});`, mayFault: true, stores: true, setsEip: false };
+    }
+    if (aop !== undefined && i.opCount === 2) {
+      if (o0 === OpKind.register && d >= 0) {
+        return {
+          code: aluCode(aop, `r[${n(d)}]`, `c.mmu.read32(${addr}, ${u})`, `r[${n(d)}]`),
+          mayFault: true,
+          stores: false,
+          setsEip: false,
+        };
+      }
+      if (aop === AluOp.cmp || aop === AluOp.test) {
+        let b: string | undefined;
+        if (o1 === OpKind.register && sr >= 0) b = `r[${n(sr)}]`;
+        else if (o1 === OpKind.immediate) b = n(i.immediate | 0);
+        if (b === undefined) return undefined;
+        return {
+          code: aluCode(aop, `c.mmu.read32(${addr}, ${u})`, b, undefined),
+          mayFault: true,
+          stores: false,
+          setsEip: false,
+        };
+      }
+    }
+  }
+  return undefined;
+}

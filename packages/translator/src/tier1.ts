@@ -1,0 +1,237 @@
+import {
+  CODE_COUNT,
+  Code,
+  Decoder,
+  FlowControl,
+  flowControl,
+  Instruction,
+  PrefixBit,
+} from '@ringzero/decoder';
+import type { CpuState } from './cpu-state';
+import { HANDLERS, type Handler } from './handlers';
+import { CLASS_OF, Sensitivity } from './policy';
+import type { Tier0 } from './tier0';
+import { emitTemplate } from './tier1-templates';
+
+/**
+ * Tier 1: hot straight-line code translated into one JavaScript function per block, which V8
+ * then compiles to machine code. A block starts at a physical address, runs up to the next
+ * control transfer, sensitive instruction, segment load, REP string instruction or page end,
+ * and is entered only in 32-bit protected mode with a flat code segment (the mode Linux and the
+ * demo kernel run in). Each instruction is either emitted inline from a template (the common
+ * moves, ALU operations, pushes and pops, with constant register numbers and displacements and
+ * the TLB hit path of the memory access) or as a call of its tier-0 handler, so the semantics
+ * have one source of truth. See the package README for the design.
+ */
+
+/** Longest block, in instructions. */
+export const MAX_BLOCK = 48;
+/** Executions of an address in tier 0 before it is translated. */
+export const HOT_THRESHOLD = 16;
+
+/** The compiled function of a block. */
+export type BlockFn = (
+  c: Tier0,
+  s: CpuState,
+  r: Int32Array,
+  I: readonly Instruction[],
+  H: readonly Handler[],
+) => void;
+
+export interface Block {
+  readonly fn: BlockFn;
+  readonly ins: readonly Instruction[];
+  readonly handlers: readonly Handler[];
+  /** Offset of each instruction from the block's first byte. */
+  readonly offsets: readonly number[];
+  readonly count: number;
+  /** Mode bits the block was compiled for (`Tier1.modeKey`). */
+  readonly mode: number;
+  /** The emitted JavaScript (for tests and `--trace`). */
+  readonly source: string;
+  /** The last instruction loads a segment register (the mode must be recomputed). */
+  readonly endsInSegmentLoad: boolean;
+}
+
+/** Forms that load a segment register: they end a block (the mode may change after them). */
+export const IS_SEGMENT_LOAD = new Uint8Array(CODE_COUNT);
+for (const name of [
+  'mov_sreg_rm16',
+  'mov_sreg_r32m16',
+  'popw_es',
+  'popd_es',
+  'popw_ss',
+  'popd_ss',
+  'popw_ds',
+  'popd_ds',
+  'popw_fs',
+  'popd_fs',
+  'popw_gs',
+  'popd_gs',
+  'lds_r16_m1616',
+  'lds_r32_m1632',
+  'les_r16_m1616',
+  'les_r32_m1632',
+  'lss_r16_m1616',
+  'lss_r32_m1632',
+  'lfs_r16_m1616',
+  'lfs_r32_m1632',
+  'lgs_r16_m1616',
+  'lgs_r32_m1632',
+]) {
+  const code = (Code as Record<string, number>)[name];
+  if (code === undefined) throw new Error(`tier 1: the decoder has no form ${name}`);
+  IS_SEGMENT_LOAD[code] = 1;
+}
+
+const STRING_PREFIXES = PrefixBit.rep | PrefixBit.repne;
+
+export interface Tier1Stats {
+  blocksCompiled: number;
+  instructionsCompiled: number;
+  blockRuns: number;
+  invalidations: number;
+  compileMs: number;
+}
+
+/** Translation cache and compiler. Owned by a `Tier0` (`new Tier0({ jit: true })`). */
+export class Tier1 {
+  readonly stats: Tier1Stats = {
+    blocksCompiled: 0,
+    instructionsCompiled: 0,
+    blockRuns: 0,
+    invalidations: 0,
+    compileMs: 0,
+  };
+  private readonly dec = new Decoder(32);
+  /** The sources of the most recently compiled blocks (for tests and inspection). */
+  private readonly recent: string[] = [];
+
+  /** Emitted JavaScript of up to the last 64 compiled blocks, oldest first. */
+  sources(): string[] {
+    return this.recent.slice();
+  }
+
+  /**
+   * The mode a block may run in, or -1 when blocks may not run: 32-bit protected mode, no
+   * virtual-8086 mode, a flat 4 GiB code segment at base 0, no instruction breakpoints. Bit 0:
+   * CPL 3 (user accesses); bit 1: DS, ES and SS are flat writable data segments.
+   */
+  modeKey(s: CpuState): number {
+    if ((s.cr0 & 1) === 0 || (s.flags & 0x20000) !== 0) return -1;
+    const csAcc = s.segAccess[1] ?? 0;
+    if ((csAcc & 0x4000) === 0 || (s.segBase[1] ?? 0) !== 0 || (s.segLimit[1] ?? 0) !== 0xffffffff) return -1;
+    if (((s.dr[7] ?? 0) & 0xff) !== 0) return -1;
+    let flat = 2;
+    for (const seg of [0, 2, 3]) {
+      const acc = s.segAccess[seg] ?? 0;
+      if (
+        (s.segBase[seg] ?? 0) !== 0 ||
+        (s.segLimit[seg] ?? 0) !== 0xffffffff ||
+        (acc & 0x9e) !== 0x92 || // present, data, writable, not expand-down
+        (seg === 2 && (acc & 0x4000) === 0) // a 32-bit stack
+      ) {
+        flat = 0;
+        break;
+      }
+    }
+    return (s.cpl === 3 ? 1 : 0) | flat;
+  }
+
+  /**
+   * Translates the block at physical address `phys` (the current EIP), or returns undefined
+   * when its first instruction must run in tier 0 (sensitive, undecodable, crossing a page).
+   */
+  compile(c: Tier0, phys: number, mode: number, ram: Uint8Array): Block | undefined {
+    const t0 = performance.now();
+    const pageEnd = (phys | 0xfff) + 1;
+    if (pageEnd > ram.length) return undefined;
+    const ins: Instruction[] = [];
+    const offsets: number[] = [];
+    let off = 0;
+    while (ins.length < MAX_BLOCK) {
+      const at = phys + off;
+      if (at >= pageEnd) break;
+      const i = new Instruction();
+      this.dec.decodeOut(ram.subarray(at, Math.min(pageEnd, at + 15)), 0, (c.state.eip + off) | 0, i);
+      // Undecodable here (or running into the next page): tier 0 takes it from there.
+      if (i.code === 0) break;
+      const cls = CLASS_OF[i.code] ?? 0;
+      if (cls !== Sensitivity.innocuous) break;
+      ins.push(i);
+      offsets.push(off);
+      off += i.length;
+      if (flowControl(i.code) !== FlowControl.next) break;
+      if (IS_SEGMENT_LOAD[i.code] === 1) break;
+      if ((i.prefixes & STRING_PREFIXES) !== 0 && isString(i)) break;
+    }
+    if (ins.length === 0) return undefined;
+    const handlers = ins.map((i) => HANDLERS[i.code] as Handler);
+    const source = emitBlock(ins, offsets, mode);
+    // The source holds only integers taken from decoded instructions (checked by `emitBlock`)
+    // and names of this module's parameters; nothing from guest memory is pasted in as text.
+    const fn = new Function('c', 's', 'r', 'I', 'H', source) as BlockFn;
+    this.recent.push(source);
+    if (this.recent.length > 64) this.recent.shift();
+    this.stats.blocksCompiled++;
+    this.stats.instructionsCompiled += ins.length;
+    this.stats.compileMs += performance.now() - t0;
+    const endsInSegmentLoad = IS_SEGMENT_LOAD[(ins[ins.length - 1] as Instruction).code] === 1;
+    return { fn, ins, handlers, offsets, count: ins.length, mode, source, endsInSegmentLoad };
+  }
+}
+
+function isString(i: Instruction): boolean {
+  const m = i.mnemonic;
+  return (
+    m.startsWith('movs') ||
+    m.startsWith('stos') ||
+    m.startsWith('lods') ||
+    m.startsWith('cmps') ||
+    m.startsWith('scas') ||
+    m.startsWith('ins') ||
+    m.startsWith('outs')
+  );
+}
+
+/** An integer for emitted source: refuses anything that is not a safe integer. */
+export function int(v: number): string {
+  if (!Number.isSafeInteger(v)) throw new Error(`tier 1: refusing to emit non-integer ${String(v)}`);
+  return String(v);
+}
+
+/**
+ * The body of a block function. Per instruction: the fault bookkeeping (`c.startEip`), EIP past
+ * the instruction, then the template or the handler call; after any instruction that may store,
+ * a check that no write hit translated code (then the block stops at the next instruction, so a
+ * write into the running block takes effect as on hardware).
+ */
+export function emitBlock(ins: readonly Instruction[], offsets: readonly number[], mode: number): string {
+  const lines: string[] = [];
+  lines.push('const e0 = s.eip;', 'const w0 = c.codeWrites;', 's.interruptShadow = false;');
+  for (let k = 0; k < ins.length; k++) {
+    const i = ins[k] as Instruction;
+    const off = offsets[k] as number;
+    const next = off + i.length;
+    const last = k === ins.length - 1;
+    const t = emitTemplate(i, mode, `(e0 + ${int(next)}) | 0`);
+    lines.push(`// ${i.mnemonic} (${int(i.code)})`);
+    if (t !== undefined && !t.mayFault) {
+      lines.push(t.code);
+    } else {
+      lines.push(`c.startEip = (e0 + ${int(off)}) | 0;`);
+      if (t !== undefined) lines.push(t.code);
+      else lines.push(`s.eip = (e0 + ${int(next)}) | 0;`, `H[${int(k)}](c, I[${int(k)}]);`);
+    }
+    const stores = t === undefined || t.stores;
+    if (last) {
+      if (t !== undefined && !t.setsEip) lines.push(`s.eip = (e0 + ${int(next)}) | 0;`);
+      lines.push(`c.instructions += ${int(ins.length)};`);
+    } else if (stores) {
+      lines.push(
+        `if (c.codeWrites !== w0) { s.eip = (e0 + ${int(next)}) | 0; c.instructions += ${int(k + 1)}; return; }`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
