@@ -53,6 +53,8 @@ export class Mmu {
   onCodeWrite: CodeWriteListener | null = null;
   /** ANDed into every physical address: ~(1 << 20) while the A20 gate is disabled. */
   a20Mask = -1;
+  /** Incremented whenever cached translations are dropped (tier 1's block links check it). */
+  epoch = 0;
 
   constructor(state: CpuState, bus: PhysicalBus) {
     this.state = state;
@@ -63,6 +65,7 @@ export class Mmu {
 
   /** Drops every cached translation (MOV CR3, MOV CR0/CR4 paging bits, task switch). */
   flush(): void {
+    this.epoch++;
     if (this.trackedCount >= TLB_TRACK_MAX) this.tlb.fill(0);
     else for (let i = 0; i < this.trackedCount; i++) this.tlb[this.tracked[i] ?? 0] = 0;
     this.trackedCount = 0;
@@ -70,6 +73,7 @@ export class Mmu {
 
   /** Drops the translation of one linear page (INVLPG). */
   invalidate(linear: number): void {
+    this.epoch++;
     this.tlb[linear >>> 12] = 0;
   }
 

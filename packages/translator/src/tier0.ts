@@ -64,6 +64,12 @@ export interface Tier0Options {
 /** Marks an address whose block cannot be translated (its first instruction needs tier 0). */
 const NO_BLOCK: Block = {
   fn: () => {},
+  linkEip0: 0,
+  link0: undefined,
+  linkEip1: 0,
+  link1: undefined,
+  linkCode: -1,
+  linkTlb: -1,
   ins: [],
   handlers: [],
   offsets: [],
@@ -309,11 +315,18 @@ export class Tier0 {
     const ram = this.mmu.bus.ram as Uint8Array;
     const blockAt = this.blockAt;
     const heat = this.heat;
+    const mmu = this.mmu;
     let mode = jit.modeKey(s);
+    // The block that ran last without a link to its successor: linked once the successor is known.
+    let prev: Block | null = null;
+    // A fault while fetching counts as a retired instruction, as in `burst`.
+    let fetching = false;
     try {
       while (this.instructions < end) {
         this.startEip = s.eip;
+        fetching = true;
         const ins = this.fetch();
+        fetching = false;
         if (mode >= 0) {
           const slot = this.fetchSlot;
           let b = blockAt[slot];
@@ -322,16 +335,37 @@ export class Tier0 {
             blockAt[slot] = b;
           }
           if (b !== undefined && b.mode === mode && this.instructions + b.count <= end) {
-            this.runningBlock = b;
-            this.blockEntryEip = s.eip;
-            b.fn(this, s, s.regs, b.ins, b.handlers);
-            this.runningBlock = null;
-            jit.stats.blockRuns++;
-            if (this.stopRequested || this.endSlice) return;
-            if (b.endsInSegmentLoad) mode = jit.modeKey(s);
+            if (prev !== null) this.link(prev, s.eip, b);
+            prev = null;
+            // Run it, then follow links from block to block without going through `fetch`.
+            for (;;) {
+              this.runningBlock = b;
+              this.blockEntryEip = s.eip;
+              b.fn(this, s, s.regs, b.ins, b.handlers);
+              this.runningBlock = null;
+              jit.stats.blockRuns++;
+              if (this.stopRequested || this.endSlice) return;
+              if (b.endsInSegmentLoad) {
+                mode = jit.modeKey(s);
+                break;
+              }
+              let next: Block | undefined;
+              if (b.linkCode === this.codeWrites && b.linkTlb === mmu.epoch) {
+                const e = s.eip;
+                if (b.linkEip0 === e) next = b.link0;
+                else if (b.linkEip1 === e) next = b.link1;
+              }
+              if (next === undefined || this.instructions + next.count > end) {
+                prev = b;
+                break;
+              }
+              jit.stats.chained++;
+              b = next;
+            }
             continue;
           }
         }
+        prev = null;
         this.instructions++;
         if (s.interruptShadow) s.interruptShadow = false;
         this.current = ins;
@@ -358,8 +392,26 @@ export class Tier0 {
         this.runningBlock = null;
         const k = b.offsets.indexOf((this.startEip - this.blockEntryEip) | 0);
         this.instructions += k + 1;
-      }
+      } else if (fetching) this.instructions++;
       this.fault();
+    }
+  }
+
+  /** Records that `to` (entered at `eip`) followed `from`, for direct block-to-block chaining. */
+  private link(from: Block, eip: number, to: Block): void {
+    if (to === NO_BLOCK) return;
+    if (from.linkCode !== this.codeWrites || from.linkTlb !== this.mmu.epoch) {
+      from.linkCode = this.codeWrites;
+      from.linkTlb = this.mmu.epoch;
+      from.link0 = undefined;
+      from.link1 = undefined;
+    }
+    if (from.link0 === undefined) {
+      from.linkEip0 = eip;
+      from.link0 = to;
+    } else if (from.linkEip0 !== eip) {
+      from.linkEip1 = eip;
+      from.link1 = to;
     }
   }
 

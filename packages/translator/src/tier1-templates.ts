@@ -17,6 +17,55 @@ export interface Template {
   readonly stores: boolean;
   /** Sets `s.eip` itself (branches). */
   readonly setsEip: boolean;
+  /**
+   * The flags this instruction leaves, when they are also in the block's locals `fa`, `fb`, `fv`
+   * (operands and 32-bit result): a following Jcc tests them directly instead of going through
+   * the lazy-flag state.
+   */
+  readonly flags?: FlagKind;
+}
+
+/** How the status flags relate to `fa`, `fb` and `fv`. */
+export type FlagKind = 'sub' | 'logic' | 'add' | 'incdec';
+
+/**
+ * A Jcc condition on the locals of the previous instruction's flags, or undefined when it needs
+ * the general path (`s.condition`). Condition numbers are the low nibble of the Jcc opcode.
+ */
+export function fusedCondition(kind: FlagKind, cc: number): string | undefined {
+  const pair = cc >> 1;
+  let c: string | undefined;
+  if (kind === 'sub') {
+    // o, b, e, be, s, p, l, le
+    c = [
+      undefined,
+      '(fa >>> 0) < (fb >>> 0)',
+      'fv === 0',
+      '(fa >>> 0) <= (fb >>> 0)',
+      'fv < 0',
+      undefined,
+      'fa < fb',
+      'fa <= fb',
+    ][pair];
+  } else if (kind === 'logic') {
+    // CF = OF = 0 after AND/OR/XOR/TEST.
+    c = ['false', 'false', 'fv === 0', 'fv === 0', 'fv < 0', undefined, 'fv < 0', 'fv <= 0'][pair];
+  } else if (kind === 'add') {
+    c = [
+      undefined,
+      '(fv >>> 0) < (fa >>> 0)',
+      'fv === 0',
+      undefined,
+      'fv < 0',
+      undefined,
+      undefined,
+      undefined,
+    ][pair];
+  } else {
+    c = [undefined, undefined, 'fv === 0', undefined, 'fv < 0', undefined, undefined, undefined][pair];
+  }
+  if (c === undefined) return undefined;
+  return (cc & 1) === 0 ? `(${c})` : `!(${c})`;
 }
 
 const CC_NAMES = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
@@ -87,6 +136,10 @@ function flatAddress(i: Instruction, mode: number): string | undefined {
 
 const user = (mode: number) => ((mode & 1) !== 0 ? 'true' : 'false');
 
+function flagged(code: string, flags: FlagKind): Template {
+  return { code, mayFault: false, stores: false, setsEip: false, flags };
+}
+
 function plain(code: string): Template {
   return { code, mayFault: false, stores: false, setsEip: false };
 }
@@ -95,33 +148,45 @@ function lazy(op: number, a: string, b: string, res: string): string {
   return `s.setLazy(${n(op)}, ${a}, ${b}, ${res}, 32);`;
 }
 
-/** ALU operation on 32-bit values `a` and `b` (source expressions); writes the result to `dst`. */
+/**
+ * ALU operation on 32-bit values `a` and `b` (source expressions), through the block's flag
+ * locals `fa`, `fb`, `fv`; writes the result to `dst` unless the operation only compares.
+ */
 function aluCode(op: number, a: string, b: string, dst: string | undefined): string {
-  const lines = [`const a = ${a};`, `const b = ${b};`];
+  const lines = [`fa = ${a};`, `fb = ${b};`];
   switch (op) {
     case AluOp.add:
-      lines.push('const v = (a + b) | 0;', lazy(LazyOp.add, 'a', 'b', 'v'));
+      lines.push('fv = (fa + fb) | 0;', lazy(LazyOp.add, 'fa', 'fb', 'fv'));
       break;
     case AluOp.sub:
     case AluOp.cmp:
-      lines.push('const v = (a - b) | 0;', lazy(LazyOp.sub, 'a', 'b', 'v'));
+      lines.push('fv = (fa - fb) | 0;', lazy(LazyOp.sub, 'fa', 'fb', 'fv'));
       break;
     case AluOp.or:
-      lines.push('const v = a | b;', lazy(LazyOp.logic, '0', '0', 'v'));
+      lines.push('fv = fa | fb;', lazy(LazyOp.logic, '0', '0', 'fv'));
       break;
     case AluOp.xor:
-      lines.push('const v = a ^ b;', lazy(LazyOp.logic, '0', '0', 'v'));
+      lines.push('fv = fa ^ fb;', lazy(LazyOp.logic, '0', '0', 'fv'));
       break;
     default:
-      lines.push('const v = a & b;', lazy(LazyOp.logic, '0', '0', 'v'));
+      lines.push('fv = fa & fb;', lazy(LazyOp.logic, '0', '0', 'fv'));
       break;
   }
-  if (dst !== undefined && op !== AluOp.cmp && op !== AluOp.test) lines.push(`${dst} = v;`);
-  return `{ ${lines.join(' ')} }`;
+  if (dst !== undefined && op !== AluOp.cmp && op !== AluOp.test) lines.push(`${dst} = fv;`);
+  return lines.join(' ');
+}
+
+function flagKind(op: number): FlagKind {
+  return op === AluOp.add ? 'add' : op === AluOp.sub || op === AluOp.cmp ? 'sub' : 'logic';
 }
 
 /** A template for `i`, or undefined to call its tier-0 handler. `next` is the next EIP (source). */
-export function emitTemplate(i: Instruction, mode: number, next: string): Template | undefined {
+export function emitTemplate(
+  i: Instruction,
+  mode: number,
+  next: string,
+  prevFlags?: FlagKind,
+): Template | undefined {
   const m = i.mnemonic;
   const u = user(mode);
   const o0 = i.op0Kind;
@@ -145,8 +210,9 @@ export function emitTemplate(i: Instruction, mode: number, next: string): Templa
     if (m.startsWith('j') && m !== 'jecxz' && m !== 'jcxz') {
       const cc = ccOf(m.slice(1));
       if (cc < 0) return undefined;
+      const fused = prevFlags === undefined ? undefined : fusedCondition(prevFlags, cc);
       return {
-        code: `s.eip = s.condition(${n(cc)}) ? ${target} : ${next};`,
+        code: `s.eip = ${fused ?? `s.condition(${n(cc)})`} ? ${target} : ${next};`,
         mayFault: false,
         stores: false,
         setsEip: true,
@@ -173,14 +239,16 @@ export function emitTemplate(i: Instruction, mode: number, next: string): Templa
   const aop = ALU_BY_MNEMONIC[m];
   if (aop !== undefined && i.opCount === 2 && o0 === OpKind.register && d >= 0) {
     if (o1 === OpKind.register && sr >= 0)
-      return plain(aluCode(aop, `r[${n(d)}]`, `r[${n(sr)}]`, `r[${n(d)}]`));
-    if (o1 === OpKind.immediate) return plain(aluCode(aop, `r[${n(d)}]`, n(i.immediate | 0), `r[${n(d)}]`));
+      return flagged(aluCode(aop, `r[${n(d)}]`, `r[${n(sr)}]`, `r[${n(d)}]`), flagKind(aop));
+    if (o1 === OpKind.immediate)
+      return flagged(aluCode(aop, `r[${n(d)}]`, n(i.immediate | 0), `r[${n(d)}]`), flagKind(aop));
   }
   if ((m === 'inc' || m === 'dec') && o0 === OpKind.register && d >= 0) {
     const op = m === 'inc' ? LazyOp.inc : LazyOp.dec;
-    const v = m === 'inc' ? '(a + 1) | 0' : '(a - 1) | 0';
-    return plain(
-      `{ const a = r[${n(d)}]; const v = ${v}; s.setLazy(${n(op)}, a, 1, v, 32); r[${n(d)}] = v; }`,
+    const v = m === 'inc' ? '(fa + 1) | 0' : '(fa - 1) | 0';
+    return flagged(
+      `fa = r[${n(d)}]; fv = ${v}; s.setLazy(${n(op)}, fa, 1, fv, 32); r[${n(d)}] = fv;`,
+      'incdec',
     );
   }
   if (m === 'lea' && d >= 0 && i.addressSize === 32) {
@@ -251,6 +319,7 @@ export function emitTemplate(i: Instruction, mode: number, next: string): Templa
           mayFault: true,
           stores: false,
           setsEip: false,
+          flags: flagKind(aop),
         };
       }
       if (aop === AluOp.cmp || aop === AluOp.test) {
@@ -263,6 +332,7 @@ export function emitTemplate(i: Instruction, mode: number, next: string): Templa
           mayFault: true,
           stores: false,
           setsEip: false,
+          flags: flagKind(aop),
         };
       }
     }

@@ -127,6 +127,22 @@ describe('tier 1', () => {
     expectSameState(t0, t1);
   });
 
+  it('an instruction that faults while being fetched counts as retired in both tiers', () => {
+    const { t0, t1 } = both(
+      program(`
+        mov ecx, 300
+      l:
+        add eax, ecx
+        dec ecx
+        jnz l
+        db 0x0f, 0x04         ; not an instruction: #UD when fetched
+        hlt`),
+    );
+    expect(t0.reason).toBe(StopReason.exception);
+    expect(t0.cpu.lastVector).toBe(6);
+    expectSameState(t0, t1);
+  });
+
   it('runs user-mode (CPL 3) code with user accesses in its own blocks', () => {
     const { t0, t1 } = both(
       program(`

@@ -11,7 +11,7 @@ import type { CpuState } from './cpu-state';
 import { HANDLERS, type Handler } from './handlers';
 import { CLASS_OF, Sensitivity } from './policy';
 import type { Tier0 } from './tier0';
-import { emitTemplate } from './tier1-templates';
+import { emitTemplate, type FlagKind } from './tier1-templates';
 
 /**
  * Tier 1: hot straight-line code translated into one JavaScript function per block, which V8
@@ -40,6 +40,17 @@ export type BlockFn = (
 
 export interface Block {
   readonly fn: BlockFn;
+  /**
+   * Links to the blocks that followed this one (up to two: a branch's two ways), valid while
+   * neither code nor translations changed: `linkCode`/`linkTlb` are `Tier0.codeWrites` and
+   * `Mmu.epoch` when the links were made.
+   */
+  linkEip0: number;
+  link0: Block | undefined;
+  linkEip1: number;
+  link1: Block | undefined;
+  linkCode: number;
+  linkTlb: number;
   readonly ins: readonly Instruction[];
   readonly handlers: readonly Handler[];
   /** Offset of each instruction from the block's first byte. */
@@ -88,6 +99,8 @@ const STRING_PREFIXES = PrefixBit.rep | PrefixBit.repne;
 
 export interface Tier1Stats {
   blocksCompiled: number;
+  /** Block entries that followed a link instead of going through the dispatcher. */
+  chained: number;
   instructionsCompiled: number;
   blockRuns: number;
   invalidations: number;
@@ -98,6 +111,7 @@ export interface Tier1Stats {
 export class Tier1 {
   readonly stats: Tier1Stats = {
     blocksCompiled: 0,
+    chained: 0,
     instructionsCompiled: 0,
     blockRuns: 0,
     invalidations: 0,
@@ -177,7 +191,22 @@ export class Tier1 {
     this.stats.instructionsCompiled += ins.length;
     this.stats.compileMs += performance.now() - t0;
     const endsInSegmentLoad = IS_SEGMENT_LOAD[(ins[ins.length - 1] as Instruction).code] === 1;
-    return { fn, ins, handlers, offsets, count: ins.length, mode, source, endsInSegmentLoad };
+    return {
+      fn,
+      linkEip0: 0,
+      link0: undefined,
+      linkEip1: 0,
+      link1: undefined,
+      linkCode: -1,
+      linkTlb: -1,
+      ins,
+      handlers,
+      offsets,
+      count: ins.length,
+      mode,
+      source,
+      endsInSegmentLoad,
+    };
   }
 }
 
@@ -208,13 +237,23 @@ export function int(v: number): string {
  */
 export function emitBlock(ins: readonly Instruction[], offsets: readonly number[], mode: number): string {
   const lines: string[] = [];
-  lines.push('const e0 = s.eip;', 'const w0 = c.codeWrites;', 's.interruptShadow = false;');
+  lines.push(
+    'const e0 = s.eip;',
+    'const w0 = c.codeWrites;',
+    'let fa = 0;',
+    'let fb = 0;',
+    'let fv = 0;',
+    's.interruptShadow = false;',
+  );
+  let prevFlags: FlagKind | undefined;
   for (let k = 0; k < ins.length; k++) {
     const i = ins[k] as Instruction;
     const off = offsets[k] as number;
     const next = off + i.length;
     const last = k === ins.length - 1;
-    const t = emitTemplate(i, mode, `(e0 + ${int(next)}) | 0`);
+    const t = emitTemplate(i, mode, `(e0 + ${int(next)}) | 0`, prevFlags);
+    // The flag locals describe the flags only up to the next instruction that is not a fusible template.
+    prevFlags = t?.flags;
     lines.push(`// ${i.mnemonic} (${int(i.code)})`);
     if (t !== undefined && !t.mayFault) {
       lines.push(t.code);
