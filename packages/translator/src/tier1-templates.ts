@@ -134,6 +134,53 @@ function flatAddress(i: Instruction, mode: number): string | undefined {
   return `(${parts.join(' + ')}) | 0`;
 }
 
+/**
+ * The linear address of a 32-bit-addressed memory operand, as source: the bare offset in a flat
+ * DS/ES/SS segment, otherwise through tier 0's segment check (`c.linear`, which raises #GP/#SS
+ * exactly as the handlers do) — FS/GS (Linux's per-CPU data) and CS overrides included.
+ */
+function address(i: Instruction, mode: number, size: number, write: boolean): string | undefined {
+  const flat = flatAddress(i, mode);
+  if (flat !== undefined) return flat;
+  if (i.addressSize !== 32) return undefined;
+  const seg = i.memSegment;
+  if (seg < Register.es || seg > Register.es + 5) return undefined;
+  const parts: string[] = [];
+  if (i.memBase !== 0) {
+    const b = reg32(i.memBase);
+    if (b < 0) return undefined;
+    parts.push(`r[${n(b)}]`);
+  }
+  if (i.memIndex !== 0) {
+    const x = reg32(i.memIndex);
+    if (x < 0) return undefined;
+    parts.push(i.memScale === 1 ? `r[${n(x)}]` : `r[${n(x)}] * ${n(i.memScale)}`);
+  }
+  if (i.memDisplacement !== 0 || parts.length === 0) parts.push(n(i.memDisplacement | 0));
+  return `c.linear(${n(seg - Register.es)}, (${parts.join(' + ')}) | 0, ${n(size)}, ${write ? 'true' : 'false'})`;
+}
+
+/** Source reading an 8- or 16-bit register operand (zero-extended), or undefined. */
+function readSmallReg(id: number): string | undefined {
+  if (id >= Register.al && id <= Register.bl) return `(r[${n(id - Register.al)}] & 255)`;
+  if (id >= Register.ah && id <= Register.bh) return `((r[${n(id - Register.ah)}] >> 8) & 255)`;
+  if (id >= Register.ax && id <= Register.di) return `(r[${n(id - Register.ax)}] & 65535)`;
+  return undefined;
+}
+
+/** A statement writing the 8-bit value `v` (source, already 0..255) to an 8-bit register. */
+function writeByteReg(id: number, v: string): string | undefined {
+  if (id >= Register.al && id <= Register.bl) {
+    const k = n(id - Register.al);
+    return `r[${k}] = (r[${k}] & -256) | ${v};`;
+  }
+  if (id >= Register.ah && id <= Register.bh) {
+    const k = n(id - Register.ah);
+    return `r[${k}] = (r[${k}] & -65281) | (${v} << 8);`;
+  }
+  return undefined;
+}
+
 const user = (mode: number) => ((mode & 1) !== 0 ? 'true' : 'false');
 
 function flagged(code: string, flags: FlagKind): Template {
@@ -229,6 +276,61 @@ export function emitTemplate(
     };
   }
 
+  // MOVZX/MOVSX r32 from an 8- or 16-bit register or memory operand.
+  if ((m === 'movzx' || m === 'movsx') && d >= 0 && i.operandSize === 32) {
+    const srcBits =
+      i.op1Kind === OpKind.memory ? (i.memSize === MemSize.u8 ? 8 : i.memSize === MemSize.u16 ? 16 : 0) : 0;
+    let src: string | undefined;
+    let bits = srcBits;
+    let faults = false;
+    if (o1 === OpKind.register) {
+      src = readSmallReg(i.op1Register);
+      bits = i.op1Register >= Register.ax ? 16 : 8;
+    } else if (o1 === OpKind.memory && srcBits !== 0) {
+      const addr = address(i, mode, srcBits >> 3, false);
+      if (addr !== undefined) src = `c.mmu.read${srcBits}(${addr}, ${u})`;
+      faults = true;
+    }
+    if (src !== undefined) {
+      const shift = 32 - bits;
+      const v = m === 'movzx' ? src : `((${src} << ${n(shift)}) >> ${n(shift)})`;
+      return { code: `r[${n(d)}] = ${v};`, mayFault: faults, stores: false, setsEip: false };
+    }
+    return undefined;
+  }
+
+  // Byte memory forms: MOV to and from 8-bit registers, MOV/CMP/TEST with an immediate.
+  if (i.memSize === MemSize.u8 && i.opCount === 2 && (o0 === OpKind.memory || o1 === OpKind.memory)) {
+    if (m === 'mov' && o0 === OpKind.register) {
+      const addr = address(i, mode, 1, false);
+      const w = addr === undefined ? undefined : writeByteReg(i.op0Register, `c.mmu.read8(${addr}, ${u})`);
+      if (w === undefined) return undefined;
+      return { code: w, mayFault: true, stores: false, setsEip: false };
+    }
+    if (m === 'mov' && o0 === OpKind.memory) {
+      const v = o1 === OpKind.immediate ? n(i.immediate & 255) : readSmallReg(i.op1Register);
+      const addr = address(i, mode, 1, true);
+      if (v === undefined || addr === undefined) return undefined;
+      return { code: `c.mmu.write8(${addr}, ${v}, ${u});`, mayFault: true, stores: true, setsEip: false };
+    }
+    if ((m === 'cmp' || m === 'test') && o0 === OpKind.memory) {
+      const b = o1 === OpKind.immediate ? n(i.immediate & 255) : readSmallReg(i.op1Register);
+      const addr = address(i, mode, 1, false);
+      if (b === undefined || addr === undefined) return undefined;
+      const calc =
+        m === 'cmp'
+          ? `fv = (fa - fb) & 255; s.setLazy(${n(LazyOp.sub)}, fa, fb, fv, 8);`
+          : `fv = fa & fb; s.setLazy(${n(LazyOp.logic)}, 0, 0, fv, 8);`;
+      return {
+        code: `fa = c.mmu.read8(${addr}, ${u}); fb = ${b}; ${calc}`,
+        mayFault: true,
+        stores: false,
+        setsEip: false,
+      };
+    }
+    return undefined;
+  }
+
   if (i.operandSize !== 32) return undefined;
 
   // Register-register and register-immediate forms.
@@ -295,7 +397,7 @@ export function emitTemplate(
   if (o0 === OpKind.memory || o1 === OpKind.memory) {
     // Dword accesses only (the operand-size attribute says nothing about byte forms).
     if (i.memSize !== MemSize.u32) return undefined;
-    const addr = flatAddress(i, mode);
+    const addr = address(i, mode, 4, o0 === OpKind.memory && m === 'mov');
     if (addr === undefined) return undefined;
     if (m === 'mov' && o0 === OpKind.register && d >= 0) {
       return {

@@ -241,7 +241,16 @@ function randomProgram(seed: number): string {
         lines.push(`mov ${r()}, ${imm()}`);
         break;
       case 12:
-        lines.push(`movzx ${r()}, byte ${mem()}`, `imul ${r()}, ${r()}`);
+        lines.push(
+          [
+            `movzx ${r()}, byte ${mem()}`,
+            `movsx ${r()}, word ${mem()}`,
+            `movsx ${r()}, ${['al', 'bh', 'cl'][rnd(3)]}`,
+            `movzx ${r()}, ${['dx', 'si'][rnd(2)]}`,
+            `mov ${r()}, [cs:ebp + ${rnd(64) * 4}]`,
+          ][rnd(5)] as string,
+          `imul ${r()}, ${r()}`,
+        );
         break;
       case 13:
         // Self-modifying code: rewrite the immediate of an instruction further down the block.
