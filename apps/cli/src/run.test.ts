@@ -1,8 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { assemble } from '@ringzero/assembler';
 import { describe, expect, it } from 'vitest';
-import { exitStatus, prepare, UsageError } from './run';
+import { describeOutcome, exitStatus, prepare, UsageError } from './run';
 
 const base = { append: 'console=ttyS0', memory: '128M', deterministic: true, stats: false };
 
@@ -53,6 +54,35 @@ describe('ringzero run: option and input checks', () => {
       /positive whole number/,
     );
   });
+  it('a triple fault is reported with the registers and the last translated blocks', () => {
+    // A Multiboot kernel that spins in a loop (hot enough for tier 1), then loads an empty IDT
+    // and raises an exception: #BP cannot be delivered, nor can the #DF: triple fault.
+    const image = assemble(`bits 32
+org 0x100000
+hdr: dd 0x1BADB002, 0x00010000, -(0x1BADB002 + 0x00010000)
+     dd hdr, hdr, 0, 0, start
+start:
+    mov ecx, 1000
+spin:
+    add eax, ecx
+    dec ecx
+    jnz spin
+    lidt [empty]
+    int3
+empty: dw 0
+       dd 0
+`).bytes;
+    const file = join(dir, 'triple.bin');
+    writeFileSync(file, image);
+    const { vm } = prepare({ ...base, kernel: file, memory: '16M' }, () => {});
+    const o = vm.run(1_000_000);
+    expect(o.kind).toBe('triple-fault');
+    expect(exitStatus(o)).toBe(2);
+    const text = describeOutcome(o, vm);
+    expect(text).toMatch(/^triple fault at eip=[0-9a-f]+ \(last vector \d+\); eax=[0-9a-f]{8} /);
+    expect(text).toMatch(/; last blocks( 10[0-9a-f]{4})+$/);
+  });
+
   it('exit status: 0 for a powered-off guest, the debug-exit status, 2 for a triple fault', () => {
     expect(exitStatus({ kind: 'halted' })).toBe(0);
     expect(exitStatus({ kind: 'debug-exit', status: 3 })).toBe(3);

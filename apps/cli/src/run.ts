@@ -126,7 +126,14 @@ export function describeOutcome(o: Outcome, vm: VirtualMachine): string {
         (v, i) =>
           `${['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'][i]}=${(v >>> 0).toString(16).padStart(8, '0')}`,
       );
-      return `triple fault at eip=${o.eip.toString(16)} (last vector ${o.vector}); ${r.join(' ')} cr0=${(s.cr0 >>> 0).toString(16)} cr3=${(s.cr3 >>> 0).toString(16)}`;
+      const blocks = vm.cpu.recentBlocks();
+      const last =
+        blocks.length > 0
+          ? `; last blocks ${blocks.map((e) => e.toString(16)).join(' ')}`
+          : vm.cpu.jit
+            ? ''
+            : '; (last blocks are recorded by tier 1, off with --no-jit)';
+      return `triple fault at eip=${o.eip.toString(16)} (last vector ${o.vector}); ${r.join(' ')} cr0=${(s.cr0 >>> 0).toString(16)} cr3=${(s.cr3 >>> 0).toString(16)}${last}`;
     }
     case 'limit':
       return `instruction limit reached (${vm.cpu.instructions})`;

@@ -144,6 +144,9 @@ export class Tier0 {
   private readonly heat = new Uint8Array(ICACHE_SIZE);
   /** Slot of the instruction `fetch` returned last. */
   private fetchSlot = 0;
+  /** Entry EIPs of the last 16 blocks tier 1 ran, oldest overwritten first (`recentBlocks()`). */
+  private readonly blockHistory = new Int32Array(16);
+  private blockHistoryCount = 0;
   /** The block running now and the EIP it was entered at (for fault bookkeeping). */
   private runningBlock: Block | null = null;
   private blockEntryEip = 0;
@@ -341,6 +344,7 @@ export class Tier0 {
             for (;;) {
               this.runningBlock = b;
               this.blockEntryEip = s.eip;
+              this.blockHistory[this.blockHistoryCount++ & 15] = s.eip;
               b.fn(this, s, s.regs, b.ins, b.handlers);
               this.runningBlock = null;
               jit.stats.blockRuns++;
@@ -395,6 +399,16 @@ export class Tier0 {
       } else if (fetching) this.instructions++;
       this.fault();
     }
+  }
+
+  /** Entry EIPs of the most recent translated blocks, oldest first (at most 16; empty without tier 1). */
+  recentBlocks(): number[] {
+    const n = Math.min(this.blockHistoryCount, 16);
+    const out: number[] = [];
+    for (let k = this.blockHistoryCount - n; k < this.blockHistoryCount; k++) {
+      out.push((this.blockHistory[k & 15] ?? 0) >>> 0);
+    }
+    return out;
   }
 
   /** Records that `to` (entered at `eip`) followed `from`, for direct block-to-block chaining. */
@@ -866,6 +880,7 @@ export class Tier0 {
     );
     if (this.delivering >= 2 || (this.delivering === 1 && vector === Vector.df)) {
       this.delivering = 0;
+      this.lastVector = vector;
       this.endRun(StopReason.tripleFault);
       return;
     }
@@ -879,6 +894,7 @@ export class Tier0 {
       const nested = this.delivering;
       if (nested >= 2 || vector === Vector.df) {
         this.delivering = 0;
+        this.lastVector = vector;
         this.endRun(StopReason.tripleFault);
         return;
       }
