@@ -420,6 +420,8 @@ export class Tier0 {
       from.link0 = undefined;
       from.link1 = undefined;
     }
+    // Two links: the most frequent exits of a block (its branch's two ways) settle in them; a
+    // superblock with more exits keeps the first and the latest.
     if (from.link0 === undefined) {
       from.linkEip0 = eip;
       from.link0 = to;

@@ -175,7 +175,10 @@ export class Tier1 {
       ins.push(i);
       offsets.push(off);
       off += i.length;
-      if (flowControl(i.code) !== FlowControl.next) break;
+      // A conditional branch does not end the block: its taken way leaves the block, the
+      // fall-through way goes on (a superblock along the not-taken path).
+      const flow = flowControl(i.code);
+      if (flow !== FlowControl.next && flow !== FlowControl.conditionalBranch) break;
       if (IS_SEGMENT_LOAD[i.code] === 1) break;
       if ((i.prefixes & STRING_PREFIXES) !== 0 && isString(i)) break;
     }
@@ -263,6 +266,16 @@ export function emitBlock(ins: readonly Instruction[], offsets: readonly number[
       else lines.push(`s.eip = (e0 + ${int(next)}) | 0;`, `H[${int(k)}](c, I[${int(k)}]);`);
     }
     const stores = t === undefined || t.stores;
+    if (!last && flowControl(i.code) === FlowControl.conditionalBranch) {
+      // Taken (EIP is not the next instruction): leave the block here.
+      lines.push(`if (s.eip !== ((e0 + ${int(next)}) | 0)) { c.instructions += ${int(k + 1)}; return; }`);
+      if (stores) {
+        lines.push(
+          `if (c.codeWrites !== w0) { s.eip = (e0 + ${int(next)}) | 0; c.instructions += ${int(k + 1)}; return; }`,
+        );
+      }
+      continue;
+    }
     if (last) {
       if (t !== undefined && !t.setsEip) lines.push(`s.eip = (e0 + ${int(next)}) | 0;`);
       lines.push(`c.instructions += ${int(ins.length)};`);
