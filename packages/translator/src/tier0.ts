@@ -14,7 +14,7 @@ import {
   type Policy,
   Sensitivity,
 } from './policy';
-import { type Block, HOT_THRESHOLD, IS_SEGMENT_LOAD, Tier1 } from './tier1';
+import { BLOCK_HELPERS, type Block, HOT_THRESHOLD, IS_SEGMENT_LOAD, Tier1 } from './tier1';
 
 /** Why `Tier0.run` returned. */
 export const StopReason = {
@@ -345,7 +345,7 @@ export class Tier0 {
               this.runningBlock = b;
               this.blockEntryEip = s.eip;
               this.blockHistory[this.blockHistoryCount++ & 15] = s.eip;
-              b.fn(this, s, s.regs, b.ins, b.handlers);
+              b.fn(this, s, s.regs, b.ins, b.handlers, BLOCK_HELPERS);
               this.runningBlock = null;
               jit.stats.blockRuns++;
               if (this.stopRequested || this.endSlice) return;

@@ -1,5 +1,5 @@
 import { type Instruction, MemSize, OpKind, Register } from '@ringzero/decoder';
-import { AluOp } from './alu';
+import { AluOp, ShiftOp } from './alu';
 import { LazyOp } from './cpu-state';
 
 /**
@@ -89,6 +89,17 @@ const CC_ALIASES: Record<string, string> = {
 function ccOf(suffix: string): number {
   return CC_NAMES.indexOf(CC_ALIASES[suffix] ?? suffix);
 }
+
+const SHIFT_BY_MNEMONIC: Record<string, number> = {
+  rol: ShiftOp.rol,
+  ror: ShiftOp.ror,
+  rcl: ShiftOp.rcl,
+  rcr: ShiftOp.rcr,
+  shl: ShiftOp.shl,
+  sal: ShiftOp.shl,
+  shr: ShiftOp.shr,
+  sar: ShiftOp.sar,
+};
 
 const ALU_BY_MNEMONIC: Record<string, number> = {
   add: AluOp.add,
@@ -333,6 +344,15 @@ export function emitTemplate(
 
   if (i.operandSize !== 32) return undefined;
 
+  // Shifts and rotates of a 32-bit register by 1, an immediate or CL: tier 0's `shift`, called
+  // directly (passed to the block as X.shift).
+  const sh = SHIFT_BY_MNEMONIC[m];
+  if (sh !== undefined && o0 === OpKind.register && d >= 0) {
+    const count =
+      o1 === OpKind.register ? '(r[1] & 255)' : o1 === OpKind.immediate ? n(i.immediate & 255) : '1';
+    return plain(`r[${n(d)}] = X.shift(s, ${n(sh)}, r[${n(d)}], ${count}, 32);`);
+  }
+
   // Register-register and register-immediate forms.
   if (m === 'mov' && o0 === OpKind.register && d >= 0) {
     if (o1 === OpKind.register && sr >= 0) return plain(`r[${n(d)}] = r[${n(sr)}];`);
@@ -420,6 +440,21 @@ export function emitTemplate(
           code: aluCode(aop, `r[${n(d)}]`, `c.mmu.read32(${addr}, ${u})`, `r[${n(d)}]`),
           mayFault: true,
           stores: false,
+          setsEip: false,
+          flags: flagKind(aop),
+        };
+      }
+      if (o0 === OpKind.memory && aop !== AluOp.cmp && aop !== AluOp.test) {
+        // Read-modify-write: check the write first (#PF before anything changes), as tier 0 does.
+        let b: string | undefined;
+        if (o1 === OpKind.register && sr >= 0) b = `r[${n(sr)}]`;
+        else if (o1 === OpKind.immediate) b = n(i.immediate | 0);
+        const waddr = address(i, mode, 4, true);
+        if (b === undefined || waddr === undefined) return undefined;
+        return {
+          code: `{ const L = ${waddr}; c.mmu.probeWrite(L, 4, ${u}); ${aluCode(aop, `c.mmu.read32(L, ${u})`, b, undefined)} c.mmu.write32(L, fv, ${u}); }`,
+          mayFault: true,
+          stores: true,
           setsEip: false,
           flags: flagKind(aop),
         };

@@ -7,6 +7,7 @@ import {
   Instruction,
   PrefixBit,
 } from '@ringzero/decoder';
+import { shift } from './alu';
 import type { CpuState } from './cpu-state';
 import { HANDLERS, type Handler } from './handlers';
 import { CLASS_OF, Sensitivity } from './policy';
@@ -36,7 +37,15 @@ export type BlockFn = (
   r: Int32Array,
   I: readonly Instruction[],
   H: readonly Handler[],
+  X: BlockHelpers,
 ) => void;
+
+/** Semantics shared with tier 0 that templates call directly. */
+export interface BlockHelpers {
+  readonly shift: typeof shift;
+}
+
+export const BLOCK_HELPERS: BlockHelpers = { shift };
 
 export interface Block {
   readonly fn: BlockFn;
@@ -187,7 +196,7 @@ export class Tier1 {
     const source = emitBlock(ins, offsets, mode);
     // The source holds only integers taken from decoded instructions (checked by `emitBlock`)
     // and names of this module's parameters; nothing from guest memory is pasted in as text.
-    const fn = new Function('c', 's', 'r', 'I', 'H', source) as BlockFn;
+    const fn = new Function('c', 's', 'r', 'I', 'H', 'X', source) as BlockFn;
     this.recent.push(source);
     if (this.recent.length > 64) this.recent.shift();
     this.stats.blocksCompiled++;
