@@ -231,11 +231,16 @@ function randomProgram(seed: number): string {
         lines.push(`adc ${r()}, ${r()}`, `sbb ${r()}, ${imm()}`);
         break;
       case 10:
-        lines.push(
-          `j${['z', 'nz', 'c', 'nc', 'o', 's', 'l', 'ge', 'be', 'a', 'p'][rnd(11)]} skip${i}`,
-          `inc ${r()}`,
-          `skip${i}:`,
-        );
+        if (rnd(3) === 0) {
+          // An unconditional jump over code (the block follows it to its target).
+          lines.push(`jmp skip${i}`, `dec ${r()}`, `not ${r()}`, `skip${i}:`);
+        } else {
+          lines.push(
+            `j${['z', 'nz', 'c', 'nc', 'o', 's', 'l', 'ge', 'be', 'a', 'p'][rnd(11)]} skip${i}`,
+            `inc ${r()}`,
+            `skip${i}:`,
+          );
+        }
         break;
       case 11:
         lines.push(`mov ${r()}, ${imm()}`);

@@ -5,6 +5,7 @@ import {
   FlowControl,
   flowControl,
   Instruction,
+  OpKind,
   PrefixBit,
 } from '@ringzero/decoder';
 import { shift } from './alu';
@@ -168,13 +169,16 @@ export class Tier1 {
   compile(c: Tier0, phys: number, mode: number, ram: Uint8Array): Block | undefined {
     const t0 = performance.now();
     const pageEnd = (phys | 0xfff) + 1;
+    const pageStart = pageEnd - 4096;
     if (pageEnd > ram.length) return undefined;
     const ins: Instruction[] = [];
     const offsets: number[] = [];
+    const visited = new Set<number>();
     let off = 0;
     while (ins.length < MAX_BLOCK) {
       const at = phys + off;
-      if (at >= pageEnd) break;
+      if (at >= pageEnd || at < pageStart || visited.has(off)) break;
+      visited.add(off);
       const i = new Instruction();
       this.dec.decodeOut(ram.subarray(at, Math.min(pageEnd, at + 15)), 0, (c.state.eip + off) | 0, i);
       // Undecodable here (or running into the next page): tier 0 takes it from there.
@@ -187,6 +191,11 @@ export class Tier1 {
       // A conditional branch does not end the block: its taken way leaves the block, the
       // fall-through way goes on (a superblock along the not-taken path).
       const flow = flowControl(i.code);
+      if (flow === FlowControl.branch && isFollowableJump(i)) {
+        // A direct JMP within the page: the block goes on at its target.
+        off = (off - i.length + (i.nearBranchTarget - i.ip)) | 0;
+        continue;
+      }
       if (flow !== FlowControl.next && flow !== FlowControl.conditionalBranch) break;
       if (IS_SEGMENT_LOAD[i.code] === 1) break;
       if ((i.prefixes & STRING_PREFIXES) !== 0 && isString(i)) break;
@@ -220,6 +229,11 @@ export class Tier1 {
       endsInSegmentLoad,
     };
   }
+}
+
+/** JMP rel8/rel32 in 32-bit code: a block may continue at its target. */
+function isFollowableJump(i: Instruction): boolean {
+  return i.mnemonic === 'jmp' && i.opCount === 1 && i.op0Kind === OpKind.nearBranch && i.operandSize === 32;
 }
 
 function isString(i: Instruction): boolean {
@@ -263,6 +277,11 @@ export function emitBlock(ins: readonly Instruction[], offsets: readonly number[
     const off = offsets[k] as number;
     const next = off + i.length;
     const last = k === ins.length - 1;
+    if (!last && flowControl(i.code) === FlowControl.branch) {
+      // A followed JMP: the block's next instruction is its target. Flags are unchanged.
+      lines.push(`// jmp (${int(i.code)}), followed`);
+      continue;
+    }
     const t = emitTemplate(i, mode, `(e0 + ${int(next)}) | 0`, prevFlags);
     // The flag locals describe the flags only up to the next instruction that is not a fusible template.
     prevFlags = t?.flags;
