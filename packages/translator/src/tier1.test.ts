@@ -168,7 +168,7 @@ describe('tier 1', () => {
     const h = createHarness(program('l: add eax, 0x7fffffff\nmov [ebx + ecx * 8 - 4], edx\njmp l'), {
       jit: true,
     });
-    h.cpu.run(200);
+    h.cpu.run(2000);
     const sources = h.cpu.jit?.sources() ?? [];
     expect(sources.length).toBeGreaterThan(0);
     for (const src of sources) {

@@ -29,7 +29,7 @@ import { emitTemplate, type FlagKind } from './tier1-templates';
 /** Longest block, in instructions. */
 export const MAX_BLOCK = 48;
 /** Executions of an address in tier 0 before it is translated. */
-export const HOT_THRESHOLD = 16;
+export const HOT_THRESHOLD = 64;
 
 /** The compiled function of a block. */
 export type BlockFn = (
