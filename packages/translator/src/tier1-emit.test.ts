@@ -1,0 +1,69 @@
+import { assemble } from '@ringzero/assembler';
+import { Decoder, Instruction } from '@ringzero/decoder';
+import { describe, expect, it } from 'vitest';
+import { emitBlock } from './tier1';
+
+/**
+ * Expect tests: the JavaScript tier 1 emits for small inputs, committed under `__expect__/` and
+ * reviewed as diffs. After an intended change to the emitter, update them with
+ * `pnpm --filter @ringzero/translator exec vitest run src/tier1-emit.test.ts -u`.
+ */
+
+const FLAT_RING0 = 2;
+const FLAT_RING3 = 3;
+const NOT_FLAT = 0;
+
+/** Decodes a straight-line sequence the way the block compiler sees it. */
+function decodeAll(source: string): { ins: Instruction[]; offsets: number[] } {
+  const bytes = assemble(`bits 32\norg 0x1000\n${source}`).bytes;
+  const dec = new Decoder(32);
+  const ins: Instruction[] = [];
+  const offsets: number[] = [];
+  let off = 0;
+  while (off < bytes.length) {
+    const i = new Instruction();
+    dec.decodeOut(bytes.subarray(off), 0, 0x1000 + off, i);
+    if (i.code === 0) throw new Error(`cannot decode at ${off}`);
+    ins.push(i);
+    offsets.push(off);
+    off += i.length;
+  }
+  return { ins, offsets };
+}
+
+const CASES: [name: string, mode: number, source: string][] = [
+  [
+    'register-alu-and-fused-branch',
+    FLAT_RING0,
+    'mov eax, ebx\nadd eax, 5\ncmp eax, ecx\njb 0x1000\ninc edx\njnz 0x1000',
+  ],
+  [
+    'memory-forms-flat',
+    FLAT_RING0,
+    'mov eax, [esi + ecx * 4 + 8]\nmov [edi], eax\nadd dword [ebp - 4], 3\ncmp byte [esi], 0',
+  ],
+  [
+    'memory-forms-user-fs',
+    FLAT_RING3,
+    'mov eax, [fs:0x14]\nmovzx ecx, byte [eax]\nmovsx edx, word [eax + 2]',
+  ],
+  ['stack-call-return', FLAT_RING0, 'push ebp\nmov ebp, esp\npush 7\ncall 0x2000\npop ebp\nret'],
+  ['non-flat-segments', NOT_FLAT, 'mov eax, [ebx]\npush eax\nshr eax, 3\nrol ecx, cl'],
+  [
+    'handler-fallback',
+    FLAT_RING0,
+    'xchg eax, ebx\nimul ecx, edx, 10\nbswap eax\ncmpxchg [esi], ecx\nsetz al',
+  ],
+];
+
+describe('tier 1 emitted JavaScript (expect files)', () => {
+  for (const [name, mode, source] of CASES) {
+    it(name, async () => {
+      const { ins, offsets } = decodeAll(source);
+      const js = emitBlock(ins, offsets, mode);
+      await expect(`// ${source.replaceAll('\n', '; ')}\n${js}\n`).toMatchFileSnapshot(
+        `./__expect__/${name}.js`,
+      );
+    });
+  }
+});
