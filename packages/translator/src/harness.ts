@@ -66,6 +66,8 @@ export interface HarnessOptions {
   policy?: Policy;
   /** Run hot code through tier 1. */
   jit?: boolean;
+  /** Executions before tier 1 translates an address (1: translate everything at once). */
+  jitThreshold?: number;
 }
 
 /** GDT the flat modes install at 0x500: null, ring-0 code/data, ring-3 code/data, a 32-bit TSS. */
@@ -110,6 +112,7 @@ export function createHarness(
     callouts: options.callouts,
     policy: options.policy,
     jit: options.jit,
+    jitThreshold: options.jitThreshold,
   });
   const mode = options.mode ?? 'flat32';
   if (mode === 'real') {

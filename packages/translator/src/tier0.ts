@@ -59,6 +59,8 @@ export interface Tier0Options {
   state?: CpuState;
   /** Translate hot code with tier 1 (default false: tier 0 only). */
   jit?: boolean;
+  /** Tier-0 executions of an address before tier 1 translates it (default `HOT_THRESHOLD`). */
+  jitThreshold?: number;
 }
 
 /** Marks an address whose block cannot be translated (its first instruction needs tier 0). */
@@ -140,8 +142,9 @@ export class Tier0 {
   codeWrites = 0;
   /** Translated blocks by instruction-cache slot (valid while the slot holds the same code). */
   private readonly blockAt: (Block | undefined)[] = new Array(ICACHE_SIZE);
-  /** Tier-0 executions per slot, towards HOT_THRESHOLD. */
+  /** Tier-0 executions per slot, towards `hotThreshold`. */
   private readonly heat = new Uint8Array(ICACHE_SIZE);
+  private readonly hotThreshold: number;
   /** Slot of the instruction `fetch` returned last. */
   private fetchSlot = 0;
   /** Entry EIPs of the last 16 blocks tier 1 ran, oldest overwritten first (`recentBlocks()`). */
@@ -159,6 +162,7 @@ export class Tier0 {
     this.callouts = { ...defaultCallouts(), ...options.callouts };
     this.policy = options.policy ?? NATIVE_POLICY;
     this.jit = options.jit && options.memory.ram !== undefined ? new Tier1() : null;
+    this.hotThreshold = Math.min(255, Math.max(1, Math.floor(options.jitThreshold ?? HOT_THRESHOLD)));
     this.mmu.onCodeWrite = (page) => this.invalidatePage(page);
     // Writes that bypass this processor (device DMA, loaders) reach us through the bus's watch.
     options.memory.onCodeWrite?.((page) => this.invalidateCode(page * 4096, 4096));
@@ -333,7 +337,7 @@ export class Tier0 {
         if (mode >= 0) {
           const slot = this.fetchSlot;
           let b = blockAt[slot];
-          if (b === undefined && ++heat[slot]! >= HOT_THRESHOLD) {
+          if (b === undefined && ++heat[slot]! >= this.hotThreshold) {
             b = jit.compile(this, (this.slotPhys[slot] ?? 0) >>> 0, mode, ram) ?? NO_BLOCK;
             blockAt[slot] = b;
           }

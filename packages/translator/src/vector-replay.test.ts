@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { definedFlags, type HwVector, parseVectors, replay } from './vector-replay';
+import { definedFlags, type HwVector, parseVectors, replay, tier1BlockRuns } from './vector-replay';
 
 const dir = new URL('../testdata/', import.meta.url);
 
-function mismatches(vectors: HwVector[]): string[] {
+function mismatches(vectors: HwVector[], tier: 0 | 1 = 0): string[] {
   const bad: string[] = [];
   for (const v of vectors) {
-    const r = replay(v);
+    const r = replay(v, tier);
     const d = definedFlags(v);
     const fl = (r.flags ^ v.flagsOut) & d.flags;
     if ((d.result && r.out0 !== v.out0) || r.out1 !== v.out1 || fl !== 0) {
@@ -41,6 +41,11 @@ for (const file of ['alu.txt', 'shift.txt', 'muldiv.txt', 'bits.txt']) {
     for (const [key, vectors] of byOp(file)) {
       it(`${key}-bit results and defined flags match this host (${vectors.length} vectors)`, () => {
         expect(mismatches(vectors).slice(0, 5)).toEqual([]);
+      });
+      it(`${key}-bit: the same through tier 1 blocks`, () => {
+        const before = tier1BlockRuns();
+        expect(mismatches(vectors, 1).slice(0, 5)).toEqual([]);
+        expect(tier1BlockRuns() - before).toBe(vectors.length);
       });
     }
   });

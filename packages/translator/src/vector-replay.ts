@@ -90,15 +90,21 @@ export interface ReplayResult {
 }
 
 const harness = createHarness(new Uint8Array(0), { memorySize: 0x10000 });
+/** Tier 1 translating every address the first time it runs. */
+const harness1 = createHarness(new Uint8Array(0), { memorySize: 0x10000, jit: true, jitThreshold: 1 });
 const ORIGIN = 0x1000;
 
-/** Runs one vector through tier 0 and returns results in the vector's terms. */
-export function replay(v: HwVector): ReplayResult {
-  const { cpu, memory } = harness;
+/**
+ * Runs one vector through tier 0 (or, with `tier` 1, as a translated tier-1 block) and returns
+ * results in the vector's terms.
+ */
+export function replay(v: HwVector, tier: 0 | 1 = 0): ReplayResult {
+  const { cpu, memory } = tier === 1 ? harness1 : harness;
   const s = cpu.state;
   const code = encode(v);
-  memory.ram.set(code, ORIGIN);
-  cpu.invalidateCode(ORIGIN, 16);
+  // HLT after the code ends the block there.
+  memory.ram.set([...code, 0xf4], ORIGIN);
+  cpu.invalidateCode(ORIGIN, 32);
   s.regs.fill(0);
   s.regs[Reg.esp] = 0x8000;
   s.eip = ORIGIN;
@@ -137,8 +143,9 @@ export function replay(v: HwVector): ReplayResult {
         r[Reg.ecx] = v.in2;
       }
   }
-  cpu.step();
-  if (v.op.startsWith('set')) cpu.step();
+  const count = v.op.startsWith('set') ? 2 : 1;
+  if (tier === 1) cpu.run(count);
+  else for (let k = 0; k < count; k++) cpu.step();
   const eax = (r[Reg.eax] ?? 0) >>> 0;
   switch (v.op) {
     case 'mul':
@@ -163,6 +170,11 @@ export function replay(v: HwVector): ReplayResult {
       } else out0 = eax & m;
   }
   return { out0: out0 >>> 0, out1: out1 >>> 0, flags: s.getFlags() & 0x8d5 };
+}
+
+/** Tier-1 block runs of the replay processor so far (to prove the vectors went through tier 1). */
+export function tier1BlockRuns(): number {
+  return harness1.cpu.jit?.stats.blockRuns ?? 0;
 }
 
 /**
