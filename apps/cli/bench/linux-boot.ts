@@ -13,7 +13,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { runSession, SerialCollector, type SessionStep, VirtualMachine } from '@ringzero/hypervisor';
+import {
+  describeExpectation,
+  indexAfter,
+  runSession,
+  SerialCollector,
+  type SessionStep,
+  VirtualMachine,
+} from '@ringzero/hypervisor';
 import { V86 } from 'v86';
 import { fetchLinuxGuest, type LinuxGuest } from '../../../scripts/fetch-linux-guest';
 
@@ -78,22 +85,6 @@ function guest(): LinuxGuest {
     );
     process.exit(1);
   }
-}
-
-/** Index just past the first match of `what` at or after `from`, or -1 (as runSession does). */
-function indexAfter(text: string, what: string | RegExp, from: number): number {
-  if (typeof what === 'string') {
-    const i = text.indexOf(what, from);
-    return i < 0 ? -1 : i + what.length;
-  }
-  const re = new RegExp(what.source, what.flags.includes('g') ? what.flags : `${what.flags}g`);
-  re.lastIndex = from;
-  const m = re.exec(text);
-  return m ? m.index + m[0].length : -1;
-}
-
-function describe(what: string | RegExp): string {
-  return typeof what === 'string' ? JSON.stringify(what) : String(what);
 }
 
 function tail(text: string, n = 600): string {
@@ -208,7 +199,7 @@ async function runV86(g: LinuxGuest, firmware: V86Bios): Promise<PeerResult> {
         reject(
           new PeerFailure(
             'v86',
-            `timed out after ${V86_TIMEOUT_S} s waiting for ${describe(expect)} (step ${step}, ${instructions()} instructions)`,
+            `timed out after ${V86_TIMEOUT_S} s waiting for ${describeExpectation(expect)} (step ${step}, ${instructions()} instructions)`,
             text,
           ),
         );

@@ -27,6 +27,8 @@ export {
 export { PortBus } from './port-bus';
 export { CpuidEdx, type GuestProfile, I686_PROFILE } from './profile';
 export {
+  describeExpectation,
+  indexAfter,
   runSession,
   SerialCollector,
   type SessionOptions,

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { HypervisorError } from './errors';
 import { VirtualMachine } from './machine';
 import { PortBus } from './port-bus';
+import { runSession, SerialCollector } from './session';
 
 /** Puts a flat 32-bit ring-0 program at 0x1000 (GDT at 0x500: code 0x08, data 0x10) and starts there. */
 function program(vm: VirtualMachine, bytes: number[]) {
@@ -97,5 +98,29 @@ describe('PortBus', () => {
     expect(seen).toEqual(['3:2:9']);
     expect(bus.read(0x200, 2)).toBe(0xffff);
     expect(bus.unclaimed.get(0x200)).toBe(1);
+  });
+});
+
+describe('runSession', () => {
+  // mov dx,0x3f8 / mov al,'A' / out dx,al / mov al,'>' / out dx,al / cli / hlt
+  const PRINT_AND_HALT = [0x66, 0xba, 0xf8, 0x03, 0xb0, 0x41, 0xee, 0xb0, 0x3e, 0xee, 0xfa, 0xf4];
+
+  it('waits for each expectation in order and records the instruction count at each', () => {
+    const serial = new SerialCollector();
+    const vm = new VirtualMachine({ memory: 16 << 20, deterministic: true, onSerial: serial.push });
+    program(vm, PRINT_AND_HALT);
+    const r = runSession(vm, serial, [{ expect: 'A' }, { expect: /[>]/ }], { slice: 2 });
+    expect(r.failure).toBeUndefined();
+    expect(r.transcript).toBe('A>');
+    expect(r.marks).toEqual([4, 6]);
+  });
+
+  it('reports the step whose output never came and why', () => {
+    const serial = new SerialCollector();
+    const vm = new VirtualMachine({ memory: 16 << 20, deterministic: true, onSerial: serial.push });
+    program(vm, PRINT_AND_HALT);
+    const r = runSession(vm, serial, [{ expect: 'A' }, { expect: 'login:' }]);
+    expect(r.failure).toEqual({ step: 1, reason: 'the guest stopped (halted) before "login:"' });
+    expect(r.outcome).toEqual({ kind: 'halted' });
   });
 });

@@ -59,7 +59,10 @@ export function runSession(
           transcript: serial.text,
           outcome,
           marks,
-          failure: { step: i, reason: `no ${describe(step.expect)} within ${stepBudget} instructions` },
+          failure: {
+            step: i,
+            reason: `no ${describeExpectation(step.expect)} within ${stepBudget} instructions`,
+          },
         };
       }
       outcome = vm.run(Math.min(slice, deadline - vm.cpu.instructions));
@@ -71,7 +74,10 @@ export function runSession(
           transcript: serial.text,
           outcome,
           marks,
-          failure: { step: i, reason: `the guest stopped (${outcome.kind}) before ${describe(step.expect)}` },
+          failure: {
+            step: i,
+            reason: `the guest stopped (${outcome.kind}) before ${describeExpectation(step.expect)}`,
+          },
         };
       }
       if (outcome.kind === 'idle' && !Number.isFinite(outcome.untilNs)) {
@@ -81,7 +87,10 @@ export function runSession(
           transcript: serial.text,
           outcome,
           marks,
-          failure: { step: i, reason: `the guest went idle for good before ${describe(step.expect)}` },
+          failure: {
+            step: i,
+            reason: `the guest went idle for good before ${describeExpectation(step.expect)}`,
+          },
         };
       }
     }
@@ -112,8 +121,8 @@ export class SerialCollector {
   }
 }
 
-/** Index just past the first match of `what` at or after `from`, or -1. */
-function indexAfter(text: string, what: string | RegExp, from: number): number {
+/** Index just past the first match of `what` at or after `from`, or -1 (what a session step waits for). */
+export function indexAfter(text: string, what: string | RegExp, from: number): number {
   if (typeof what === 'string') {
     const i = text.indexOf(what, from);
     return i < 0 ? -1 : i + what.length;
@@ -124,6 +133,7 @@ function indexAfter(text: string, what: string | RegExp, from: number): number {
   return m ? m.index + m[0].length : -1;
 }
 
-function describe(what: string | RegExp): string {
+/** A step's expectation as text for messages. */
+export function describeExpectation(what: string | RegExp): string {
   return typeof what === 'string' ? JSON.stringify(what) : String(what);
 }

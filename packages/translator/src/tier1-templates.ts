@@ -122,14 +122,11 @@ function reg32(id: number): number {
 }
 
 /**
- * The effective address of a 32-bit memory operand in a flat DS/ES/SS segment, as source, or
- * undefined when the operand needs tier 0's segment checks (FS/GS/CS overrides, 16-bit
- * addressing, a non-flat mode).
+ * The effective address (offset) of a 32-bit-addressed memory operand, as source, or undefined
+ * when it uses a register that is not a 32-bit general register.
  */
-function flatAddress(i: Instruction, mode: number): string | undefined {
-  if ((mode & 2) === 0 || i.addressSize !== 32) return undefined;
-  const seg = i.memSegment;
-  if (seg !== Register.ds && seg !== Register.es && seg !== Register.ss) return undefined;
+function offsetOf(i: Instruction): string | undefined {
+  if (i.addressSize !== 32) return undefined;
   const parts: string[] = [];
   if (i.memBase !== 0) {
     const b = reg32(i.memBase);
@@ -146,29 +143,17 @@ function flatAddress(i: Instruction, mode: number): string | undefined {
 }
 
 /**
- * The linear address of a 32-bit-addressed memory operand, as source: the bare offset in a flat
- * DS/ES/SS segment, otherwise through tier 0's segment check (`c.linear`, which raises #GP/#SS
+ * The linear address of a memory operand, as source: the bare offset in a flat DS/ES/SS segment
+ * (mode bit 1), otherwise through tier 0's segment check (`c.linear`, which raises #GP/#SS
  * exactly as the handlers do) — FS/GS (Linux's per-CPU data) and CS overrides included.
  */
 function address(i: Instruction, mode: number, size: number, write: boolean): string | undefined {
-  const flat = flatAddress(i, mode);
-  if (flat !== undefined) return flat;
-  if (i.addressSize !== 32) return undefined;
+  const off = offsetOf(i);
+  if (off === undefined) return undefined;
   const seg = i.memSegment;
+  if ((mode & 2) !== 0 && (seg === Register.ds || seg === Register.es || seg === Register.ss)) return off;
   if (seg < Register.es || seg > Register.es + 5) return undefined;
-  const parts: string[] = [];
-  if (i.memBase !== 0) {
-    const b = reg32(i.memBase);
-    if (b < 0) return undefined;
-    parts.push(`r[${n(b)}]`);
-  }
-  if (i.memIndex !== 0) {
-    const x = reg32(i.memIndex);
-    if (x < 0) return undefined;
-    parts.push(i.memScale === 1 ? `r[${n(x)}]` : `r[${n(x)}] * ${n(i.memScale)}`);
-  }
-  if (i.memDisplacement !== 0 || parts.length === 0) parts.push(n(i.memDisplacement | 0));
-  return `c.linear(${n(seg - Register.es)}, (${parts.join(' + ')}) | 0, ${n(size)}, ${write ? 'true' : 'false'})`;
+  return `c.linear(${n(seg - Register.es)}, ${off}, ${n(size)}, ${write ? 'true' : 'false'})`;
 }
 
 /** Source reading an 8- or 16-bit register operand (zero-extended), or undefined. */
@@ -373,20 +358,10 @@ export function emitTemplate(
       'incdec',
     );
   }
-  if (m === 'lea' && d >= 0 && i.addressSize === 32) {
-    const parts: string[] = [];
-    if (i.memBase !== 0) {
-      const b = reg32(i.memBase);
-      if (b < 0) return undefined;
-      parts.push(`r[${n(b)}]`);
-    }
-    if (i.memIndex !== 0) {
-      const x = reg32(i.memIndex);
-      if (x < 0) return undefined;
-      parts.push(i.memScale === 1 ? `r[${n(x)}]` : `r[${n(x)}] * ${n(i.memScale)}`);
-    }
-    parts.push(n(i.memDisplacement | 0));
-    return plain(`r[${n(d)}] = (${parts.join(' + ')}) | 0;`);
+  if (m === 'lea' && d >= 0) {
+    const off = offsetOf(i);
+    if (off === undefined) return undefined;
+    return plain(`r[${n(d)}] = ${off};`);
   }
 
   // Stack: PUSH r32 / imm, POP r32 (flat SS, 32-bit stack).
