@@ -150,6 +150,8 @@ export class Tier0 {
   /** Entry EIPs of the last 16 blocks tier 1 ran, oldest overwritten first (`recentBlocks()`). */
   private readonly blockHistory = new Int32Array(16);
   private blockHistoryCount = 0;
+  /** The instruction budget's end in the current burst: a looping block stops before it. */
+  blockEnd = 0;
   /** The block running now and the EIP it was entered at (for fault bookkeeping). */
   private runningBlock: Block | null = null;
   private blockEntryEip = 0;
@@ -323,6 +325,7 @@ export class Tier0 {
     const blockAt = this.blockAt;
     const heat = this.heat;
     const mmu = this.mmu;
+    this.blockEnd = end;
     let mode = jit.modeKey(s);
     // The block that ran last without a link to its successor: linked once the successor is known.
     let prev: Block | null = null;

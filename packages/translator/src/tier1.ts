@@ -271,6 +271,16 @@ export function emitBlock(ins: readonly Instruction[], offsets: readonly number[
     'let fv = 0;',
     's.interruptShadow = false;',
   );
+  // A block whose last instruction branches back to its own start (a hot loop) runs its body in
+  // a loop while the branch goes back and the dispatcher's budget (`c.blockEnd`) allows another
+  // whole iteration; every iteration retires its instructions, so exits and faults count right.
+  const lastIns = ins[ins.length - 1] as Instruction;
+  const lastFlow = flowControl(lastIns.code);
+  const selfLoop =
+    (lastFlow === FlowControl.branch || lastFlow === FlowControl.conditionalBranch) &&
+    lastIns.op0Kind === OpKind.nearBranch &&
+    (offsets[ins.length - 1] as number) + (lastIns.nearBranchTarget - lastIns.ip) === 0;
+  if (selfLoop) lines.push('for (;;) {');
   let prevFlags: FlagKind | undefined;
   for (let k = 0; k < ins.length; k++) {
     const i = ins[k] as Instruction;
@@ -307,6 +317,12 @@ export function emitBlock(ins: readonly Instruction[], offsets: readonly number[
     if (last) {
       if (t !== undefined && !t.setsEip) lines.push(`s.eip = (e0 + ${int(next)}) | 0;`);
       lines.push(`c.instructions += ${int(ins.length)};`);
+      if (selfLoop) {
+        lines.push(
+          `if (s.eip !== e0 || c.instructions + ${int(ins.length)} > c.blockEnd || c.codeWrites !== w0) return;`,
+          '}',
+        );
+      }
     } else if (stores) {
       lines.push(
         `if (c.codeWrites !== w0) { s.eip = (e0 + ${int(next)}) | 0; c.instructions += ${int(k + 1)}; return; }`,

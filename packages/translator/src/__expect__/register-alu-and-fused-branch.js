@@ -5,6 +5,7 @@ let fa = 0;
 let fb = 0;
 let fv = 0;
 s.interruptShadow = false;
+for (;;) {
 // mov (535)
 r[0] = r[3];
 // add (19)
@@ -19,3 +20,5 @@ fa = r[2]; fv = (fa + 1) | 0; s.setLazy(6, fa, 1, fv, 32); r[2] = fv;
 // jne (308)
 s.eip = !(fv === 0) ? (((e0 + 12) | 0) + -12) | 0 : (e0 + 12) | 0;
 c.instructions += 6;
+if (s.eip !== e0 || c.instructions + 6 > c.blockEnd || c.codeWrites !== w0) return;
+}
