@@ -43,6 +43,8 @@ export class Mmu {
   private readonly state: CpuState;
   private ram: Uint8Array;
   private ramSize: number;
+  /** RAM as 32-bit words (when its buffer offset allows), for aligned dword accesses. */
+  private readonly ram32: Int32Array;
   /** linear page → (physical frame << 12) | TLB_* bits; 0 = not cached. */
   private readonly tlb = new Int32Array(1 << 20);
   private readonly tracked = new Int32Array(TLB_TRACK_MAX);
@@ -61,6 +63,10 @@ export class Mmu {
     this.bus = bus;
     this.ram = bus.ram ?? new Uint8Array(0);
     this.ramSize = this.ram.length;
+    this.ram32 =
+      this.ram.byteOffset % 4 === 0
+        ? new Int32Array(this.ram.buffer, this.ram.byteOffset, this.ram.length >>> 2)
+        : new Int32Array(0);
   }
 
   /** Drops every cached translation (MOV CR3, MOV CR0/CR4 paging bits, task switch). */
@@ -142,6 +148,12 @@ export class Mmu {
   }
 
   read32(linear: number, user: boolean): number {
+    if ((linear & 3) === 0) {
+      // Aligned: one word load from RAM (the common case).
+      const p = this.translate(linear, false, user);
+      if (p < this.ramSize && p >>> 2 < this.ram32.length) return this.ram32[p >>> 2] as number;
+      return this.bus.read32(p) | 0;
+    }
     if ((linear & 0xfff) > 0xffc) {
       const lo = this.read16(linear, user);
       return lo | (this.read16(linear + 2, user) << 16);
@@ -184,6 +196,13 @@ export class Mmu {
   }
 
   write32(linear: number, value: number, user: boolean): void {
+    if ((linear & 3) === 0) {
+      const p = this.translate(linear, true, user);
+      if (this.codePages[p >>> 12] !== 0) this.codeWrite(p >>> 12);
+      if (p < this.ramSize && p >>> 2 < this.ram32.length) this.ram32[p >>> 2] = value;
+      else this.bus.write32(p, value >>> 0);
+      return;
+    }
     if ((linear & 0xfff) > 0xffc) {
       this.probeWrite(linear, 4, user);
       this.write16(linear, value, user);
