@@ -25,7 +25,7 @@ export {
   parseMultiboot,
 } from './multiboot';
 export { PortBus } from './port-bus';
-export { CpuidEdx, type GuestProfile, I686_PROFILE } from './profile';
+export { CpuidEdx, type GuestProfile, I686_PROFILE, Msr } from './profile';
 export {
   describeExpectation,
   indexAfter,

@@ -101,6 +101,27 @@ describe('PortBus', () => {
   });
 });
 
+describe('MSRs of the guest profile', () => {
+  it('SYSENTER MSRs read back, an MSR the profile lacks raises #GP, the TSC is virtual time', () => {
+    const vm = new VirtualMachine({ memory: 16 << 20, deterministic: true });
+    // mov ecx,0x174 / mov eax,0x1234 / xor edx,edx / wrmsr / xor eax,eax / rdmsr / mov ebx,eax /
+    // mov ecx,0x10 / rdmsr / mov esi,eax / mov ecx,0x1b / rdmsr (APIC base: #GP, no IDT: triple fault)
+    program(
+      vm,
+      [
+        0xb9, 0x74, 0x01, 0, 0, 0xb8, 0x34, 0x12, 0, 0, 0x31, 0xd2, 0x0f, 0x30, 0x31, 0xc0, 0x0f, 0x32, 0x89,
+        0xc3, 0xb9, 0x10, 0, 0, 0, 0x0f, 0x32, 0x89, 0xc6, 0xb9, 0x1b, 0, 0, 0, 0x0f, 0x32, 0xf4,
+      ],
+    );
+    const o = vm.run(1000);
+    expect(o.kind).toBe('triple-fault');
+    const r = vm.cpu.state.regs;
+    expect(r[3]).toBe(0x1234); // EBX: SYSENTER_CS as written
+    expect(r[6]).toBe(9); // ESI: TSC = 9 ns of virtual time after 9 instructions
+    expect(vm.stats.exceptions.get(13)).toBe(1);
+  });
+});
+
 describe('runSession', () => {
   // mov dx,0x3f8 / mov al,'A' / out dx,al / mov al,'>' / out dx,al / cli / hlt
   const PRINT_AND_HALT = [0x66, 0xba, 0xf8, 0x03, 0xb0, 0x41, 0xee, 0xb0, 0x3e, 0xee, 0xfa, 0xf4];

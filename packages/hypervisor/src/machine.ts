@@ -11,7 +11,7 @@ import {
   Uart16550,
 } from '@ringzero/devices';
 import { PhysicalMemory } from '@ringzero/memory';
-import { CpuState, Eflags, Reg, Seg, StopReason, Tier0 } from '@ringzero/translator';
+import { CpuState, defaultCallouts, Eflags, Reg, Seg, StopReason, Tier0 } from '@ringzero/translator';
 import { HypervisorError } from './errors';
 import { LINUX_LAYOUT, type LinuxBootInfo, loadLinux, parseBzImage } from './linux-boot';
 import {
@@ -105,6 +105,8 @@ export class VirtualMachine {
       onReset: reset,
     });
     const state = new CpuState();
+    const msrs = new Set(this.profile.msrs);
+    const stateMsrs = defaultCallouts();
     this.cpu = new Tier0({
       memory: this.memory,
       state,
@@ -113,7 +115,20 @@ export class VirtualMachine {
         ioRead: (port, size) => this.bus.read(port, size),
         ioWrite: (port, size, value) => this.bus.write(port, size, value),
         cpuid: (leaf, sub, out) => this.profile.cpuid(leaf, sub, out),
-        rdtsc: () => BigInt(Math.floor(this.now())),
+        rdtsc: () => this.tsc(),
+        rdmsr: (index, s) => {
+          if (!msrs.has(index)) return undefined;
+          return index === 0x10 ? this.tsc() : stateMsrs.rdmsr(index, s);
+        },
+        wrmsr: (index, value, s) => {
+          if (!msrs.has(index)) return false;
+          if (index === 0x10) {
+            // Writing the TSC moves it relative to virtual time.
+            this.tscOffset = BigInt.asUintN(64, value) - BigInt(Math.floor(this.now()));
+            return true;
+          }
+          return stateMsrs.wrmsr(index, value, s);
+        },
         exception: (vector) => {
           this.stats.exceptions.set(vector, (this.stats.exceptions.get(vector) ?? 0) + 1);
           return false;
@@ -134,6 +149,12 @@ export class VirtualMachine {
     b.map(0x92, 1, new SystemControlPortA({ onA20: a20, onReset: reset }));
     b.map(0x80, 1, this.postCodes);
     b.map(0xf4, 1, new DebugExitPort((status) => this.stop({ kind: 'debug-exit', status })));
+  }
+
+  /** TSC = virtual time in ns (a 1 GHz clock) plus what WRMSR 0x10 moved it by. */
+  private tscOffset = 0n;
+  private tsc(): bigint {
+    return BigInt.asUintN(64, BigInt(Math.floor(this.now())) + this.tscOffset);
   }
 
   /** Virtual time in nanoseconds. */

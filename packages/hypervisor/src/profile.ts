@@ -5,7 +5,20 @@
 export interface GuestProfile {
   readonly name: string;
   cpuid(leaf: number, subleaf: number, out: Int32Array): void;
+  /**
+   * The MSRs the guest may read and write (RDMSR/WRMSR of any other index raise #GP, as on a CPU
+   * without it). Their values live in the CPU state, except the TSC, which is virtual time.
+   */
+  readonly msrs: readonly number[];
 }
+
+/** MSR indexes (SDM vol. 4). */
+export const Msr = {
+  tsc: 0x10,
+  sysenterCs: 0x174,
+  sysenterEsp: 0x175,
+  sysenterEip: 0x176,
+} as const;
 
 /** CPUID.1:EDX feature bits (SDM Vol. 2A, CPUID, table 3-11). */
 export const CpuidEdx = {
@@ -34,6 +47,8 @@ function ascii4(s: string, at: number): number {
  */
 export const I686_PROFILE: GuestProfile = {
   name: 'i686',
+  // TSC (CPUID.TSC) and the SYSENTER MSRs (CPUID.SEP); no MTRR, PAT or APIC in this profile.
+  msrs: [Msr.tsc, Msr.sysenterCs, Msr.sysenterEsp, Msr.sysenterEip],
   cpuid(leaf, _subleaf, out) {
     out.fill(0);
     if (leaf === 0) {
