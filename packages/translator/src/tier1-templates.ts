@@ -101,6 +101,18 @@ const SHIFT_BY_MNEMONIC: Record<string, number> = {
   sar: ShiftOp.sar,
 };
 
+const ALU8_BY_MNEMONIC: Record<string, number> = {
+  add: AluOp.add,
+  or: AluOp.or,
+  adc: AluOp.adc,
+  sbb: AluOp.sbb,
+  and: AluOp.and,
+  sub: AluOp.sub,
+  xor: AluOp.xor,
+  cmp: AluOp.cmp,
+  test: AluOp.test,
+};
+
 const ALU_BY_MNEMONIC: Record<string, number> = {
   add: AluOp.add,
   or: AluOp.or,
@@ -162,6 +174,18 @@ function readSmallReg(id: number): string | undefined {
   if (id >= Register.ah && id <= Register.bh) return `((r[${n(id - Register.ah)}] >> 8) & 255)`;
   if (id >= Register.ax && id <= Register.di) return `(r[${n(id - Register.ax)}] & 65535)`;
   return undefined;
+}
+
+/** Source reading a 16-bit register operand, or undefined. */
+function readWord(id: number): string | undefined {
+  return id >= Register.ax && id <= Register.di ? `(r[${n(id - Register.ax)}] & 65535)` : undefined;
+}
+
+/** A statement writing the 16-bit value `v` (source, already 0..65535) to a 16-bit register. */
+function writeWordReg(id: number, v: string): string | undefined {
+  if (id < Register.ax || id > Register.di) return undefined;
+  const k = n(id - Register.ax);
+  return `r[${k}] = (r[${k}] & -65536) | ${v};`;
 }
 
 /** A statement writing the 8-bit value `v` (source, already 0..255) to an 8-bit register. */
@@ -327,7 +351,122 @@ export function emitTemplate(
     return undefined;
   }
 
+  // NOP forms and PAUSE (a spin-loop hint): nothing to do.
+  if (m === 'nop' || m === 'pause') return plain('');
+
+  // 8-bit ALU with a register destination (CMP AL, imm8; XOR r8, r/m8; TEST r8, r8; ...), through
+  // tier 0's `alu` (passed as X.alu) for the flags.
+  const aop8 = ALU8_BY_MNEMONIC[m];
+  if (aop8 !== undefined && i.opCount === 2 && o0 === OpKind.register) {
+    const a = readSmallReg(i.op0Register);
+    if (a !== undefined && i.op0Register <= Register.bh) {
+      let b: string | undefined;
+      let faults = false;
+      if (o1 === OpKind.register) b = readSmallReg(i.op1Register);
+      else if (o1 === OpKind.immediate) b = n(i.immediate & 255);
+      else if (o1 === OpKind.memory && i.memSize === MemSize.u8) {
+        const addr = address(i, mode, 1, false);
+        if (addr !== undefined) b = `c.mmu.read8(${addr}, ${u})`;
+        faults = true;
+      }
+      if (b !== undefined) {
+        const writes = aop8 !== AluOp.cmp && aop8 !== AluOp.test;
+        const w = writes ? writeByteReg(i.op0Register, 'fv') : '';
+        if (w !== undefined) {
+          return {
+            code: `fa = ${a}; fb = ${b}; fv = X.alu(s, ${n(aop8)}, fa, fb, 8); ${w}`,
+            mayFault: faults,
+            stores: false,
+            setsEip: false,
+          };
+        }
+      }
+    }
+  }
+
+  // 16-bit MOV between registers, memory and immediates.
+  if (m === 'mov' && i.operandSize === 16 && i.opCount === 2) {
+    let v: string | undefined;
+    let faults = false;
+    if (o1 === OpKind.register) v = readWord(i.op1Register);
+    else if (o1 === OpKind.immediate) v = n(i.immediate & 65535);
+    else if (o1 === OpKind.memory && i.memSize === MemSize.u16) {
+      const addr = address(i, mode, 2, false);
+      if (addr !== undefined) v = `c.mmu.read16(${addr}, ${u})`;
+      faults = true;
+    }
+    if (v !== undefined && o0 === OpKind.register) {
+      const w = writeWordReg(i.op0Register, v);
+      if (w !== undefined) return { code: w, mayFault: faults, stores: false, setsEip: false };
+    }
+    if (v !== undefined && o0 === OpKind.memory && i.memSize === MemSize.u16 && o1 !== OpKind.memory) {
+      const addr = address(i, mode, 2, true);
+      if (addr !== undefined) {
+        return { code: `c.mmu.write16(${addr}, ${v}, ${u});`, mayFault: true, stores: true, setsEip: false };
+      }
+    }
+    return undefined;
+  }
+
   if (i.operandSize !== 32) return undefined;
+
+  // NOT r32 (no flags); ADC/SBB r32 through tier 0's `alu`; IMUL r32, r/m32 (and the
+  // three-operand form) through tier 0's `imul2`.
+  if (m === 'not' && o0 === OpKind.register && d >= 0) return plain(`r[${n(d)}] = ~r[${n(d)}];`);
+  if ((m === 'adc' || m === 'sbb') && i.opCount === 2 && o0 === OpKind.register && d >= 0) {
+    const op = m === 'adc' ? AluOp.adc : AluOp.sbb;
+    let b: string | undefined;
+    let faults = false;
+    if (o1 === OpKind.register && sr >= 0) b = `r[${n(sr)}]`;
+    else if (o1 === OpKind.immediate) b = n(i.immediate | 0);
+    else if (o1 === OpKind.memory && i.memSize === MemSize.u32) {
+      const addr = address(i, mode, 4, false);
+      if (addr !== undefined) b = `c.mmu.read32(${addr}, ${u})`;
+      faults = true;
+    }
+    if (b !== undefined) {
+      return {
+        code: `r[${n(d)}] = X.alu(s, ${n(op)}, r[${n(d)}], ${b}, 32);`,
+        mayFault: faults,
+        stores: false,
+        setsEip: false,
+      };
+    }
+  }
+  if (m === 'imul' && d >= 0 && (i.opCount === 2 || (i.opCount === 3 && i.op2Kind === OpKind.immediate))) {
+    let a: string | undefined;
+    let faults = false;
+    if (o1 === OpKind.register && sr >= 0) a = `r[${n(sr)}]`;
+    else if (o1 === OpKind.memory && i.memSize === MemSize.u32) {
+      const addr = address(i, mode, 4, false);
+      if (addr !== undefined) a = `c.mmu.read32(${addr}, ${u})`;
+      faults = true;
+    }
+    const b = i.opCount === 3 ? n(i.immediate | 0) : `r[${n(d)}]`;
+    if (a !== undefined) {
+      return {
+        code: `r[${n(d)}] = X.imul2(s, ${a}, ${b}, 32);`,
+        mayFault: faults,
+        stores: false,
+        setsEip: false,
+      };
+    }
+  }
+  // INC/DEC of a dword in memory (read-modify-write).
+  if ((m === 'inc' || m === 'dec') && o0 === OpKind.memory && i.memSize === MemSize.u32) {
+    const addr = address(i, mode, 4, true);
+    if (addr !== undefined) {
+      const op = m === 'inc' ? LazyOp.inc : LazyOp.dec;
+      const v = m === 'inc' ? '(fa + 1) | 0' : '(fa - 1) | 0';
+      return {
+        code: `{ const L = ${addr}; c.mmu.probeWrite(L, 4, ${u}); fa = c.mmu.read32(L, ${u}); fv = ${v}; s.setLazy(${n(op)}, fa, 1, fv, 32); c.mmu.write32(L, fv, ${u}); }`,
+        mayFault: true,
+        stores: true,
+        setsEip: false,
+        flags: 'incdec',
+      };
+    }
+  }
 
   // Shifts and rotates of a 32-bit register by 1, an immediate or CL: tier 0's `shift`, called
   // directly (passed to the block as X.shift).

@@ -199,7 +199,7 @@ function randomProgram(seed: number): string {
     // Fold a flag into EDI now and then, so a wrong flag shows up in a register.
     if (i > 0 && rnd(2) === 0) lines.push(`set${ccs[rnd(ccs.length)]} bl`, 'adc edi, ebx');
     const op = ['add', 'sub', 'and', 'or', 'xor', 'cmp', 'test'][rnd(7)] as string;
-    switch (rnd(17)) {
+    switch (rnd(18)) {
       case 0:
         lines.push(`${op} ${r()}, ${r()}`);
         break;
@@ -281,6 +281,28 @@ function randomProgram(seed: number): string {
           ][rnd(4)] as string,
         );
         break;
+      case 16: {
+        // 8-bit ALU on registers, 16-bit moves, NOT, INC/DEC of memory, three-operand IMUL, PAUSE.
+        const r8 = () => ['al', 'bl', 'ch', 'dh', 'ah', 'cl'][rnd(6)] as string;
+        const r16 = () => ['ax', 'bx', 'cx', 'dx', 'si', 'di'][rnd(6)] as string;
+        lines.push(
+          [
+            `${['add', 'adc', 'sbb', 'xor', 'cmp', 'test', 'and'][rnd(7)]} ${r8()}, ${r8()}`,
+            `cmp ${r8()}, ${rnd(256)}`,
+            `xor ${r8()}, byte ${mem()}`,
+            `mov ${r16()}, ${r16()}`,
+            `mov ${r16()}, word ${mem()}`,
+            `mov word ${mem()}, ${rnd(65536)}`,
+            `not ${r()}`,
+            `${['inc', 'dec'][rnd(2)]} dword ${mem()}`,
+            `imul ${r()}, ${r()}, ${imm()}`,
+            `imul ${r()}, dword ${mem()}`,
+            `sbb ${r()}, dword ${mem()}`,
+            'pause',
+          ][rnd(12)] as string,
+        );
+        break;
+      }
       default:
         lines.push(`${op} dword ${mem()}, ${imm()}`);
         break;

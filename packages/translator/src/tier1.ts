@@ -8,7 +8,7 @@ import {
   OpKind,
   PrefixBit,
 } from '@ringzero/decoder';
-import { shift } from './alu';
+import { alu, imul2, shift } from './alu';
 import type { CpuState } from './cpu-state';
 import { HANDLERS, type Handler } from './handlers';
 import { CLASS_OF, Sensitivity } from './policy';
@@ -44,9 +44,11 @@ export type BlockFn = (
 /** Semantics shared with tier 0 that templates call directly. */
 export interface BlockHelpers {
   readonly shift: typeof shift;
+  readonly alu: typeof alu;
+  readonly imul2: typeof imul2;
 }
 
-export const BLOCK_HELPERS: BlockHelpers = { shift };
+export const BLOCK_HELPERS: BlockHelpers = { shift, alu, imul2 };
 
 export interface Block {
   readonly fn: BlockFn;

@@ -11,10 +11,7 @@ s.eip = (e0 + 1) | 0;
 H[0](c, I[0]);
 if (c.codeWrites !== w0) { s.eip = (e0 + 1) | 0; c.instructions += 1; return; }
 // imul (624)
-c.startEip = (e0 + 1) | 0;
-s.eip = (e0 + 4) | 0;
-H[1](c, I[1]);
-if (c.codeWrites !== w0) { s.eip = (e0 + 4) | 0; c.instructions += 2; return; }
+r[1] = X.imul2(s, r[2], 10, 32);
 // bswap (595)
 c.startEip = (e0 + 4) | 0;
 s.eip = (e0 + 6) | 0;
