@@ -204,7 +204,8 @@ export class Tier1 {
     }
     if (ins.length === 0) return undefined;
     const handlers = ins.map((i) => HANDLERS[i.code] as Handler);
-    const source = emitBlock(ins, offsets, mode);
+    // Without comments: less for V8 to parse (the expect tests show the commented form).
+    const source = emitBlock(ins, offsets, mode, false);
     // The source holds only integers taken from decoded instructions (checked by `emitBlock`)
     // and names of this module's parameters; nothing from guest memory is pasted in as text.
     const fn = new Function('c', 's', 'r', 'I', 'H', 'X', source) as BlockFn;
@@ -263,7 +264,12 @@ export function int(v: number): string {
  * a check that no write hit translated code (then the block stops at the next instruction, so a
  * write into the running block takes effect as on hardware).
  */
-export function emitBlock(ins: readonly Instruction[], offsets: readonly number[], mode: number): string {
+export function emitBlock(
+  ins: readonly Instruction[],
+  offsets: readonly number[],
+  mode: number,
+  comments = true,
+): string {
   const lines: string[] = [];
   lines.push(
     'const e0 = s.eip;',
@@ -291,13 +297,13 @@ export function emitBlock(ins: readonly Instruction[], offsets: readonly number[
     const last = k === ins.length - 1;
     if (!last && flowControl(i.code) === FlowControl.branch) {
       // A followed JMP: the block's next instruction is its target. Flags are unchanged.
-      lines.push(`// jmp (${int(i.code)}), followed`);
+      if (comments) lines.push(`// jmp (${int(i.code)}), followed`);
       continue;
     }
     const t = emitTemplate(i, mode, `(e0 + ${int(next)}) | 0`, prevFlags);
     // The flag locals describe the flags only up to the next instruction that is not a fusible template.
     prevFlags = t?.flags;
-    lines.push(`// ${i.mnemonic} (${int(i.code)})`);
+    if (comments) lines.push(`// ${i.mnemonic} (${int(i.code)})`);
     if (t !== undefined && !t.mayFault) {
       lines.push(t.code);
     } else {
