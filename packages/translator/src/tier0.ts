@@ -291,26 +291,33 @@ export class Tier0 {
         this.startEip = s.eip;
         this.instructions++;
         if (s.interruptShadow) s.interruptShadow = false;
-        const ins = this.fetch();
-        this.current = ins;
-        s.eip = (s.eip + ins.length) & (ins.bitness === 16 ? 0xffff : -1);
-        const code = ins.code;
-        const cls = (CLASS_OF[code] ?? 0) as Sensitivity;
-        if (cls !== Sensitivity.innocuous && !this.allow(code, cls)) return;
-        (HANDLERS[code] as Handler)(this, ins);
-        if (
-          (s.flags & (Eflags.tf | Eflags.rf)) !== 0 ||
-          this.trapAfter ||
-          this.endSlice ||
-          this.stopRequested ||
-          s.halted
-        )
-          return;
+        if (!this.execFetched(this.fetch())) return;
       }
     } catch (e) {
       if (e !== FAULT) throw e;
       this.fault();
     }
+  }
+
+  /**
+   * Executes a fetched instruction in tier 0 (EIP past it, the policy's decision, the handler).
+   * Returns false when the burst must end: single-step, a pending trap, HLT, a stop or an exit.
+   */
+  private execFetched(ins: Instruction): boolean {
+    const s = this.state;
+    this.current = ins;
+    s.eip = (s.eip + ins.length) & (ins.bitness === 16 ? 0xffff : -1);
+    const code = ins.code;
+    const cls = (CLASS_OF[code] ?? 0) as Sensitivity;
+    if (cls !== Sensitivity.innocuous && !this.allow(code, cls)) return false;
+    (HANDLERS[code] as Handler)(this, ins);
+    return !(
+      (s.flags & (Eflags.tf | Eflags.rf)) !== 0 ||
+      this.trapAfter ||
+      this.endSlice ||
+      this.stopRequested ||
+      s.halted
+    );
   }
 
   /**
@@ -379,21 +386,10 @@ export class Tier0 {
         prev = null;
         this.instructions++;
         if (s.interruptShadow) s.interruptShadow = false;
-        this.current = ins;
-        s.eip = (s.eip + ins.length) & (ins.bitness === 16 ? 0xffff : -1);
+        if (!this.execFetched(ins)) return;
         const code = ins.code;
-        const cls = (CLASS_OF[code] ?? 0) as Sensitivity;
-        if (cls !== Sensitivity.innocuous && !this.allow(code, cls)) return;
-        (HANDLERS[code] as Handler)(this, ins);
-        if (
-          (s.flags & (Eflags.tf | Eflags.rf)) !== 0 ||
-          this.trapAfter ||
-          this.endSlice ||
-          this.stopRequested ||
-          s.halted
-        )
-          return;
-        if (cls !== Sensitivity.innocuous || IS_SEGMENT_LOAD[code] === 1) mode = jit.modeKey(s);
+        if ((CLASS_OF[code] ?? 0) !== Sensitivity.innocuous || IS_SEGMENT_LOAD[code] === 1)
+          mode = jit.modeKey(s);
       }
     } catch (e) {
       if (e !== FAULT) throw e;
