@@ -9,3 +9,5 @@ await import('./modes.test');
 await import('./bcd.test');
 await import('./x87.test');
 await import('./mmx.test');
+
+export {};
