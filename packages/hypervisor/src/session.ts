@@ -50,48 +50,25 @@ export function runSession(
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;
     const deadline = vm.cpu.instructions + stepBudget;
-    let found = -1;
-    for (;;) {
-      found = indexAfter(serial.text, step.expect, searchFrom);
-      if (found >= 0) break;
-      if (vm.cpu.instructions >= deadline) {
-        return {
-          transcript: serial.text,
-          outcome,
-          marks,
-          failure: {
-            step: i,
-            reason: `no ${describeExpectation(step.expect)} within ${stepBudget} instructions`,
-          },
-        };
-      }
+    const what = describeExpectation(step.expect);
+    const fail = (reason: string): SessionResult => ({
+      transcript: serial.text,
+      outcome,
+      marks,
+      failure: { step: i, reason },
+    });
+    let found = indexAfter(serial.text, step.expect, searchFrom);
+    while (found < 0) {
+      if (vm.cpu.instructions >= deadline) return fail(`no ${what} within ${stepBudget} instructions`);
       outcome = vm.run(Math.min(slice, deadline - vm.cpu.instructions));
       opts.onSlice?.(outcome);
+      found = indexAfter(serial.text, step.expect, searchFrom);
+      if (found >= 0) break;
       if (outcome.kind !== 'limit' && outcome.kind !== 'idle') {
-        found = indexAfter(serial.text, step.expect, searchFrom);
-        if (found >= 0) break;
-        return {
-          transcript: serial.text,
-          outcome,
-          marks,
-          failure: {
-            step: i,
-            reason: `the guest stopped (${outcome.kind}) before ${describeExpectation(step.expect)}`,
-          },
-        };
+        return fail(`the guest stopped (${outcome.kind}) before ${what}`);
       }
       if (outcome.kind === 'idle' && !Number.isFinite(outcome.untilNs)) {
-        found = indexAfter(serial.text, step.expect, searchFrom);
-        if (found >= 0) break;
-        return {
-          transcript: serial.text,
-          outcome,
-          marks,
-          failure: {
-            step: i,
-            reason: `the guest went idle for good before ${describeExpectation(step.expect)}`,
-          },
-        };
+        return fail(`the guest went idle for good before ${what}`);
       }
     }
     searchFrom = found;

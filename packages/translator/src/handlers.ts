@@ -1345,8 +1345,27 @@ const sysexit: Handler = (c) => {
 
 // ---- The table ------------------------------------------------------------------------------
 
-const CC_NAMES = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
-const ALU_NAMES: Record<string, number> = {
+/** Condition-code suffixes in Jcc/SETcc/CMOVcc opcode order (shared with tier 1's templates). */
+export const CC_NAMES = [
+  'o',
+  'no',
+  'b',
+  'ae',
+  'e',
+  'ne',
+  'be',
+  'a',
+  's',
+  'ns',
+  'p',
+  'np',
+  'l',
+  'ge',
+  'le',
+  'g',
+];
+/** Two-operand ALU mnemonics and their `AluOp` (shared with tier 1's templates). */
+export const ALU_NAMES: Readonly<Record<string, number>> = {
   add: AluOp.add,
   or: AluOp.or,
   adc: AluOp.adc,
@@ -1357,7 +1376,8 @@ const ALU_NAMES: Record<string, number> = {
   cmp: AluOp.cmp,
   test: AluOp.test,
 };
-const SHIFT_NAMES: Record<string, number> = {
+/** Shift and rotate mnemonics and their `ShiftOp` (shared with tier 1's templates). */
+export const SHIFT_NAMES: Readonly<Record<string, number>> = {
   rol: 0,
   ror: 1,
   rcl: 2,

@@ -1,6 +1,7 @@
 import { type Instruction, MemSize, OpKind, Register } from '@ringzero/decoder';
-import { AluOp, ShiftOp } from './alu';
+import { AluOp } from './alu';
 import { LazyOp } from './cpu-state';
+import { ALU_NAMES, CC_NAMES, SHIFT_NAMES } from './handlers';
 
 /**
  * Inline templates of tier 1 for the most frequent instruction forms. Each template is written
@@ -68,7 +69,6 @@ export function fusedCondition(kind: FlagKind, cc: number): string | undefined {
   return (cc & 1) === 0 ? `(${c})` : `!(${c})`;
 }
 
-const CC_NAMES = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
 const CC_ALIASES: Record<string, string> = {
   c: 'b',
   nae: 'b',
@@ -89,39 +89,6 @@ const CC_ALIASES: Record<string, string> = {
 function ccOf(suffix: string): number {
   return CC_NAMES.indexOf(CC_ALIASES[suffix] ?? suffix);
 }
-
-const SHIFT_BY_MNEMONIC: Record<string, number> = {
-  rol: ShiftOp.rol,
-  ror: ShiftOp.ror,
-  rcl: ShiftOp.rcl,
-  rcr: ShiftOp.rcr,
-  shl: ShiftOp.shl,
-  sal: ShiftOp.shl,
-  shr: ShiftOp.shr,
-  sar: ShiftOp.sar,
-};
-
-const ALU8_BY_MNEMONIC: Record<string, number> = {
-  add: AluOp.add,
-  or: AluOp.or,
-  adc: AluOp.adc,
-  sbb: AluOp.sbb,
-  and: AluOp.and,
-  sub: AluOp.sub,
-  xor: AluOp.xor,
-  cmp: AluOp.cmp,
-  test: AluOp.test,
-};
-
-const ALU_BY_MNEMONIC: Record<string, number> = {
-  add: AluOp.add,
-  or: AluOp.or,
-  and: AluOp.and,
-  sub: AluOp.sub,
-  xor: AluOp.xor,
-  cmp: AluOp.cmp,
-  test: AluOp.test,
-};
 
 function n(v: number): string {
   if (!Number.isSafeInteger(v)) throw new Error(`tier 1: refusing to emit non-integer ${String(v)}`);
@@ -356,7 +323,7 @@ export function emitTemplate(
 
   // 8-bit ALU with a register destination (CMP AL, imm8; XOR r8, r/m8; TEST r8, r8; ...), through
   // tier 0's `alu` (passed as X.alu) for the flags.
-  const aop8 = ALU8_BY_MNEMONIC[m];
+  const aop8 = ALU_NAMES[m];
   if (aop8 !== undefined && i.opCount === 2 && o0 === OpKind.register) {
     const a = readSmallReg(i.op0Register);
     if (a !== undefined && i.op0Register <= Register.bh) {
@@ -470,7 +437,7 @@ export function emitTemplate(
 
   // Shifts and rotates of a 32-bit register by 1, an immediate or CL: tier 0's `shift`, called
   // directly (passed to the block as X.shift).
-  const sh = SHIFT_BY_MNEMONIC[m];
+  const sh = SHIFT_NAMES[m];
   if (sh !== undefined && o0 === OpKind.register && d >= 0) {
     const count =
       o1 === OpKind.register ? '(r[1] & 255)' : o1 === OpKind.immediate ? n(i.immediate & 255) : '1';
@@ -482,7 +449,8 @@ export function emitTemplate(
     if (o1 === OpKind.register && sr >= 0) return plain(`r[${n(d)}] = r[${n(sr)}];`);
     if (o1 === OpKind.immediate) return plain(`r[${n(d)}] = ${n(i.immediate | 0)};`);
   }
-  const aop = ALU_BY_MNEMONIC[m];
+  // ADC/SBB read CF: they have their own template below.
+  const aop = m === 'adc' || m === 'sbb' ? undefined : ALU_NAMES[m];
   if (aop !== undefined && i.opCount === 2 && o0 === OpKind.register && d >= 0) {
     if (o1 === OpKind.register && sr >= 0)
       return flagged(aluCode(aop, `r[${n(d)}]`, `r[${n(sr)}]`, `r[${n(d)}]`), flagKind(aop));
