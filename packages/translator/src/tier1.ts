@@ -30,6 +30,8 @@ import { emitTemplate, type FlagKind } from './tier1-templates';
 export const MAX_BLOCK = 48;
 /** Executions of an address in tier 0 before it is translated. */
 export const HOT_THRESHOLD = 64;
+/** Distinct compiled block functions kept for sharing. */
+const FUNCTION_CACHE = 1 << 16;
 
 /** The compiled function of a block. */
 export type BlockFn = (
@@ -113,6 +115,8 @@ export interface Tier1Stats {
   blocksCompiled: number;
   /** Block entries that followed a link instead of going through the dispatcher. */
   chained: number;
+  /** Blocks that reused the compiled function of an identical block. */
+  shared: number;
   instructionsCompiled: number;
   blockRuns: number;
   invalidations: number;
@@ -124,12 +128,15 @@ export class Tier1 {
   readonly stats: Tier1Stats = {
     blocksCompiled: 0,
     chained: 0,
+    shared: 0,
     instructionsCompiled: 0,
     blockRuns: 0,
     invalidations: 0,
     compileMs: 0,
   };
   private readonly dec = new Decoder(32);
+  /** Compiled functions by source text (bounded: cleared when full). */
+  private readonly functions = new Map<string, BlockFn>();
   /** The sources of the most recently compiled blocks (for tests and inspection). */
   private readonly recent: string[] = [];
 
@@ -208,7 +215,14 @@ export class Tier1 {
     const source = emitBlock(ins, offsets, mode, false);
     // The source holds only integers taken from decoded instructions (checked by `emitBlock`)
     // and names of this module's parameters; nothing from guest memory is pasted in as text.
-    const fn = new Function('c', 's', 'r', 'I', 'H', 'X', source) as BlockFn;
+    // Identical code (the same instructions with the same registers and displacements, anywhere)
+    // gives identical source: compile it once and share the function.
+    let fn = this.functions.get(source);
+    if (fn === undefined) {
+      fn = new Function('c', 's', 'r', 'I', 'H', 'X', source) as BlockFn;
+      if (this.functions.size >= FUNCTION_CACHE) this.functions.clear();
+      this.functions.set(source, fn);
+    } else this.stats.shared++;
     this.recent.push(source);
     if (this.recent.length > 64) this.recent.shift();
     this.stats.blocksCompiled++;
