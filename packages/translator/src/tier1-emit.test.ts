@@ -49,6 +49,7 @@ const CASES: [name: string, mode: number, source: string][] = [
   ],
   ['stack-call-return', FLAT_RING0, 'push ebp\nmov ebp, esp\npush 7\ncall 0x2000\npop ebp\nret'],
   ['non-flat-segments', NOT_FLAT, 'mov eax, [ebx]\npush eax\nshr eax, 3\nrol ecx, cl'],
+  ['cmov-neg-leave', FLAT_RING0, 'cmp eax, ebx\ncmovl eax, ebx\njge 0x1000\nneg ecx\nmov al, bh\nleave\nret'],
   [
     'handler-fallback',
     FLAT_RING0,

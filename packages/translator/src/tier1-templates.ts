@@ -351,6 +351,24 @@ export function emitTemplate(
     }
   }
 
+  // MOV between 8-bit registers, or an immediate into one.
+  if (
+    m === 'mov' &&
+    i.opCount === 2 &&
+    o0 === OpKind.register &&
+    i.op0Register >= Register.al &&
+    i.op0Register <= Register.bh
+  ) {
+    const v =
+      o1 === OpKind.immediate
+        ? n(i.immediate & 255)
+        : o1 === OpKind.register && i.op1Register >= Register.al && i.op1Register <= Register.bh
+          ? readSmallReg(i.op1Register)
+          : undefined;
+    const w = v === undefined ? undefined : writeByteReg(i.op0Register, v);
+    if (w !== undefined) return plain(w);
+  }
+
   // 16-bit MOV between registers, memory and immediates.
   if (m === 'mov' && i.operandSize === 16 && i.opCount === 2) {
     let v: string | undefined;
@@ -419,6 +437,43 @@ export function emitTemplate(
       };
     }
   }
+  // NEG r32 through tier 0's `neg` (flags as SUB from 0).
+  if (m === 'neg' && o0 === OpKind.register && d >= 0) return plain(`r[${n(d)}] = X.neg(s, r[${n(d)}], 32);`);
+
+  // CMOVcc r32, r/m32: the source is read (and may fault) whether or not the condition holds.
+  if (m.startsWith('cmov') && d >= 0 && i.opCount === 2) {
+    const cc = ccOf(m.slice(4));
+    let src: string | undefined;
+    let faults = false;
+    if (o1 === OpKind.register && sr >= 0) src = `r[${n(sr)}]`;
+    else if (o1 === OpKind.memory && i.memSize === MemSize.u32) {
+      const addr = address(i, mode, 4, false);
+      if (addr !== undefined) src = `c.mmu.read32(${addr}, ${u})`;
+      faults = true;
+    }
+    if (cc >= 0 && src !== undefined) {
+      const cond =
+        (prevFlags === undefined ? undefined : fusedCondition(prevFlags, cc)) ?? `s.condition(${n(cc)})`;
+      return {
+        code: `{ const v = ${src}; if (${cond}) r[${n(d)}] = v; }`,
+        mayFault: faults,
+        stores: false,
+        setsEip: false,
+        flags: prevFlags,
+      };
+    }
+  }
+
+  // LEAVE (32-bit, flat 32-bit stack): ESP = EBP + 4 and EBP = [EBP], reading first.
+  if (m === 'leave' && i.opCount === 0 && (mode & 2) !== 0) {
+    return {
+      code: `{ const v = c.mmu.read32(r[5], ${u}); r[4] = (r[5] + 4) | 0; r[5] = v; }`,
+      mayFault: true,
+      stores: false,
+      setsEip: false,
+    };
+  }
+
   // INC/DEC of a dword in memory (read-modify-write).
   if ((m === 'inc' || m === 'dec') && o0 === OpKind.memory && i.memSize === MemSize.u32) {
     const addr = address(i, mode, 4, true);

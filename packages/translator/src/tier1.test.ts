@@ -299,7 +299,12 @@ function randomProgram(seed: number): string {
             `imul ${r()}, dword ${mem()}`,
             `sbb ${r()}, dword ${mem()}`,
             'pause',
-          ][rnd(12)] as string,
+            `cmov${['z', 'nz', 'b', 'ae', 'l', 'g', 's', 'o'][rnd(8)]} ${r()}, ${r()}`,
+            `cmov${['e', 'ne', 'be', 'a'][rnd(4)]} ${r()}, dword ${mem()}`,
+            `mov ${r8()}, ${r8()}`,
+            `mov ${r8()}, ${rnd(256)}`,
+            'push ebp\nmov ebp, esp\npush eax\nleave',
+          ][rnd(17)] as string,
         );
         break;
       }

@@ -8,7 +8,7 @@ import {
   OpKind,
   PrefixBit,
 } from '@ringzero/decoder';
-import { alu, imul2, shift } from './alu';
+import { alu, imul2, neg, shift } from './alu';
 import type { CpuState } from './cpu-state';
 import { HANDLERS, type Handler } from './handlers';
 import { CLASS_OF, Sensitivity } from './policy';
@@ -48,9 +48,10 @@ export interface BlockHelpers {
   readonly shift: typeof shift;
   readonly alu: typeof alu;
   readonly imul2: typeof imul2;
+  readonly neg: typeof neg;
 }
 
-export const BLOCK_HELPERS: BlockHelpers = { shift, alu, imul2 };
+export const BLOCK_HELPERS: BlockHelpers = { shift, alu, imul2, neg };
 
 export interface Block {
   readonly fn: BlockFn;
