@@ -1,4 +1,5 @@
 import type { GuestMemory } from '@ringzero/memory';
+import { pcMemoryMap, writeBootGdt } from './boot-common';
 import { HypervisorError } from './errors';
 
 /**
@@ -185,12 +186,7 @@ export function loadLinux(mem: GuestMemory, img: LinuxImage, opts: LinuxBootOpti
   }
 
   // e820 map: low RAM, the legacy hole (VGA, option ROMs, BIOS), RAM above 1 MiB.
-  const e820 = [
-    { base: 0, size: 0x9fc00, type: 1 },
-    { base: 0x9fc00, size: 0x400, type: 2 },
-    { base: 0xf0000, size: 0x10000, type: 2 },
-    { base: 0x100000, size: ramEnd - 0x100000, type: 1 },
-  ];
+  const e820 = pcMemoryMap(ramEnd);
   e820.forEach((e, i) => {
     const at = zp + 0x2d0 + i * 20;
     mem.write32(at, e.base);
@@ -205,11 +201,7 @@ export function loadLinux(mem: GuestMemory, img: LinuxImage, opts: LinuxBootOpti
 
   // A GDT with __BOOT_CS (0x10) and __BOOT_DS (0x18): flat 4 GiB code and data.
   const g = LINUX_LAYOUT.gdt;
-  mem.writeBytes(g, new Uint8Array(32));
-  mem.write32(g + 0x10, 0x0000ffff);
-  mem.write32(g + 0x14, 0x00cf9b00);
-  mem.write32(g + 0x18, 0x0000ffff);
-  mem.write32(g + 0x1c, 0x00cf9300);
+  writeBootGdt(mem, g);
   return {
     entry: u32(img.header, 0x214 - 0x1f1) || LINUX_LAYOUT.kernel,
     zeroPage: zp,

@@ -12,6 +12,7 @@ import {
 } from '@ringzero/devices';
 import { PhysicalMemory } from '@ringzero/memory';
 import { CpuState, defaultCallouts, Eflags, Reg, Seg, StopReason, Tier0 } from '@ringzero/translator';
+import { BOOT_CS, BOOT_DS, BOOT_GDT_LIMIT, writeBootGdt } from './boot-common';
 import { HypervisorError } from './errors';
 import { LINUX_LAYOUT, type LinuxBootInfo, loadLinux, parseBzImage } from './linux-boot';
 import {
@@ -118,11 +119,11 @@ export class VirtualMachine {
         rdtsc: () => this.tsc(),
         rdmsr: (index, s) => {
           if (!msrs.has(index)) return undefined;
-          return index === 0x10 ? this.tsc() : stateMsrs.rdmsr(index, s);
+          return index === Msr.tsc ? this.tsc() : stateMsrs.rdmsr(index, s);
         },
         wrmsr: (index, value, s) => {
           if (!msrs.has(index)) return false;
-          if (index === 0x10) {
+          if (index === Msr.tsc) {
             // Writing the TSC moves it relative to virtual time.
             this.tscOffset = BigInt.asUintN(64, value) - BigInt(Math.floor(this.now()));
             return true;
@@ -176,17 +177,26 @@ export class VirtualMachine {
       cmdline: opts.cmdline,
       initrd: opts.initrd,
     });
-    const s = this.cpu.state;
-    s.setFlat32();
-    s.segSel[Seg.cs] = 0x10;
-    for (const seg of [Seg.ds, Seg.es, Seg.ss, Seg.fs, Seg.gs]) s.segSel[seg] = 0x18;
-    s.gdtrBase = info.gdt;
-    s.gdtrLimit = 0x1f;
+    const s = this.enterFlat32(info.gdt, info.entry);
     s.regs[Reg.esi] = info.zeroPage;
     s.regs[Reg.esp] = 0x9000;
-    s.flags &= ~Eflags.if;
-    s.eip = info.entry;
     return info;
+  }
+
+  /**
+   * The 32-bit boot state both loaders hand over: protected mode, paging off, flat `BOOT_CS`
+   * and `BOOT_DS` segments from the boot GDT at `gdt`, interrupts disabled, EIP at `entry`.
+   */
+  private enterFlat32(gdt: number, entry: number): CpuState {
+    const s = this.cpu.state;
+    s.setFlat32();
+    s.segSel[Seg.cs] = BOOT_CS;
+    for (const seg of [Seg.ds, Seg.es, Seg.ss, Seg.fs, Seg.gs]) s.segSel[seg] = BOOT_DS;
+    s.gdtrBase = gdt;
+    s.gdtrLimit = BOOT_GDT_LIMIT;
+    s.flags &= ~Eflags.if;
+    s.eip = entry;
+    return s;
   }
 
   /**
@@ -206,24 +216,12 @@ export class VirtualMachine {
     });
     // The same flat boot GDT the Linux loader uses, so a kernel that reloads a segment register
     // before installing its own GDT still finds a descriptor.
-    const g = LINUX_LAYOUT.gdt;
-    this.memory.writeBytes(g, new Uint8Array(32));
-    this.memory.write32(g + 0x10, 0x0000ffff);
-    this.memory.write32(g + 0x14, 0x00cf9b00);
-    this.memory.write32(g + 0x18, 0x0000ffff);
-    this.memory.write32(g + 0x1c, 0x00cf9300);
+    writeBootGdt(this.memory, LINUX_LAYOUT.gdt);
     this.memory.setA20(true);
-    const s = this.cpu.state;
-    s.setFlat32();
-    s.segSel[Seg.cs] = 0x10;
-    for (const seg of [Seg.ds, Seg.es, Seg.ss, Seg.fs, Seg.gs]) s.segSel[seg] = 0x18;
-    s.gdtrBase = g;
-    s.gdtrLimit = 0x1f;
+    const s = this.enterFlat32(LINUX_LAYOUT.gdt, info.entry);
     s.regs[Reg.eax] = MULTIBOOT_BOOTLOADER_MAGIC;
     s.regs[Reg.ebx] = info.info;
     s.regs[Reg.esp] = 0x7c00;
-    s.flags &= ~Eflags.if;
-    s.eip = info.entry;
     return info;
   }
 

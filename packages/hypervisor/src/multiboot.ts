@@ -1,4 +1,5 @@
 import type { GuestMemory } from '@ringzero/memory';
+import { pcMemoryMap } from './boot-common';
 import { HypervisorError } from './errors';
 
 /**
@@ -276,12 +277,7 @@ export function loadMultiboot(
   }
 
   // Memory map: entries of {size=20, base u64, length u64, type}.
-  const map = [
-    { base: 0, size: 0x9fc00, type: 1 },
-    { base: 0x9fc00, size: 0x400, type: 2 },
-    { base: 0xf0000, size: 0x10000, type: 2 },
-    { base: 0x100000, size: ramEnd - 0x100000, type: 1 },
-  ];
+  const map = pcMemoryMap(ramEnd);
   const mmap = new Uint8Array(24 * map.length);
   const dv = new DataView(mmap.buffer);
   map.forEach((e, i) => {
