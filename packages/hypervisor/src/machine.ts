@@ -23,7 +23,7 @@ import {
   parseMultiboot,
 } from './multiboot';
 import { PortBus } from './port-bus';
-import { type GuestProfile, I686_PROFILE } from './profile';
+import { type GuestProfile, I686_PROFILE, Msr } from './profile';
 
 export interface MachineOptions {
   /** Guest RAM in bytes (16 MiB – 3.5 GiB). */
