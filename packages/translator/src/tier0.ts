@@ -14,7 +14,7 @@ import {
   type Policy,
   Sensitivity,
 } from './policy';
-import { BLOCK_HELPERS, type Block, HOT_THRESHOLD, IS_SEGMENT_LOAD, Tier1 } from './tier1';
+import { BLOCK_HELPERS, type Block, HOT_THRESHOLD, IS_SEGMENT_LOAD, NO_BLOCK, Tier1 } from './tier1';
 
 /** Why `Tier0.run` returned. */
 export const StopReason = {
@@ -62,24 +62,6 @@ export interface Tier0Options {
   /** Tier-0 executions of an address before tier 1 translates it (default `HOT_THRESHOLD`). */
   jitThreshold?: number;
 }
-
-/** Marks an address whose block cannot be translated (its first instruction needs tier 0). */
-const NO_BLOCK: Block = {
-  fn: () => {},
-  linkEip0: 0,
-  link0: undefined,
-  linkEip1: 0,
-  link1: undefined,
-  linkCode: -1,
-  linkTlb: -1,
-  ins: [],
-  handlers: [],
-  offsets: [],
-  count: 0,
-  mode: -2,
-  source: '',
-  endsInSegmentLoad: false,
-};
 
 const DATA_SEGS: readonly number[] = [Seg.es, Seg.ds, Seg.fs, Seg.gs];
 

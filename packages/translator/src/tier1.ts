@@ -230,24 +230,36 @@ export class Tier1 {
     this.stats.instructionsCompiled += ins.length;
     this.stats.compileMs += performance.now() - t0;
     const endsInSegmentLoad = IS_SEGMENT_LOAD[(ins[ins.length - 1] as Instruction).code] === 1;
-    return {
-      fn,
-      linkEip0: 0,
-      link0: undefined,
-      linkEip1: 0,
-      link1: undefined,
-      linkCode: -1,
-      linkTlb: -1,
-      ins,
-      handlers,
-      offsets,
-      count: ins.length,
-      mode,
-      source,
-      endsInSegmentLoad,
-    };
+    return newBlock({ fn, ins, handlers, offsets, count: ins.length, mode, source, endsInSegmentLoad });
   }
 }
+
+type BlockLinks = 'linkEip0' | 'link0' | 'linkEip1' | 'link1' | 'linkCode' | 'linkTlb';
+
+/** A block with no links yet. */
+function newBlock(fields: Omit<Block, BlockLinks>): Block {
+  return {
+    ...fields,
+    linkEip0: 0,
+    link0: undefined,
+    linkEip1: 0,
+    link1: undefined,
+    linkCode: -1,
+    linkTlb: -1,
+  };
+}
+
+/** Marks an address whose block cannot be translated (its first instruction needs tier 0). */
+export const NO_BLOCK: Block = newBlock({
+  fn: () => {},
+  ins: [],
+  handlers: [],
+  offsets: [],
+  count: 0,
+  mode: -2,
+  source: '',
+  endsInSegmentLoad: false,
+});
 
 /** JMP rel8/rel32 in 32-bit code: a block may continue at its target. */
 function isFollowableJump(i: Instruction): boolean {
