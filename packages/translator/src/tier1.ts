@@ -1,5 +1,6 @@
 import {
   CODE_COUNT,
+  CODE_NAMES,
   Code,
   Decoder,
   FlowControl,
@@ -112,6 +113,12 @@ for (const name of [
 
 const STRING_PREFIXES = PrefixBit.rep | PrefixBit.repne;
 
+/** String instruction forms (MOVS/CMPS/STOS/LODS/SCAS/INS/OUTS, not SSE's MOVSD/CMPSD). */
+const IS_STRING = new Uint8Array(CODE_COUNT);
+CODE_NAMES.forEach((name, code) => {
+  if (/^(movs|cmps|stos|lods|scas|ins|outs)[bwdq]_(m|al|ax|eax|rax|dx)/.test(name)) IS_STRING[code] = 1;
+});
+
 export interface Tier1Stats {
   blocksCompiled: number;
   /** Block entries that followed a link instead of going through the dispatcher. */
@@ -208,7 +215,7 @@ export class Tier1 {
       }
       if (flow !== FlowControl.next && flow !== FlowControl.conditionalBranch) break;
       if (IS_SEGMENT_LOAD[i.code] === 1) break;
-      if ((i.prefixes & STRING_PREFIXES) !== 0 && isString(i)) break;
+      if ((i.prefixes & STRING_PREFIXES) !== 0 && IS_STRING[i.code] === 1) break;
     }
     if (ins.length === 0) return undefined;
     const handlers = ins.map((i) => HANDLERS[i.code] as Handler);
@@ -264,19 +271,6 @@ export const NO_BLOCK: Block = newBlock({
 /** JMP rel8/rel32 in 32-bit code: a block may continue at its target. */
 function isFollowableJump(i: Instruction): boolean {
   return i.mnemonic === 'jmp' && i.opCount === 1 && i.op0Kind === OpKind.nearBranch && i.operandSize === 32;
-}
-
-function isString(i: Instruction): boolean {
-  const m = i.mnemonic;
-  return (
-    m.startsWith('movs') ||
-    m.startsWith('stos') ||
-    m.startsWith('lods') ||
-    m.startsWith('cmps') ||
-    m.startsWith('scas') ||
-    m.startsWith('ins') ||
-    m.startsWith('outs')
-  );
 }
 
 /** An integer for emitted source: refuses anything that is not a safe integer. */
