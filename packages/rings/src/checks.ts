@@ -9,6 +9,7 @@ import {
   selectorRpl,
 } from './descriptors';
 import { type Fault, gp, idtErrorCode, np, selectorErrorCode, ss, ts } from './exceptions';
+import { isTss, type TaskTarget, taskEntryFromIdt, taskEntryFromSelector } from './task-switch';
 
 /**
  * The privilege checks the CPU makes when code loads a segment register or moves between
@@ -83,6 +84,7 @@ function checkCodeTarget(
 
 /** A far JMP or CALL: where it goes and whether the privilege level changes. */
 export interface FarTransfer {
+  readonly kind: 'segment';
   /** The code segment descriptor loaded into CS. */
   readonly code: Descriptor;
   /** New CS selector (RPL set to the new CPL). */
@@ -98,8 +100,8 @@ export interface FarTransfer {
 
 /**
  * Far JMP or CALL in protected mode, direct or through a call gate (SDM Vol. 3A §5.8.1–5.8.5;
- * Vol. 2A CALL, JMP). Task gates and TSS targets are reported as #GP here (task switches are
- * outside this check).
+ * Vol. 2A CALL, JMP). Task gates and TSS targets are reported as #GP(selector) here, for engines
+ * that do not switch tasks; `farTransferOrTask` gives the complete rule.
  */
 export function farTransfer(
   t: DescriptorTables,
@@ -118,6 +120,7 @@ export function farTransfer(
     if (f) return fail(f);
     return {
       ok: true,
+      kind: 'segment',
       code: d,
       selector: (selector & 0xfffc) | cpl,
       offset,
@@ -152,6 +155,7 @@ export function farTransfer(
   const newCpl = inner ? target.dpl : cpl;
   return {
     ok: true,
+    kind: 'segment',
     code: target,
     selector: (gate.selector & 0xfffc) | newCpl,
     offset: gate.offset,
@@ -160,6 +164,30 @@ export function farTransfer(
     paramCount: inner ? gate.paramCount : 0,
     gate,
   };
+}
+
+/**
+ * Far JMP or CALL with every target the SDM allows (Vol. 2A JMP, CALL; Vol. 3A §7.3): code
+ * segments and call gates as `farTransfer`, and a TSS descriptor or task gate, which starts a
+ * task switch (`kind: 'task'`; pass the result to `taskSwitch`). In IA-32e mode task switches do
+ * not exist and a TSS or task-gate target is #GP(selector) (§7.7).
+ */
+export function farTransferOrTask(
+  t: DescriptorTables,
+  cpl: number,
+  selector: number,
+  offset: number,
+  kind: 'jmp' | 'call',
+  longMode = false,
+): Checked<FarTransfer | TaskTarget> {
+  if (isNullSelector(selector)) return fail(gp(0));
+  const d = readDescriptor(t, selector);
+  if (d === undefined) return fail(gp(selectorErrorCode(selector)));
+  if (!d.codeOrData && (isTss(d) || d.type === SystemType.taskGate)) {
+    if (longMode) return fail(gp(selectorErrorCode(selector)));
+    return taskEntryFromSelector(t, cpl, selector, d);
+  }
+  return farTransfer(t, cpl, selector, offset, kind);
 }
 
 /**
@@ -199,6 +227,7 @@ export function nullOnOuterReturn(d: Descriptor | null, newCpl: number): boolean
 
 /** Where an interrupt or exception goes (SDM Vol. 3A §6.12.1). */
 export interface InterruptTarget {
+  readonly kind: 'gate';
   readonly gate: Gate;
   readonly code: Descriptor;
   readonly newCpl: number;
@@ -208,18 +237,13 @@ export interface InterruptTarget {
   readonly clearsIf: boolean;
 }
 
-/**
- * Delivery of interrupt `vector` through the IDT in protected mode: IDT limit, gate type,
- * software-interrupt DPL check (INT n, INT3, INTO only), present bit, target code segment and
- * the privilege level of the handler. `external` sets EXT in error codes (hardware interrupts
- * and exceptions not caused by an INT instruction). Task gates are reported as such.
- */
-export function interruptTarget(
+/** The IDT-entry checks common to every gate type (SDM Vol. 3A §6.12.1.1, §6.13). */
+function idtGate(
   t: DescriptorTables,
   cpl: number,
   vector: number,
   opts: { software: boolean; external: boolean },
-): Checked<InterruptTarget> {
+): Checked<{ gate: Gate }> {
   const idtEc = idtErrorCode(vector, opts.external);
   const gate = readIdtGate(t, vector);
   if (gate === undefined) return fail(gp(idtEc));
@@ -227,26 +251,74 @@ export function interruptTarget(
     gate.type === SystemType.interruptGate16 ||
     gate.type === SystemType.interruptGate32 ||
     gate.type === SystemType.trapGate16 ||
-    gate.type === SystemType.trapGate32;
+    gate.type === SystemType.trapGate32 ||
+    gate.type === SystemType.taskGate;
   // A code or data descriptor (S = 1) in the IDT is not a gate, whatever its type bits say.
-  if (gate.codeOrData || (!okType && gate.type !== SystemType.taskGate)) return fail(gp(idtEc));
+  if (gate.codeOrData || !okType) return fail(gp(idtEc));
   if (opts.software && gate.dpl < cpl) return fail(gp(idtEc));
   if (!gate.present) return fail(np(idtEc));
-  if (gate.type === SystemType.taskGate) return fail(ts(selectorErrorCode(gate.selector, opts.external)));
-  const sec = selectorErrorCode(gate.selector, opts.external);
-  if (isNullSelector(gate.selector)) return fail(gp(opts.external ? 1 : 0));
+  return { ok: true, gate };
+}
+
+/** The handler's code segment behind an interrupt or trap gate. */
+function gateTarget(
+  t: DescriptorTables,
+  cpl: number,
+  gate: Gate,
+  external: boolean,
+): Checked<InterruptTarget> {
+  const sec = selectorErrorCode(gate.selector, external);
+  if (isNullSelector(gate.selector)) return fail(gp(external ? 1 : 0));
   const d = readDescriptor(t, gate.selector);
   if (d === undefined || !d.isCode || d.dpl > cpl) return fail(gp(sec));
   if (!d.present) return fail(np(sec));
   const inner = !d.conforming && d.dpl < cpl;
   return {
     ok: true,
+    kind: 'gate',
     gate,
     code: d,
     newCpl: inner ? d.dpl : cpl,
     stackSwitch: inner,
     clearsIf: gate.type === SystemType.interruptGate16 || gate.type === SystemType.interruptGate32,
   };
+}
+
+/**
+ * Delivery of interrupt `vector` through the IDT in protected mode: IDT limit, gate type,
+ * software-interrupt DPL check (INT n, INT3, INTO only), present bit, target code segment and
+ * the privilege level of the handler. `external` sets EXT in error codes (hardware interrupts
+ * and exceptions not caused by an INT instruction). A task gate is reported as #TS(TSS selector)
+ * here, for engines that do not switch tasks; `interruptTargetOrTask` gives the complete rule.
+ */
+export function interruptTarget(
+  t: DescriptorTables,
+  cpl: number,
+  vector: number,
+  opts: { software: boolean; external: boolean },
+): Checked<InterruptTarget> {
+  const g = idtGate(t, cpl, vector, opts);
+  if (!g.ok) return g;
+  if (g.gate.type === SystemType.taskGate) return fail(ts(selectorErrorCode(g.gate.selector, opts.external)));
+  return gateTarget(t, cpl, g.gate, opts.external);
+}
+
+/**
+ * Interrupt and exception delivery in protected mode with every gate type (SDM Vol. 3A §6.11,
+ * §6.12.2; Vol. 2A INT n): interrupt and trap gates as `interruptTarget`, and a task gate, whose
+ * TSS is checked by `taskEntryFromIdt` (`kind: 'task'`; pass the result to `taskSwitch` with
+ * source `'int'` and the exception's error code).
+ */
+export function interruptTargetOrTask(
+  t: DescriptorTables,
+  cpl: number,
+  vector: number,
+  opts: { software: boolean; external: boolean },
+): Checked<InterruptTarget | TaskTarget> {
+  const g = idtGate(t, cpl, vector, opts);
+  if (!g.ok) return g;
+  if (g.gate.type === SystemType.taskGate) return taskEntryFromIdt(t, g.gate, opts.external);
+  return gateTarget(t, cpl, g.gate, opts.external);
 }
 
 /**
