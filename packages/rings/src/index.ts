@@ -53,6 +53,26 @@ export {
 } from './exceptions';
 export { type FastResult, type FastTransfer, syscall, sysenter, sysexit, sysret } from './fast-calls';
 export {
+  encodeGate64,
+  type FastTransfer64,
+  type Gate64,
+  type InterruptTarget64,
+  interruptTarget64,
+  isCanonical,
+  type LongModeBits,
+  loadTaskRegister,
+  parseGate64,
+  readIdtGate64,
+  readSystemDescriptor64,
+  type SystemDescriptor64,
+  syscall64,
+  sysenter64,
+  sysexit64,
+  sysret64,
+  TSS64,
+  type Tss64,
+} from './long-mode';
+export {
   agreesWithDecoder,
   type DeprivilegedBehaviour,
   SENSITIVITY,
