@@ -5,7 +5,7 @@
  *   pnpm --filter @ringzero/rings audit
  */
 import { mnemonicOf } from '@ringzero/decoder';
-import { SENSITIVITY, type SensitivityEntry } from '../src/sensitivity';
+import { type DeprivilegedBehaviour, SENSITIVITY, type SensitivityEntry } from '../src/sensitivity';
 
 const groups = new Map<SensitivityEntry, Set<string>>();
 for (let code = 1; code < SENSITIVITY.length; code++) {
@@ -21,16 +21,17 @@ for (const cls of ['privileged', 'iopl', 'sensitive'] as const) {
   for (const [e, mnemonics] of groups) {
     if (e.class !== cls) continue;
     counts[cls] += mnemonics.size;
-    const d = e.deprivileged;
-    const what =
+    const describe = (d: DeprivilegedBehaviour) =>
       d.kind === 'fault'
         ? `fault #${d.vector === 13 ? 'GP' : d.vector === 6 ? 'UD' : d.vector}(${d.errorCode}) when ${d.when}`
         : d.kind === 'silent'
           ? `silent: ${d.effect} (${d.when})`
           : '';
+    const what = describe(e.deprivileged);
     console.log(`  ${[...mnemonics].join(', ')}`);
     console.log(`      ${e.summary}`);
     console.log(`      deprivileged: ${what}   [SDM ${e.sdm}]`);
+    if (e.control) console.log(`      with ${e.control.flag} set: ${describe(e.control.set)}`);
   }
 }
 console.log(

@@ -74,7 +74,10 @@ export {
 } from './long-mode';
 export {
   agreesWithDecoder,
+  type ControlCondition,
+  type ControlFlag,
   type DeprivilegedBehaviour,
+  deprivilegedBehaviour,
   SENSITIVITY,
   SENSITIVITY_RULES,
   SensitivityClass,

@@ -2,6 +2,7 @@ import { CODE_COUNT, Code, codeName, decode } from '@ringzero/decoder';
 import { describe, expect, it } from 'vitest';
 import {
   agreesWithDecoder,
+  deprivilegedBehaviour,
   SENSITIVITY,
   SENSITIVITY_RULES,
   sensitiveForms,
@@ -80,5 +81,50 @@ describe('sensitivity table', () => {
     const forms = sensitiveForms();
     expect(forms.length).toBeGreaterThan(100);
     expect(forms.some(([n]) => n === 'cli')).toBe(true);
+  });
+
+  it('CR4.UMIP turns SGDT, SIDT, SLDT, STR and SMSW into #GP(0) at CPL > 0 (Vol. 3A §2.5)', () => {
+    for (const c of [Code.sgdt_m1632, Code.sidt_m1632, Code.sldt_rm16, Code.str_rm16, Code.smsw_rm16]) {
+      expect(deprivilegedBehaviour(c).kind, codeName(c)).toBe('silent');
+      expect(deprivilegedBehaviour(c, { 'CR4.UMIP': true }), codeName(c)).toMatchObject({
+        kind: 'fault',
+        vector: 13,
+        errorCode: 'zero',
+      });
+      expect(deprivilegedBehaviour(c, { 'CR4.TSD': true }).kind).toBe('silent');
+    }
+  });
+
+  it('CR4.TSD makes RDTSC and RDTSCP fault; CR4.PCE makes RDPMC silently work (Vol. 2B RDTSC, RDPMC)', () => {
+    expect(deprivilegedBehaviour(Code.rdtsc, { 'CR4.TSD': true })).toMatchObject({
+      kind: 'fault',
+      vector: 13,
+    });
+    expect(deprivilegedBehaviour(Code.rdtscp, { 'CR4.TSD': true })).toMatchObject({
+      kind: 'fault',
+      vector: 13,
+    });
+    expect(deprivilegedBehaviour(Code.rdtsc)).toMatchObject({ kind: 'silent', effect: 'reveals-host-time' });
+    expect(deprivilegedBehaviour(Code.rdpmc)).toMatchObject({ kind: 'fault', vector: 13 });
+    expect(deprivilegedBehaviour(Code.rdpmc, { 'CR4.PCE': true })).toMatchObject({
+      kind: 'silent',
+      effect: 'reveals-host-counters',
+    });
+    expect(deprivilegedBehaviour(Code.cpuid, { 'cpuid-faulting': true })).toMatchObject({ kind: 'fault' });
+  });
+
+  it('every rule whose condition names a control bit carries it as machine-readable data', () => {
+    const names = {
+      'CR4.UMIP': 'UMIP',
+      'CR4.TSD': 'TSD',
+      'CR4.PCE': 'PCE',
+      'cpuid-faulting': 'CPUID faulting',
+    };
+    for (const r of SENSITIVITY_RULES) {
+      const d = r.deprivileged;
+      const when = d.kind === 'none' ? '' : d.when;
+      for (const [flag, word] of Object.entries(names))
+        if (when.includes(word)) expect(r.control?.flag, `${r.mnemonics.join(',')}: ${when}`).toBe(flag);
+    }
   });
 });

@@ -42,13 +42,29 @@ export type SilentEffect =
   | 'reveals-descriptor-rights'
   | 'reveals-host-cpu'
   | 'reveals-host-time'
+  | 'reveals-host-counters'
   | 'enters-host-kernel'
   | 'privilege-checked-transfer'
   | 'descriptor-privilege-check';
 
+/**
+ * Control bits that change what a deprivileged form does: CR4.UMIP (SDM Vol. 3A §2.5), CR4.TSD,
+ * CR4.PCE, and CPUID faulting (bit 0 of MSR_MISC_FEATURES_ENABLES, 140H, in the SDM Vol. 4
+ * model-specific MSR tables).
+ */
+export type ControlFlag = 'CR4.UMIP' | 'CR4.TSD' | 'CR4.PCE' | 'cpuid-faulting';
+
+/** With `flag` set, a deprivileged guest kernel gets `set` instead of the entry's behaviour. */
+export interface ControlCondition {
+  readonly flag: ControlFlag;
+  readonly set: DeprivilegedBehaviour;
+}
+
 export interface SensitivityEntry {
   readonly class: SensitivityClass;
   readonly deprivileged: DeprivilegedBehaviour;
+  /** A control bit that changes the deprivileged behaviour, if any. */
+  readonly control?: ControlCondition;
   /** The SDM section that states the rule. */
   readonly sdm: string;
   readonly summary: string;
@@ -66,6 +82,7 @@ const GP0_CPL = (when = 'CPL > 0'): DeprivilegedBehaviour => ({
   errorCode: 'zero',
   when,
 });
+const UMIP: ControlCondition = { flag: 'CR4.UMIP', set: GP0_CPL('CR4.UMIP = 1 and CPL > 0') };
 const UD = (when: string): DeprivilegedBehaviour => ({ kind: 'fault', vector: 6, errorCode: 'zero', when });
 
 const RULES: readonly Rule[] = [
@@ -198,8 +215,9 @@ const RULES: readonly Rule[] = [
       effect: 'if-unchanged',
       when: 'CPL > IOPL; return to an outer level is checked',
     },
-    sdm: 'Vol. 2A IRET/IRETD; Vol. 3A §6.14.1',
-    summary: 'like POPF, silently keeps IF/IOPL at CPL > IOPL; privilege checks on the return CS/SS',
+    sdm: 'Vol. 2A IRET/IRETD; Vol. 3A §6.14.1, §7.3 (task return with NT = 1)',
+    summary:
+      'like POPF, silently keeps IF/IOPL at CPL > IOPL; privilege checks on the return CS/SS; with NT = 1 a task switch back through the TSS back-link',
   },
   {
     mnemonics: ['sgdt', 'sidt'],
@@ -209,6 +227,7 @@ const RULES: readonly Rule[] = [
       effect: 'reveals-host-descriptor-table',
       when: 'CR4.UMIP = 0 (with UMIP: #GP(0) at CPL > 0)',
     },
+    control: UMIP,
     sdm: 'Vol. 2B SGDT, SIDT; Vol. 3A §2.5 (CR4.UMIP)',
     summary: "stores the host's GDTR/IDTR: the guest sees where the hypervisor's tables are",
   },
@@ -220,6 +239,7 @@ const RULES: readonly Rule[] = [
       effect: 'reveals-host-descriptor-table',
       when: 'CR4.UMIP = 0 (with UMIP: #GP(0) at CPL > 0)',
     },
+    control: UMIP,
     sdm: 'Vol. 2B SLDT, STR; Vol. 3A §2.5 (CR4.UMIP)',
     summary: "stores the host's LDTR/TR selector",
   },
@@ -231,7 +251,8 @@ const RULES: readonly Rule[] = [
       effect: 'reveals-cr0',
       when: 'CR4.UMIP = 0 (with UMIP: #GP(0) at CPL > 0)',
     },
-    sdm: 'Vol. 2B SMSW',
+    control: UMIP,
+    sdm: 'Vol. 2B SMSW; Vol. 3A §2.5 (CR4.UMIP)',
     summary: "stores the real CR0 low bits (PE, MP, EM, TS): the guest sees the host's, not its own",
   },
   {
@@ -329,7 +350,7 @@ const RULES: readonly Rule[] = [
       effect: 'privilege-checked-transfer',
       when: 'target or return CS has RPL/DPL 0',
     },
-    sdm: 'Vol. 3A §5.8 (privilege level checks when transferring program control)',
+    sdm: 'Vol. 3A §5.8 (privilege level checks when transferring program control), §7.3 (task switches)',
     summary:
       'far transfers check CPL against DPL/RPL: a far return to RPL 0 from ring 1 or 3 faults or lands elsewhere',
   },
@@ -353,6 +374,7 @@ const RULES: readonly Rule[] = [
       effect: 'reveals-host-time',
       when: 'CR4.TSD = 0 (with TSD: #GP(0) at CPL > 0)',
     },
+    control: { flag: 'CR4.TSD', set: GP0_CPL('CR4.TSD = 1 and CPL > 0') },
     sdm: 'Vol. 2B RDTSC, RDTSCP; Vol. 3A §2.5 (CR4.TSD)',
     summary: "reads the host's time-stamp counter unless CR4.TSD makes it privileged",
   },
@@ -360,6 +382,10 @@ const RULES: readonly Rule[] = [
     mnemonics: ['rdpmc'],
     class: 'sensitive',
     deprivileged: GP0_CPL('CR4.PCE = 0 and CPL > 0'),
+    control: {
+      flag: 'CR4.PCE',
+      set: { kind: 'silent', effect: 'reveals-host-counters', when: 'CR4.PCE = 1' },
+    },
     sdm: 'Vol. 2B RDPMC; Vol. 3A §2.5 (CR4.PCE)',
     summary: 'reads a performance counter; privileged unless CR4.PCE = 1',
   },
@@ -374,7 +400,8 @@ const RULES: readonly Rule[] = [
     mnemonics: ['cpuid'],
     class: 'sensitive',
     deprivileged: { kind: 'silent', effect: 'reveals-host-cpu', when: 'unless CPUID faulting is enabled' },
-    sdm: 'Vol. 2A CPUID',
+    control: { flag: 'cpuid-faulting', set: GP0_CPL('CPUID faulting enabled and CPL > 0') },
+    sdm: 'Vol. 2A CPUID; Vol. 4 model-specific MSRs (MSR_MISC_FEATURES_ENABLES, 140H, bit 0: CPUID faulting)',
     summary: "reports the host processor's features, not the virtual CPU's",
   },
   {
@@ -427,6 +454,20 @@ export const SENSITIVITY: readonly SensitivityEntry[] = (() => {
 /** The entry for a decoder form code. */
 export function sensitivity(code: number): SensitivityEntry {
   return SENSITIVITY[code] ?? INNOCUOUS;
+}
+
+/**
+ * What a deprivileged guest kernel gets from a form under the given control bits: the entry's
+ * behaviour, or its control condition's when that bit is set (e.g. SGDT with CR4.UMIP = 1 is
+ * #GP(0) instead of silently revealing the host GDTR).
+ */
+export function deprivilegedBehaviour(
+  code: number,
+  controls: Partial<Readonly<Record<ControlFlag, boolean>>> = {},
+): DeprivilegedBehaviour {
+  const e = sensitivity(code);
+  if (e.control !== undefined && controls[e.control.flag] === true) return e.control.set;
+  return e.deprivileged;
 }
 
 /** Every non-innocuous form, for the audit: `[form name, entry]`. */
