@@ -156,6 +156,8 @@ function fail(fault: Fault): { ok: false; fault: Fault } {
   return { ok: false, fault };
 }
 
+const GPR_FIELDS = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'].map((n) => `old-tss.${n}`);
+const SEG_FIELDS = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'].map((n) => `old-tss.${n}`);
 const NT = 0x4000;
 const VM = 0x20000;
 const BUSY = 0x200; // type bit 1 in the descriptor's high doubleword
@@ -262,26 +264,42 @@ function byteOf(t: DescriptorTables, linear: number): number {
  */
 class Overlay {
   readonly writes: MemoryWrite[] = [];
-  private readonly bytes = new Map<number, number>();
   private readonly t: DescriptorTables;
+  /** The last aligned doubleword read from the engine (reads of one field share it). */
+  private dwordAt = -1;
+  private dword = 0;
   constructor(t: DescriptorTables) {
     this.t = t;
   }
   write(linear: number, size: 1 | 2 | 4, value: number, field: string): void {
-    const a = linear >>> 0;
     const v = size === 4 ? value >>> 0 : value & (size === 2 ? 0xffff : 0xff);
-    this.writes.push({ linear: a, size, value: v, field });
-    for (let i = 0; i < size; i++) this.bytes.set((a + i) >>> 0, (v >>> (8 * i)) & 0xff);
+    this.writes.push({ linear: linear >>> 0, size, value: v, field });
   }
   byte(linear: number): number {
     const a = linear >>> 0;
-    return this.bytes.get(a) ?? byteOf(this.t, a);
+    for (let i = this.writes.length - 1; i >= 0; i--) {
+      const w = this.writes[i]!;
+      const d = (a - w.linear) >>> 0;
+      if (d < w.size) return (w.value >>> (8 * d)) & 0xff;
+    }
+    const aligned = (a & ~3) >>> 0;
+    if (aligned !== this.dwordAt) {
+      this.dword = this.t.read32(aligned) >>> 0;
+      this.dwordAt = aligned;
+    }
+    return (this.dword >>> ((a & 3) * 8)) & 0xff;
   }
   read16(linear: number): number {
     return this.byte(linear) | (this.byte(linear + 1) << 8);
   }
   read32(linear: number): number {
-    return (this.read16(linear) | (this.read16(linear + 2) << 16)) >>> 0;
+    const a = linear >>> 0;
+    if ((a & 3) === 0 && !this.overlaps(a, 4)) return this.t.read32(a) >>> 0;
+    return (this.read16(a) | (this.read16(a + 2) << 16)) >>> 0;
+  }
+  private overlaps(a: number, n: number): boolean {
+    for (const w of this.writes) if ((w.linear - a) >>> 0 < n || (a - w.linear) >>> 0 < w.size) return true;
+    return false;
   }
   /** Descriptor tables read through the overlay, with the LDT given. */
   tables(ldtBase: number, ldtLimit: number): DescriptorTables {
@@ -359,22 +377,18 @@ export function taskSwitch(
   // Save the old task's dynamic fields (§7.2.1).
   const savedFlags = source === 'iret' ? current.eflags & ~NT : current.eflags;
   const ob = current.tr.base >>> 0;
-  const names = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'] as const;
-  const segNames = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'] as const;
+  const names = GPR_FIELDS;
+  const segNames = SEG_FIELDS;
   if (current.tr.is32) {
     mem.write(ob + TSS32.eip, 4, current.eip, 'old-tss.eip');
     mem.write(ob + TSS32.eflags, 4, savedFlags, 'old-tss.eflags');
-    for (let i = 0; i < 8; i++)
-      mem.write(ob + TSS32.gpr + 4 * i, 4, current.gpr[i] ?? 0, `old-tss.${names[i]}`);
-    for (let i = 0; i < 6; i++)
-      mem.write(ob + TSS32.seg + 4 * i, 2, current.seg[i] ?? 0, `old-tss.${segNames[i]}`);
+    for (let i = 0; i < 8; i++) mem.write(ob + TSS32.gpr + 4 * i, 4, current.gpr[i] ?? 0, names[i] ?? '');
+    for (let i = 0; i < 6; i++) mem.write(ob + TSS32.seg + 4 * i, 2, current.seg[i] ?? 0, segNames[i] ?? '');
   } else {
     mem.write(ob + TSS16.ip, 2, current.eip, 'old-tss.ip');
     mem.write(ob + TSS16.flags, 2, savedFlags, 'old-tss.flags');
-    for (let i = 0; i < 8; i++)
-      mem.write(ob + TSS16.gpr + 2 * i, 2, current.gpr[i] ?? 0, `old-tss.${names[i]}`);
-    for (let i = 0; i < 4; i++)
-      mem.write(ob + TSS16.seg + 2 * i, 2, current.seg[i] ?? 0, `old-tss.${segNames[i]}`);
+    for (let i = 0; i < 8; i++) mem.write(ob + TSS16.gpr + 2 * i, 2, current.gpr[i] ?? 0, names[i] ?? '');
+    for (let i = 0; i < 4; i++) mem.write(ob + TSS16.seg + 2 * i, 2, current.seg[i] ?? 0, segNames[i] ?? '');
   }
 
   const nb = nd.base >>> 0;
