@@ -409,6 +409,17 @@ describe('inner stacks from the TSS (SDM Vol. 3A §6.12.1)', () => {
   it('a stack segment whose DPL is not the new CPL is #TS(SS selector)', () => {
     expect(innerStack(t, tss, 0x28, 1)).toMatchObject({ ok: false, fault: { vector: 10, errorCode: 0x20 } });
   });
+  it('a 16-bit TSS holds SP0/SS0 as words at offsets 2 and 4 (§7.6, figure 7-10)', () => {
+    const words = new Map<number, number>([
+      [2, 0x12347ff0], // SP0 = 7FF0 (the high word is SS0's neighbour, not SP)
+      [4, makeSelector(2, 0, 0)],
+    ]);
+    const tss16 = { limit: 0x2b, is32: false, read32: (o: number) => words.get(o) ?? 0 };
+    expect(innerStack(t, tss16, 0x40, 0)).toMatchObject({ ok: true, ss: 0x10, esp: 0x7ff0 });
+    expect(innerStack(t, { ...tss16, limit: 0x04 }, 0x40, 0)).toMatchObject({
+      fault: { vector: 10, errorCode: 0x40 },
+    });
+  });
   it('a null SS is #TS, and a TSS too short for the entry is #TS(TSS selector)', () => {
     expect(innerStack(t, tss, 0x28, 2)).toMatchObject({ ok: false, fault: { vector: 10, errorCode: 0 } });
     expect(innerStack(t, { ...tss, limit: 0x08 }, 0x28, 1)).toMatchObject({

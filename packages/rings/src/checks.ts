@@ -169,8 +169,8 @@ export function farTransfer(
 /**
  * Far JMP or CALL with every target the SDM allows (Vol. 2A JMP, CALL; Vol. 3A §7.3): code
  * segments and call gates as `farTransfer`, and a TSS descriptor or task gate, which starts a
- * task switch (`kind: 'task'`; pass the result to `taskSwitch`). In IA-32e mode task switches do
- * not exist and a TSS or task-gate target is #GP(selector) (§7.7).
+ * task switch (`kind: 'task'`; pass the result to `taskSwitch`). Protected mode only: IA-32e
+ * mode, where task switches do not exist and call gates are 16 bytes, is `farTransfer64`.
  */
 export function farTransferOrTask(
   t: DescriptorTables,
@@ -178,15 +178,12 @@ export function farTransferOrTask(
   selector: number,
   offset: number,
   kind: 'jmp' | 'call',
-  longMode = false,
 ): Checked<FarTransfer | TaskTarget> {
   if (isNullSelector(selector)) return fail(gp(0));
   const d = readDescriptor(t, selector);
   if (d === undefined) return fail(gp(selectorErrorCode(selector)));
-  if (!d.codeOrData && (isTss(d) || d.type === SystemType.taskGate)) {
-    if (longMode) return fail(gp(selectorErrorCode(selector)));
+  if (!d.codeOrData && (isTss(d) || d.type === SystemType.taskGate))
     return taskEntryFromSelector(t, cpl, selector, d);
-  }
   return farTransfer(t, cpl, selector, offset, kind);
 }
 
@@ -346,19 +343,22 @@ export function ioAllowed(
   return true;
 }
 
-/** The TSS fields a privilege-raising transfer reads (32-bit TSS, SDM Vol. 3A figure 7-2). */
+/** The TSS fields a privilege-raising transfer reads (SDM Vol. 3A figures 7-2 and 7-10). */
 export interface Tss32 {
   /** TSS limit from the TR descriptor cache. */
   limit: number;
+  /** False for a 16-bit TSS (TR type 1 or 3): SP/SS words at 2 + 4 × CPL. Default true. */
+  is32?: boolean;
   /** Reads a doubleword at an offset into the TSS. */
   read32(offset: number): number;
 }
 
 /**
  * The stack for an inner privilege level (SDM Vol. 3A §6.12.1, §5.8.5): SS:ESP for `newCpl` from
- * the TSS (offsets 4 + 8 × CPL and 8 + 8 × CPL), with the checks on the new SS — beyond the TSS
- * limit is #TS(TSS selector), a null, wrong-RPL, wrong-DPL or non-writable SS is #TS(SS), and a
- * not-present SS is #SS(SS).
+ * the TSS (32-bit TSS: offsets 4 + 8 × CPL and 8 + 8 × CPL; 16-bit TSS: SP and SS words at
+ * 2 + 4 × CPL and 4 + 4 × CPL), with the checks on the new SS — beyond the TSS limit is #TS(TSS
+ * selector), a null, wrong-RPL, wrong-DPL or non-writable SS is #TS(SS), and a not-present SS
+ * is #SS(SS).
  */
 export function innerStack(
   t: DescriptorTables,
@@ -367,10 +367,11 @@ export function innerStack(
   newCpl: number,
   external = false,
 ): Checked<{ ss: number; esp: number; descriptor: Descriptor }> {
-  const off = 4 + newCpl * 8;
-  if (off + 5 > tss.limit) return fail(ts(selectorErrorCode(tssSelector, external)));
-  const esp = tss.read32(off) >>> 0;
-  const ssSel = tss.read32(off + 4) & 0xffff;
+  const is32 = tss.is32 !== false;
+  const off = is32 ? 4 + newCpl * 8 : 2 + newCpl * 4;
+  if (off + (is32 ? 5 : 3) > tss.limit) return fail(ts(selectorErrorCode(tssSelector, external)));
+  const esp = is32 ? tss.read32(off) >>> 0 : tss.read32(off) & 0xffff;
+  const ssSel = tss.read32(off + (is32 ? 4 : 2)) & 0xffff;
   if (isNullSelector(ssSel)) return fail(ts(external ? 1 : 0));
   const ec = selectorErrorCode(ssSel, external);
   const d = readDescriptor(t, ssSel);

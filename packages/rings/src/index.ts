@@ -54,7 +54,11 @@ export {
 export { type FastResult, type FastTransfer, syscall, sysenter, sysexit, sysret } from './fast-calls';
 export {
   encodeGate64,
+  type FarReturn64,
+  type FarTransfer64,
   type FastTransfer64,
+  farReturn64,
+  farTransfer64,
   type Gate64,
   type InterruptTarget64,
   interruptTarget64,

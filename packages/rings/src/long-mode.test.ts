@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { type DescriptorTables, encodeDescriptor, SystemType } from './descriptors';
+import { type DescriptorTables, encodeDescriptor, encodeGate, SystemType } from './descriptors';
 import {
   encodeGate64,
+  farReturn64,
+  farTransfer64,
   interruptTarget64,
   isCanonical,
   loadTaskRegister,
@@ -59,6 +61,16 @@ function machine() {
   );
   put32(GDT + 7 * 8, 0xffff8000);
   put32(GDT + 7 * 8 + 4, 0);
+  // 0x40: a 16-byte 64-bit call gate (DPL 3) to the kernel at 0xffffffff81000100.
+  putGdt(
+    8,
+    encodeGate({ type: SystemType.callGate32, selector: 0x08, offset: 0x81000100, dpl: 3, present: true }),
+  );
+  put32(GDT + 9 * 8, 0xffffffff);
+  put32(GDT + 9 * 8 + 4, 0);
+  putGdt(10, encodeDescriptor({ base: 0, limit: 0xfffff, type: 3, codeOrData: true, dpl: 3, present: true })); // 0x50 user data
+  putGdt(11, code64(3, { long: false, big: true })); // 0x58 user 32-bit code
+  putGdt(12, code64(0, { long: true, big: true })); // 0x60 L = D = 1 (reserved)
   const putIdt = (v: number, g: [number, number, number, number]) =>
     g.forEach((d, i) => {
       put32(IDT + v * 16 + i * 4, d);
@@ -136,7 +148,7 @@ function machine() {
   );
   const t: DescriptorTables = {
     gdtBase: GDT,
-    gdtLimit: 8 * 8 - 1,
+    gdtLimit: 13 * 8 - 1,
     ldtBase: 0,
     ldtLimit: -1,
     idtBase: IDT,
@@ -306,9 +318,10 @@ describe('16-byte TSS descriptors and LTR (SDM Vol. 3A §7.2.3, Vol. 2A LTR)', (
       upperTypeClear: true,
     });
     // A 16-byte descriptor whose second half passes the GDT limit does not exist.
-    expect(readSystemDescriptor64(t, 0x38)).toBeUndefined();
+    expect(readSystemDescriptor64(t, 0x60)).toBeUndefined();
     expect(readSystemDescriptor64(t, 0x3c)).toBeUndefined(); // TI = 1
     expect(readSystemDescriptor64({ ...t, gdtLimit: 0x37 }, 0x30)).toBeUndefined();
+    expect(readSystemDescriptor64(t, 0x50)?.upperTypeClear).toBe(false); // a code descriptor as second half
   });
 
   it('LTR marks an available TSS busy; null is #GP(0); a code segment or a busy TSS is #GP(selector)', () => {
@@ -426,8 +439,141 @@ describe('SYSENTER/SYSEXIT in IA-32e mode (SDM Vol. 2B)', () => {
   });
 });
 
+describe('far JMP/CALL in IA-32e mode (SDM Vol. 3A §5.8.3.1, Vol. 2A CALL/JMP)', () => {
+  it('CALL through a 64-bit call gate from ring 3 switches to RSP0 with a null SS', () => {
+    const { t, tss } = machine();
+    expect(farTransfer64(t, 3, 0x43, 0n, 'call', tss)).toMatchObject({
+      ok: true,
+      newCpl: 0,
+      selector: 0x08,
+      offset: 0xffffffff81000100n,
+      stackSwitch: true,
+      rsp: 0xffffc90000009ff8n,
+      ss: 0,
+      csLong: true,
+      gate: { selector: 0x43, dpl: 3 },
+    });
+  });
+
+  it('JMP through the gate cannot raise privilege: #GP(target selector)', () => {
+    const { t, tss } = machine();
+    expect(farTransfer64(t, 3, 0x43, 0n, 'jmp', tss)).toEqual({
+      ok: false,
+      fault: { vector: 13, errorCode: 0x08 },
+    });
+  });
+
+  it('a call gate whose upper half has type bits set is #GP(gate selector); one to 32-bit code #GP(target)', () => {
+    const { t, tss, put32 } = machine();
+    put32(GDT + 9 * 8 + 4, 0x00000c00);
+    expect(farTransfer64(t, 3, 0x43, 0n, 'call', tss)).toEqual({
+      ok: false,
+      fault: { vector: 13, errorCode: 0x40 },
+    });
+    const m2 = machine();
+    m2.put32(GDT + 8 * 8, (0x20 << 16) | 0x0100);
+    expect(farTransfer64(m2.t, 3, 0x43, 0n, 'call', m2.tss)).toEqual({
+      ok: false,
+      fault: { vector: 13, errorCode: 0x20 },
+    });
+  });
+
+  it('an RSP0 beyond the TSS limit is #TS(TSS selector)', () => {
+    const { t, tss } = machine();
+    expect(farTransfer64(t, 3, 0x43, 0n, 'call', { ...tss, limit: 0x08 })).toEqual({
+      ok: false,
+      fault: { vector: 10, errorCode: 0x30 },
+    });
+  });
+
+  it('a direct far jump needs a canonical offset and never L = D = 1 code', () => {
+    const { t, tss } = machine();
+    expect(farTransfer64(t, 0, 0x08, 0xffffffff81000000n, 'jmp', tss)).toMatchObject({
+      ok: true,
+      csLong: true,
+    });
+    expect(farTransfer64(t, 0, 0x08, 0x0000800000000000n, 'jmp', tss)).toEqual({
+      ok: false,
+      fault: { vector: 13, errorCode: 0 },
+    });
+    expect(farTransfer64(t, 0, 0x60, 0n, 'jmp', tss)).toEqual({
+      ok: false,
+      fault: { vector: 13, errorCode: 0x60 },
+    });
+    expect(farTransfer64(t, 0, 0x20, 0x1000n, 'call', tss)).toMatchObject({ ok: true, csLong: false });
+  });
+});
+
+describe('IRETQ and far RET in IA-32e mode (SDM Vol. 2A IRET "IA-32e-MODE", Vol. 2B RET)', () => {
+  it('IRETQ to ring 3 loads SS from the frame and reports an outer return', () => {
+    const { t } = machine();
+    expect(farReturn64(t, 0, { rip: 0x401000n, cs: 0x1b, ss: 0x53 }, { iret: true })).toMatchObject({
+      ok: true,
+      newCpl: 3,
+      outer: true,
+      csLong: true,
+      rip: 0x401000n,
+      ss: { selector: 0x53 },
+    });
+  });
+
+  it('a null SS is allowed for a return to 64-bit ring 0, not to ring 3 (#GP(0))', () => {
+    const { t } = machine();
+    expect(farReturn64(t, 0, { rip: 0xffffffff81000000n, cs: 0x08, ss: 0 }, { iret: true })).toMatchObject({
+      ok: true,
+      outer: false,
+      ss: { selector: 0, descriptor: null },
+    });
+    expect(farReturn64(t, 0, { rip: 0x401000n, cs: 0x1b, ss: 3 }, { iret: true })).toEqual({
+      ok: false,
+      fault: { vector: 13, errorCode: 0 },
+    });
+  });
+
+  it('IRET with NT = 1 is #GP(0); an SS whose RPL is not the new CPL is #GP(SS selector)', () => {
+    const { t } = machine();
+    expect(farReturn64(t, 0, { rip: 0n, cs: 0x08, ss: 0 }, { iret: true, nt: true })).toEqual({
+      ok: false,
+      fault: { vector: 13, errorCode: 0 },
+    });
+    expect(farReturn64(t, 0, { rip: 0x401000n, cs: 0x1b, ss: 0x50 }, { iret: true })).toEqual({
+      ok: false,
+      fault: { vector: 13, errorCode: 0x50 },
+    });
+  });
+
+  it('a far RET at the same level keeps SS:RSP; a non-canonical RIP or L = D = 1 code faults', () => {
+    const { t } = machine();
+    expect(
+      farReturn64(t, 0, { rip: 0xffffffff81000000n, cs: 0x08, ss: 0x1234 }, { iret: false }),
+    ).toMatchObject({
+      ok: true,
+      ss: null,
+    });
+    expect(farReturn64(t, 0, { rip: 0x0000800000000000n, cs: 0x08, ss: 0 }, { iret: false })).toEqual({
+      ok: false,
+      fault: { vector: 13, errorCode: 0 },
+    });
+    expect(farReturn64(t, 0, { rip: 0n, cs: 0x60, ss: 0 }, { iret: false })).toEqual({
+      ok: false,
+      fault: { vector: 13, errorCode: 0x60 },
+    });
+  });
+
+  it('a return to compatibility mode truncates RIP to 32 bits and checks it against the CS limit', () => {
+    const { t } = machine();
+    expect(farReturn64(t, 0, { rip: 0xdead000008048000n, cs: 0x5b, ss: 0x53 }, { iret: true })).toMatchObject(
+      {
+        ok: true,
+        csLong: false,
+        rip: 0x08048000n,
+      },
+    );
+  });
+});
+
 describe('malformed 64-bit IDTs and TSSs never throw', () => {
-  it('seeded random gate and descriptor bytes give #GP/#NP/#SS/#TS or a canonical 16-byte-aligned stack', () => {
+  it('seeded random gates and descriptors give #GP/#NP/#SS/#TS, or a canonical 16-byte-aligned stack', () => {
     let s = 0x9e3779b9;
     const rnd = () => {
       s ^= s << 13;
@@ -470,6 +616,15 @@ describe('malformed 64-bit IDTs and TSSs never throw', () => {
         { software: (rnd() & 1) === 1, external: (rnd() & 1) === 1 },
         { tss, rsp: BigInt(rnd()) | (BigInt(rnd() & 1 ? 0xffffffff : rnd()) << 32n), ss: rnd() & 0xffff },
       );
+      const cpl = rnd() & 3;
+      const far = farTransfer64(t, cpl, rnd() & 0x7f, BigInt(rnd()), rnd() & 1 ? 'jmp' : 'call', tss);
+      const back = farReturn64(
+        t,
+        cpl,
+        { rip: BigInt(rnd()) << BigInt(rnd() & 31), cs: rnd() & 0x7f, ss: rnd() & 0x7f },
+        { iret: (rnd() & 1) === 1, nt: (rnd() & 7) === 0 },
+      );
+      for (const x of [far, back]) if (!x.ok) expect([10, 11, 12, 13]).toContain(x.fault.vector);
       if (!r.ok) expect([10, 11, 12, 13]).toContain(r.fault.vector);
       else {
         delivered++;

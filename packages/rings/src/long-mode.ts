@@ -399,3 +399,179 @@ export function sysexit64(
     csLong: true,
   };
 }
+
+/** A far JMP or CALL in IA-32e mode: the code segment loaded, and the stack for a call gate to an inner level. */
+export interface FarTransfer64 {
+  readonly kind: 'segment';
+  readonly code: Descriptor;
+  /** New CS selector (RPL set to the new CPL). */
+  readonly selector: number;
+  readonly offset: bigint;
+  readonly newCpl: number;
+  /** The target runs in 64-bit mode (CS.L = 1); else compatibility mode. */
+  readonly csLong: boolean;
+  /** A 64-bit call gate to an inner level: RSP from the TSS, SS null with RPL = the new CPL. */
+  readonly stackSwitch: boolean;
+  readonly rsp: bigint | null;
+  readonly ss: number | null;
+  /** The 64-bit call gate it went through, if any. */
+  readonly gate: { readonly selector: number; readonly offset: bigint; readonly dpl: number } | null;
+}
+
+/** A 64-bit code segment has L = 1 and D = 0; L = 1 with D = 1 is reserved (SDM Vol. 3A §5.2.1). */
+function badLongCode(d: Descriptor): boolean {
+  return d.long && d.big;
+}
+
+/**
+ * Far JMP or CALL in IA-32e mode (SDM Vol. 2A JMP, CALL; Vol. 3A §5.8.3.1 IA-32e Mode Call
+ * Gates, §7.7). A code segment as in protected mode, but one with L = D = 1 is #GP(selector);
+ * the offset must be canonical (64-bit target) or within the limit (compatibility target), else
+ * #GP(0). A TSS or task gate is #GP(selector): there are no task switches. Call gates are
+ * 16 bytes: beyond the table, an upper half whose type bits are not 0, or a gate type other than
+ * 12 (64-bit call gate) is #GP(gate selector); DPL < CPL or < RPL #GP(gate selector); not present
+ * #NP(gate selector); the target must be a 64-bit code segment (#GP(target selector)) with
+ * DPL ≤ CPL; a CALL to a non-conforming inner level switches to RSPn of the 64-bit TSS (beyond the
+ * TSS limit #TS(TSS selector), non-canonical #SS(0)) with SS null; JMP must stay at CPL.
+ */
+export function farTransfer64(
+  t: DescriptorTables,
+  cpl: number,
+  selector: number,
+  offset: bigint,
+  kind: 'jmp' | 'call',
+  tss: Tss64,
+  linearBits: 48 | 57 = 48,
+): Checked<FarTransfer64> {
+  if (isNullSelector(selector)) return fail(gp(0));
+  const ec = selectorErrorCode(selector);
+  const d = readDescriptor(t, selector);
+  if (d === undefined) return fail(gp(ec));
+  const rpl = selector & 3;
+  if (d.codeOrData) {
+    if (!d.isCode || badLongCode(d)) return fail(gp(ec));
+    if (d.conforming ? d.dpl > cpl : rpl > cpl || d.dpl !== cpl) return fail(gp(ec));
+    if (!d.present) return fail(np(ec));
+    const off = d.long ? offset & MASK64 : offset & 0xffffffffn;
+    if (d.long ? !isCanonical(off, linearBits) : off > BigInt(d.limit)) return fail(gp(0));
+    return {
+      ok: true,
+      kind: 'segment',
+      code: d,
+      selector: (selector & 0xfffc) | cpl,
+      offset: off,
+      newCpl: cpl,
+      csLong: d.long,
+      stackSwitch: false,
+      rsp: null,
+      ss: null,
+      gate: null,
+    };
+  }
+  // System descriptors are 16 bytes in IA-32e mode.
+  const off16 = selector & 0xfff8;
+  const limit = selector & 4 ? t.ldtLimit : t.gdtLimit;
+  const base = selector & 4 ? t.ldtBase : t.gdtBase;
+  if (off16 + 15 > limit || d.type !== SystemType.callGate32) return fail(gp(ec));
+  const d2 = t.read32((base + off16 + 8) >>> 0) >>> 0;
+  const d3 = t.read32((base + off16 + 12) >>> 0) >>> 0;
+  if (((d3 >>> 8) & 0x1f) !== 0) return fail(gp(ec));
+  if (d.dpl < cpl || d.dpl < rpl) return fail(gp(ec));
+  if (!d.present) return fail(np(ec));
+  const gateSel = d.lo >>> 16;
+  const gateOff = BigInt(((d.hi & 0xffff0000) | (d.lo & 0xffff)) >>> 0) | (BigInt(d2) << 32n);
+  if (isNullSelector(gateSel)) return fail(gp(0));
+  const tec = selectorErrorCode(gateSel);
+  const target = readDescriptor(t, gateSel);
+  if (target === undefined || !target.isCode || target.dpl > cpl) return fail(gp(tec));
+  if (!target.long || target.big) return fail(gp(tec));
+  if (kind === 'jmp' && !target.conforming && target.dpl !== cpl) return fail(gp(tec));
+  if (!target.present) return fail(np(tec));
+  const inner = kind === 'call' && !target.conforming && target.dpl < cpl;
+  const newCpl = inner ? target.dpl : cpl;
+  let rsp: bigint | null = null;
+  if (inner) {
+    const o = TSS64.rsp0 + 8 * newCpl;
+    if (o + 7 > tss.limit) return fail(ts(selectorErrorCode(tss.selector)));
+    rsp = read64(tss, o);
+    if (!isCanonical(rsp, linearBits)) return fail(ss(0));
+  }
+  if (!isCanonical(gateOff, linearBits)) return fail(gp(0));
+  return {
+    ok: true,
+    kind: 'segment',
+    code: target,
+    selector: (gateSel & 0xfffc) | newCpl,
+    offset: gateOff,
+    newCpl,
+    csLong: true,
+    stackSwitch: inner,
+    rsp,
+    ss: inner ? newCpl : null,
+    gate: { selector, offset: gateOff, dpl: d.dpl },
+  };
+}
+
+/** Where a far RET or IRET in IA-32e mode returns to. */
+export interface FarReturn64 {
+  readonly code: Descriptor;
+  readonly newCpl: number;
+  /** A return to an outer level (the engine then nulls data segments per `nullOnOuterReturn`). */
+  readonly outer: boolean;
+  /** The target runs in 64-bit mode; else compatibility mode. */
+  readonly csLong: boolean;
+  readonly rip: bigint;
+  /** The SS loaded from the frame (descriptor null for a null SS), or null when SS:RSP stays. */
+  readonly ss: { readonly selector: number; readonly descriptor: Descriptor | null } | null;
+}
+
+/**
+ * Far RET and IRET in IA-32e mode (SDM Vol. 2A IRET "IA-32e-MODE", Vol. 2B RET). IRET with
+ * NT = 1 is #GP(0). The return CS: null #GP(0); beyond its table, not code, L = D = 1, RPL <
+ * CPL, conforming with DPL > RPL or non-conforming with DPL ≠ RPL #GP(selector); not present
+ * #NP(selector). SS:RSP is loaded on a return to an outer level, and by IRET from 64-bit mode
+ * always: a null SS is allowed only when returning to 64-bit mode at CPL < 3 (else #GP(0));
+ * otherwise beyond its table, RPL ≠ the new CPL, not writable data, or DPL ≠ the new CPL is
+ * #GP(SS selector), not present #SS(SS selector). Finally a non-canonical RIP (64-bit target)
+ * or one beyond the CS limit (compatibility target) is #GP(0).
+ */
+export function farReturn64(
+  t: DescriptorTables,
+  cpl: number,
+  frame: { readonly rip: bigint; readonly cs: number; readonly ss: number },
+  opts: {
+    readonly iret: boolean;
+    readonly nt?: boolean;
+    readonly from64?: boolean;
+    readonly linearBits?: 48 | 57;
+  },
+): Checked<FarReturn64> {
+  if (opts.iret && opts.nt === true) return fail(gp(0));
+  const cs = frame.cs & 0xffff;
+  if (isNullSelector(cs)) return fail(gp(0));
+  const ec = selectorErrorCode(cs);
+  const d = readDescriptor(t, cs);
+  if (d === undefined || !d.isCode || badLongCode(d)) return fail(gp(ec));
+  const rpl = cs & 3;
+  if (rpl < cpl) return fail(gp(ec));
+  if (d.conforming ? d.dpl > rpl : d.dpl !== rpl) return fail(gp(ec));
+  if (!d.present) return fail(np(ec));
+  const outer = rpl > cpl;
+  let ssOut: FarReturn64['ss'] = null;
+  if (outer || (opts.iret && opts.from64 !== false)) {
+    const s = frame.ss & 0xffff;
+    if (isNullSelector(s)) {
+      if (!d.long || rpl === 3) return fail(gp(0));
+      ssOut = { selector: s, descriptor: null };
+    } else {
+      const sec = selectorErrorCode(s);
+      const sd = readDescriptor(t, s);
+      if (sd === undefined || (s & 3) !== rpl || !sd.writable || sd.dpl !== rpl) return fail(gp(sec));
+      if (!sd.present) return fail(ss(sec));
+      ssOut = { selector: s, descriptor: sd };
+    }
+  }
+  const rip = d.long ? frame.rip & MASK64 : frame.rip & 0xffffffffn;
+  if (d.long ? !isCanonical(rip, opts.linearBits) : rip > BigInt(d.limit)) return fail(gp(0));
+  return { ok: true, code: d, newCpl: rpl, outer, csLong: d.long, rip, ss: ssOut };
+}

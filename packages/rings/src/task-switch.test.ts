@@ -8,6 +8,7 @@ import {
   parseDescriptor,
   SystemType,
 } from './descriptors';
+import { farTransfer64 } from './long-mode';
 import {
   type CurrentTask,
   type MemoryWrite,
@@ -267,11 +268,12 @@ describe('JMP and CALL to a TSS or task gate (SDM Vol. 3A §7.3, Vol. 2A JMP/CAL
 
   it('in IA-32e mode a TSS or task-gate target is #GP(selector) (§7.7)', () => {
     const { t } = machine();
-    expect(farTransferOrTask(t, 0, 0x30, 0, 'jmp', true)).toEqual({
+    const tss = { selector: 0x28, limit: 0x67, read32: () => 0 };
+    expect(farTransfer64(t, 0, 0x30, 0n, 'jmp', tss)).toEqual({
       ok: false,
       fault: { vector: 13, errorCode: 0x30 },
     });
-    expect(farTransferOrTask(t, 3, sel(7, 3), 0, 'call', true)).toMatchObject({
+    expect(farTransfer64(t, 3, sel(7, 3), 0n, 'call', tss)).toMatchObject({
       fault: { vector: 13, errorCode: 0x38 },
     });
   });
