@@ -257,6 +257,21 @@ describe('JMP and CALL to a TSS or task gate (SDM Vol. 3A §7.3, Vol. 2A JMP/CAL
     });
   });
 
+  it('an old TSS too short to hold the saved state is #TS(old TSS selector) before anything is written', () => {
+    const { t } = machine();
+    const short: CurrentTask = { ...current, tr: { ...current.tr, limit: 0x5c } };
+    expect(taskSwitch(t, 'jmp', short, target(t, 0, 0x30, 'jmp'))).toEqual({
+      ok: false,
+      fault: { vector: 10, errorCode: 0x28 },
+    });
+  });
+
+  it('reserved EFLAGS bits in the new TSS load as their fixed values', () => {
+    const { m, t } = machine();
+    m.write(TSS_B + TSS32.eflags, 4, 0xffc08028);
+    expect(taskSwitch(t, 'jmp', current, target(t, 0, 0x30, 'jmp'))).toMatchObject({ eflags: 0x2 });
+  });
+
   it('code segments and call gates still resolve as segment transfers', () => {
     const { t } = machine();
     expect(farTransferOrTask(t, 0, 0x08, 0x100, 'jmp')).toMatchObject({

@@ -159,6 +159,8 @@ function fail(fault: Fault): { ok: false; fault: Fault } {
 const GPR_FIELDS = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'].map((n) => `old-tss.${n}`);
 const SEG_FIELDS = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'].map((n) => `old-tss.${n}`);
 const NT = 0x4000;
+/** The EFLAGS bits that exist (SDM Vol. 1 §3.4.3): reserved bits load as 0, bit 1 as 1. */
+const EFLAGS_DEFINED = 0x003f7fd5;
 const VM = 0x20000;
 const BUSY = 0x200; // type bit 1 in the descriptor's high doubleword
 
@@ -334,8 +336,9 @@ function vm86Segment(selector: number): Descriptor {
  * entry checks (`taskEntryFromSelector`, `taskEntryFromIdt`, `taskReturnTarget`).
  *
  * Before the point of no return (faults in the old task): a TSS selector with TI = 1 or a new
- * TSS limit below 67H (32-bit) or 2BH (16-bit) is #TS(new TSS selector); the old TSS descriptor
- * of a JMP or IRET must be readable in the GDT, else #TS(old TSS selector).
+ * TSS limit below 67H (32-bit) or 2BH (16-bit) is #TS(new TSS selector); an old TSS too short
+ * for the state saved into it (through GS at 5DH, or DS at 29H for a 16-bit TSS), or, for a
+ * JMP or IRET, an old TSS descriptor beyond the GDT limit, is #TS(old TSS selector).
  *
  * Then (table 7-2): JMP and IRET clear the old TSS's busy bit; IRET clears NT in the saved
  * EFLAGS; the old task's EIP, EFLAGS, general registers and segment selectors are saved;
@@ -368,6 +371,9 @@ export function taskSwitch(
 
   const mem = new Overlay(t);
   const oldSel = current.tr.selector & 0xffff;
+  // Stores to the old TSS beyond its limit are a fault condition (table 6-6): #TS(old TSS).
+  if (current.tr.limit < (current.tr.is32 ? TSS32.seg + 4 * 5 + 1 : TSS16.seg + 2 * 3 + 1))
+    return fail(ts(selectorErrorCode(oldSel, ext)));
   if (source === 'jmp' || source === 'iret') {
     const od = readGdt(t, oldSel);
     if (od === undefined) return fail(ts(selectorErrorCode(oldSel, ext)));
@@ -426,7 +432,7 @@ export function taskSwitch(
     ldtSel = mem.read16(nb + TSS16.ldt);
   }
   if (nested) eflags |= NT;
-  eflags = (eflags | 2) >>> 0;
+  eflags = ((eflags & EFLAGS_DEFINED) | 2) >>> 0;
   const vm86 = is32 && (eflags & VM) !== 0;
 
   const segments: (Descriptor | null | undefined)[] = [
