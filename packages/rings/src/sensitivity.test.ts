@@ -83,6 +83,18 @@ describe('sensitivity table', () => {
     expect(forms.some(([n]) => n === 'cli')).toBe(true);
   });
 
+  it('INT1 is not DPL-checked, unlike INT n, INT3 and INTO (Vol. 2A INT n/INTO/INT3/INT1)', () => {
+    expect(sensitivity(Code.int1).deprivileged).toMatchObject({
+      kind: 'silent',
+      effect: 'enters-host-kernel',
+    });
+    for (const c of [Code.int_imm8, Code.int3, Code.into])
+      expect(sensitivity(c).deprivileged, codeName(c)).toMatchObject({
+        kind: 'fault',
+        errorCode: 'idt-entry',
+      });
+  });
+
   it('CR4.UMIP turns SGDT, SIDT, SLDT, STR and SMSW into #GP(0) at CPL > 0 (Vol. 3A §2.5)', () => {
     for (const c of [Code.sgdt_m1632, Code.sidt_m1632, Code.sldt_rm16, Code.str_rm16, Code.smsw_rm16]) {
       expect(deprivilegedBehaviour(c).kind, codeName(c)).toBe('silent');

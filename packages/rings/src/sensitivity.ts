@@ -355,7 +355,19 @@ const RULES: readonly Rule[] = [
       'far transfers check CPL against DPL/RPL: a far return to RPL 0 from ring 1 or 3 faults or lands elsewhere',
   },
   {
-    mnemonics: ['int', 'int3', 'into', 'int1'],
+    mnemonics: ['int1'],
+    class: 'sensitive',
+    deprivileged: {
+      kind: 'silent',
+      effect: 'enters-host-kernel',
+      when: 'always: #DB through IDT vector 1 without the gate DPL check',
+    },
+    sdm: 'Vol. 2A INT n/INTO/INT3/INT1 (the DPL check "does not apply to INT1")',
+    summary:
+      "raises #DB as a privileged software exception: the gate DPL is not checked, so it reaches the host's #DB handler from any ring (deliver with software: false, external: true)",
+  },
+  {
+    mnemonics: ['int', 'int3', 'into'],
     class: 'sensitive',
     deprivileged: {
       kind: 'fault',
