@@ -265,8 +265,9 @@ export function imul2(s: CpuState, a: number, b: number, bits: number): number {
     return r;
   }
   const r = Math.imul(a, b);
-  const exact = BigInt(a | 0) * BigInt(b | 0);
-  const over = exact !== BigInt(r) ? 1 : 0;
+  // The double product is exact whenever it fits in 32 bits, and a product that does not fit
+  // cannot round to a value that does: comparing the two detects overflow without BigInt.
+  const over = (a | 0) * (b | 0) !== r ? 1 : 0;
   setStatus(s, over, over, r, bits);
   return r;
 }

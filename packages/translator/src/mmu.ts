@@ -21,12 +21,33 @@ export interface PhysicalBus extends GuestMemory {
 /** Called when a guest write touches a physical page that holds cached instructions. */
 export type CodeWriteListener = (physicalPage: number) => void;
 
-const TLB_VALID = 1;
-const TLB_USER = 2;
-const TLB_WRITE_SUPER = 4;
-const TLB_WRITE_USER = 8;
-const TLB_DIRTY = 16;
+/**
+ * Bits of a TLB entry (`Mmu.tlb[linear >>> 12]`), below the physical frame in bits 12–31. An
+ * entry of 0 is empty. Tier 1 inlines the hit path: an access may use the entry directly when
+ * every bit it needs is set, and takes `read*`/`write*` otherwise.
+ */
+export const TlbBit = {
+  valid: 1,
+  /** Readable at CPL 3. */
+  user: 2,
+  /** Writable at CPL 0–2 (R/W, or CR0.WP clear). */
+  writeSuper: 4,
+  /** Writable at CPL 3. */
+  writeUser: 8,
+  /** The page's dirty bit is already set (a write needs no page walk). */
+  dirty: 16,
+  /** The whole 4 KiB frame is RAM below 2 GiB: `ram`, `ram16` and `ram32` hold it. */
+  ram: 32,
+} as const;
+const TLB_VALID = TlbBit.valid;
+const TLB_USER = TlbBit.user;
+const TLB_WRITE_SUPER = TlbBit.writeSuper;
+const TLB_WRITE_USER = TlbBit.writeUser;
+const TLB_DIRTY = TlbBit.dirty;
+const TLB_RAM = TlbBit.ram;
 const TLB_TRACK_MAX = 8192;
+/** An identity entry (paging off): every right, dirty. */
+const TLB_IDENTITY = TLB_VALID | TLB_USER | TLB_WRITE_SUPER | TLB_WRITE_USER | TLB_DIRTY;
 
 /**
  * Linear → physical translation for 32-bit paging with 4 MiB pages (CR4.PSE), CR0.WP, U/S and
@@ -41,12 +62,19 @@ const TLB_TRACK_MAX = 8192;
 export class Mmu {
   readonly bus: PhysicalBus;
   private readonly state: CpuState;
-  private ram: Uint8Array;
-  private ramSize: number;
-  /** RAM as 32-bit words (when its buffer offset allows), for aligned dword accesses. */
-  private readonly ram32: Int32Array;
-  /** linear page → (physical frame << 12) | TLB_* bits; 0 = not cached. */
-  private readonly tlb = new Int32Array(1 << 20);
+  /** Guest RAM (physical addresses below `ram.length`); empty when the bus has none. */
+  readonly ram: Uint8Array;
+  private readonly ramSize: number;
+  /** RAM as 16- and 32-bit words (when its buffer offset allows), for aligned accesses. */
+  readonly ram16: Uint16Array;
+  readonly ram32: Int32Array;
+  /**
+   * linear page → physical frame | `TlbBit`s; 0 = not cached. While paging is off, pages that
+   * were accessed hold identity entries (so tier 1's inlined hit path serves both modes).
+   */
+  readonly tlb = new Int32Array(1 << 20);
+  /** CR0.PG (0 or 1) of the entries in `tlb` (meaningful while `trackedCount > 0`). */
+  private tlbPaging = 0;
   private readonly tracked = new Int32Array(TLB_TRACK_MAX);
   private readonly walkOut = new WalkResult();
   private trackedCount = 0;
@@ -63,10 +91,22 @@ export class Mmu {
     this.bus = bus;
     this.ram = bus.ram ?? new Uint8Array(0);
     this.ramSize = this.ram.length;
-    this.ram32 =
-      this.ram.byteOffset % 4 === 0
-        ? new Int32Array(this.ram.buffer, this.ram.byteOffset, this.ram.length >>> 2)
-        : new Int32Array(0);
+    const aligned = this.ram.byteOffset % 4 === 0;
+    this.ram16 = aligned
+      ? new Uint16Array(this.ram.buffer, this.ram.byteOffset, this.ram.length >>> 1)
+      : new Uint16Array(0);
+    this.ram32 = aligned
+      ? new Int32Array(this.ram.buffer, this.ram.byteOffset, this.ram.length >>> 2)
+      : new Int32Array(0);
+  }
+
+  /**
+   * Drops the entries when CR0.PG differs from the mode they were made in (a caller that changed
+   * CR0 without `flush`, such as a loader or a snapshot import). Tier 1 calls it before it runs
+   * blocks, whose inlined hit path trusts the entries.
+   */
+  syncPaging(): void {
+    if (this.trackedCount !== 0 && ((this.state.cr0 >>> 31) & 1) !== this.tlbPaging) this.flush();
   }
 
   /** Drops every cached translation (MOV CR3, MOV CR0/CR4 paging bits, task switch). */
@@ -86,7 +126,11 @@ export class Mmu {
   /** Translates a linear address for an access, raising #PF when the walk denies it. */
   translate(linear: number, write: boolean, user: boolean): number {
     const s = this.state;
-    if ((s.cr0 & 0x80000000) === 0) return (linear & this.a20Mask) >>> 0;
+    if ((s.cr0 & 0x80000000) === 0) {
+      const phys = (linear & this.a20Mask) >>> 0;
+      if (this.tlb[linear >>> 12] === 0) this.fillIdentity(linear >>> 12, phys & ~0xfff);
+      return phys;
+    }
     const e = this.tlb[linear >>> 12] ?? 0;
     if (e !== 0) {
       const ok = write
@@ -115,16 +159,33 @@ export class Mmu {
     return (r.physical & this.a20Mask) >>> 0;
   }
 
+  private fillIdentity(page: number, frame: number): void {
+    if (this.trackedCount === 0) this.tlbPaging = 0;
+    this.track(page);
+    this.tlb[page] = frame | TLB_IDENTITY | this.ramBit(frame);
+  }
+
+  /** `TLB_RAM` when the whole frame is RAM the word views reach, else 0. */
+  private ramBit(frame: number): number {
+    return frame >= 0 && frame + 4096 <= this.ram32.length * 4 && frame < 0x80000000 ? TLB_RAM : 0;
+  }
+
+  private track(page: number): void {
+    if (this.tlb[page] === 0 && this.trackedCount < TLB_TRACK_MAX) this.tracked[this.trackedCount++] = page;
+    else if (this.tlb[page] === 0) this.trackedCount = TLB_TRACK_MAX;
+  }
+
   private fill(linear: number, frame: number, rw: number, us: number, wp: boolean, dirty: boolean): void {
+    if (this.trackedCount === 0) this.tlbPaging = 1;
     let bits = TLB_VALID;
     if (us) bits |= TLB_USER;
     if (rw || !wp) bits |= TLB_WRITE_SUPER;
     if (rw && us) bits |= TLB_WRITE_USER;
     if (dirty) bits |= TLB_DIRTY;
     const page = linear >>> 12;
-    if (this.tlb[page] === 0 && this.trackedCount < TLB_TRACK_MAX) this.tracked[this.trackedCount++] = page;
-    else if (this.tlb[page] === 0) this.trackedCount = TLB_TRACK_MAX;
-    this.tlb[page] = frame | bits;
+    const masked = (frame & this.a20Mask) >>> 0;
+    this.track(page);
+    this.tlb[page] = masked | bits | this.ramBit(masked);
   }
 
   private pageFault(linear: number, error: number): never {

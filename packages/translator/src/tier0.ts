@@ -4,7 +4,7 @@ import { maskOf } from './alu';
 import { CpuState, Eflags, Reg, Seg } from './cpu-state';
 import { FAULT, GuestFault, hasErrorCode, raise, Vector } from './fault';
 import { HANDLERS, type Handler } from './handlers';
-import { Mmu, type PhysicalBus } from './mmu';
+import { Mmu, type PhysicalBus, TlbBit } from './mmu';
 import {
   Action,
   type Callouts,
@@ -134,9 +134,8 @@ export class Tier0 {
   private blockHistoryCount = 0;
   /** The instruction budget's end in the current burst: a looping block stops before it. */
   blockEnd = 0;
-  /** The block running now and the EIP it was entered at (for fault bookkeeping). */
+  /** The region entry running now (for fault bookkeeping). */
   private runningBlock: Block | null = null;
-  private blockEntryEip = 0;
   /** Set while an external interrupt is being delivered, for the trace's `kind`. */
   private injecting = false;
 
@@ -203,9 +202,11 @@ export class Tier0 {
       const k = base + i;
       if (mode[k] !== 0 && (phys[k] ?? 0) >>> 12 === page) {
         mode[k] = 0;
-        this.blockAt[k] = undefined;
         this.heat[k] = 0;
       }
+      const b = this.blockAt[k];
+      if (b !== undefined && (b === NO_BLOCK ? mode[k] === 0 : b.phys >>> 12 === page))
+        this.blockAt[k] = undefined;
     }
     // Instructions that start at the end of the previous page and run into this one.
     const prev = ((page - 1) << 12) & ICACHE_MASK;
@@ -303,9 +304,10 @@ export class Tier0 {
   }
 
   /**
-   * `burst` with tier 1: at each instruction address, run its translated block when there is
-   * one for the current mode and the budget allows all of it; otherwise execute the instruction
-   * in tier 0 and count it towards translation.
+   * `burst` with tier 1: at each instruction address, run the translated region entry there
+   * when there is one for the current mode and the budget allows its first block; otherwise
+   * execute the instruction in tier 0 and count it towards translation. An entry is found from
+   * EIP through the TLB without decoding (the code segment is flat in every tier-1 mode).
    */
   private burstJit(end: number): void {
     const s = this.state;
@@ -314,77 +316,117 @@ export class Tier0 {
     const blockAt = this.blockAt;
     const heat = this.heat;
     const mmu = this.mmu;
+    const tlb = mmu.tlb;
     this.blockEnd = end;
+    mmu.syncPaging();
     let mode = jit.modeKey(s);
-    // The block that ran last without a link to its successor: linked once the successor is known.
+    // The entry that ran last without a link to its successor: linked once the successor is known.
     let prev: Block | null = null;
     // A fault while fetching counts as a retired instruction, as in `burst`.
     let fetching = false;
     try {
       while (this.instructions < end) {
         this.startEip = s.eip;
-        fetching = true;
-        const ins = this.fetch();
-        fetching = false;
+        let b: Block | undefined;
         if (mode >= 0) {
-          const slot = this.fetchSlot;
-          let b = blockAt[slot];
-          if (b === undefined && ++heat[slot]! >= this.hotThreshold) {
-            b = jit.compile(this, (this.slotPhys[slot] ?? 0) >>> 0, mode, ram) ?? NO_BLOCK;
-            blockAt[slot] = b;
+          const e = tlb[s.eip >>> 12] ?? 0;
+          const need = (mode & 1) !== 0 ? TlbBit.valid | TlbBit.user : TlbBit.valid;
+          if ((e & need) === need) {
+            const phys = ((e & -4096) | (s.eip & 4095)) >>> 0;
+            const found = blockAt[phys & ICACHE_MASK];
+            if (found !== undefined && found.phys === phys && found.mode === mode) b = found;
           }
-          if (b !== undefined && b.mode === mode && this.instructions + b.count <= end) {
-            if (prev !== null) this.link(prev, s.eip, b);
-            prev = null;
-            // Run it, then follow links from block to block without going through `fetch`.
-            for (;;) {
-              this.runningBlock = b;
-              this.blockEntryEip = s.eip;
-              this.blockHistory[this.blockHistoryCount++ & 15] = s.eip;
-              b.fn(this, s, s.regs, b.ins, b.handlers, BLOCK_HELPERS);
-              this.runningBlock = null;
-              jit.stats.blockRuns++;
-              if (this.stopRequested || this.endSlice) return;
-              if (b.endsInSegmentLoad) {
-                mode = jit.modeKey(s);
-                break;
-              }
-              let next: Block | undefined;
-              if (b.linkCode === this.codeWrites && b.linkTlb === mmu.epoch) {
-                const e = s.eip;
-                if (b.linkEip0 === e) next = b.link0;
-                else if (b.linkEip1 === e) next = b.link1;
-              }
-              if (next === undefined || this.instructions + next.count > end) {
-                prev = b;
-                break;
-              }
-              jit.stats.chained++;
-              b = next;
+        }
+        if (b === undefined || this.instructions + b.count > end) {
+          fetching = true;
+          const ins = this.fetch();
+          fetching = false;
+          b = undefined;
+          if (mode >= 0) {
+            const slot = this.fetchSlot;
+            let found = blockAt[slot];
+            if (found === undefined && ++heat[slot]! >= this.hotThreshold) {
+              found =
+                jit.compile(this, (this.slotPhys[slot] ?? 0) >>> 0, mode, ram, this.registerEntry) ??
+                NO_BLOCK;
+              blockAt[slot] = found;
             }
+            if (found !== undefined && found.mode === mode && this.instructions + found.count <= end)
+              b = found;
+          }
+          if (b === undefined) {
+            prev = null;
+            this.instructions++;
+            if (s.interruptShadow) s.interruptShadow = false;
+            if (!this.execFetched(ins)) return;
+            const code = ins.code;
+            if ((CLASS_OF[code] ?? 0) !== Sensitivity.innocuous || IS_SEGMENT_LOAD[code] === 1)
+              mode = jit.modeKey(s);
             continue;
           }
         }
+        if (prev !== null) this.link(prev, s.eip, b);
         prev = null;
-        this.instructions++;
-        if (s.interruptShadow) s.interruptShadow = false;
-        if (!this.execFetched(ins)) return;
-        const code = ins.code;
-        if ((CLASS_OF[code] ?? 0) !== Sensitivity.innocuous || IS_SEGMENT_LOAD[code] === 1)
-          mode = jit.modeKey(s);
+        // Run it, then follow links from entry to entry without going through the lookup.
+        for (;;) {
+          this.runningBlock = b;
+          this.blockHistory[this.blockHistoryCount++ & 15] = s.eip;
+          const before = this.instructions;
+          const remode = b.fn(this, s, s.regs, b.ins, b.handlers, BLOCK_HELPERS, b.entry, b.entryOffset);
+          this.runningBlock = null;
+          jit.stats.blockRuns++;
+          jit.stats.instructionsTranslated += this.instructions - before;
+          if (this.stopRequested || this.endSlice) return;
+          if (remode !== 0) {
+            mode = jit.modeKey(s);
+            break;
+          }
+          let next: Block | undefined;
+          if (b.linkCode === this.codeWrites && b.linkTlb === mmu.epoch) {
+            const e = s.eip;
+            if (b.linkEip0 === e) next = b.link0;
+            else if (b.linkEip1 === e) next = b.link1;
+          }
+          if (next === undefined || this.instructions + next.count > end) {
+            prev = b;
+            break;
+          }
+          jit.stats.chained++;
+          b = next;
+        }
       }
     } catch (e) {
       if (e !== FAULT) throw e;
-      const b = this.runningBlock;
-      if (b !== null) {
-        // The block retired the instructions before the faulting one; it counts as retired too.
+      if (this.runningBlock !== null) {
+        // The region counted the instructions it retired before the faulting one, which counts
+        // as retired too.
         this.runningBlock = null;
-        const k = b.offsets.indexOf((this.startEip - this.blockEntryEip) | 0);
-        this.instructions += k + 1;
+        this.instructions++;
       } else if (fetching) this.instructions++;
       this.fault();
     }
   }
+
+  /** Whether tier 0 has executed the instruction at physical address `phys` since it was cached. */
+  hasRun(phys: number): boolean {
+    const slot = phys & ICACHE_MASK;
+    return this.slotMode[slot] !== 0 && this.slotPhys[slot] === (phys | 0) && (this.heat[slot] ?? 0) > 0;
+  }
+
+  /** Whether a translated region entry exists at physical address `phys` for `mode`. */
+  hasEntry(phys: number, mode: number): boolean {
+    const b = this.blockAt[phys & ICACHE_MASK];
+    return b !== undefined && b.phys === phys >>> 0 && b.mode === mode;
+  }
+
+  /** Puts a region's other entries where the dispatcher looks for them (by physical address). */
+  private readonly registerEntry = (phys: number, entry: Block): void => {
+    const slot = phys & ICACHE_MASK;
+    const old = this.blockAt[slot];
+    // An entry already there for the same address (from another region) stays.
+    if (old === undefined || old.phys !== entry.phys || old === NO_BLOCK || old.mode !== entry.mode)
+      this.blockAt[slot] = entry;
+  };
 
   /** Entry EIPs of the most recent translated blocks, oldest first (at most 16; empty without tier 1). */
   recentBlocks(): number[] {
@@ -513,7 +555,9 @@ export class Tier0 {
       return this.slots[slot] as Instruction;
     // Miss: fetch up to 15 bytes without faulting, decode, then fault on the bytes it needed.
     this.slotMode[slot] = 0;
-    this.blockAt[slot] = undefined;
+    // A region entry registered for this very address stays (it was made from the same bytes;
+    // writes to them invalidate it through the code-page watch).
+    if (this.blockAt[slot]?.phys !== phys >>> 0) this.blockAt[slot] = undefined;
     this.heat[slot] = 0;
     let ins = this.slots[slot];
     if (ins === undefined) {

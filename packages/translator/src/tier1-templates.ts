@@ -2,12 +2,21 @@ import { type Instruction, MemSize, OpKind, Register } from '@ringzero/decoder';
 import { AluOp } from './alu';
 import { LazyOp } from './cpu-state';
 import { ALU_NAMES, CC_NAMES, SHIFT_NAMES } from './handlers';
+import { TlbBit } from './mmu';
 
 /**
  * Inline templates of tier 1 for the most frequent instruction forms. Each template is written
- * against the same state fields the tier-0 handlers use (`s.regs` as `r`, the lazy flags, the
- * MMU's linear accesses), so the two tiers agree by construction; the differential tests run
- * both and compare. Anything not covered here is emitted as a call of its tier-0 handler.
+ * against the same state the tier-0 handlers use, so the two tiers agree by construction; the
+ * differential tests run both and compare. Anything not covered here is emitted as a call of
+ * its tier-0 handler.
+ *
+ * What a template's source may use (the block function provides it, see `emitBlock`):
+ * - `r0`…`r7`: the guest's EAX…EDI, held in locals for the whole block;
+ * - `fa`, `fb`, `fv`: operands and 32-bit result of the last flag-setting operation whose flags
+ *   have not been written to the `CpuState` yet (`deferred`);
+ * - `L`, `e`, `P`: scratch for the inlined TLB hit path (`rd`, `wr`, `rmw32`);
+ * - `M` (the MMU), `T` (its TLB), `B`, `W`, `D` (RAM as bytes, words, dwords), `CP` (code pages);
+ * - `s` (the `CpuState`), `c` (the `Tier0`), `X` (shared semantics: `BlockHelpers`).
  */
 
 export interface Template {
@@ -16,18 +25,38 @@ export interface Template {
   readonly mayFault: boolean;
   /** Can write memory (so may hit translated code). */
   readonly stores: boolean;
-  /** Sets `s.eip` itself (branches). */
+  /** Sets `s.eip` itself (unconditional branches, calls, returns). */
   readonly setsEip: boolean;
   /**
-   * The flags this instruction leaves, when they are also in the block's locals `fa`, `fb`, `fv`
-   * (operands and 32-bit result): a following Jcc tests them directly instead of going through
-   * the lazy-flag state.
+   * The status flags this instruction leaves are in `fa`, `fb`, `fv` as this lazy operation on
+   * 32-bit values (written to the `CpuState` only when something needs them there).
    */
-  readonly flags?: FlagKind;
+  readonly deferred?: LazyOp;
+  /** Reads or writes the flags in the `CpuState` (pending deferred flags are written first). */
+  readonly stateFlags?: boolean;
+  /** A conditional branch: the source of its condition, and of the taken target. */
+  readonly branch?: { readonly condition: string; readonly target: string };
 }
 
 /** How the status flags relate to `fa`, `fb` and `fv`. */
 export type FlagKind = 'sub' | 'logic' | 'add' | 'incdec';
+
+/** The flag kind of a deferred lazy operation (for fused conditions), or undefined. */
+export function flagKindOf(op: number): FlagKind | undefined {
+  switch (op) {
+    case LazyOp.add:
+      return 'add';
+    case LazyOp.sub:
+      return 'sub';
+    case LazyOp.logic:
+      return 'logic';
+    case LazyOp.inc:
+    case LazyOp.dec:
+      return 'incdec';
+    default:
+      return undefined;
+  }
+}
 
 /**
  * A Jcc condition on the locals of the previous instruction's flags, or undefined when it needs
@@ -110,12 +139,12 @@ function offsetOf(i: Instruction): string | undefined {
   if (i.memBase !== 0) {
     const b = reg32(i.memBase);
     if (b < 0) return undefined;
-    parts.push(`r[${n(b)}]`);
+    parts.push(`r${n(b)}`);
   }
   if (i.memIndex !== 0) {
     const x = reg32(i.memIndex);
     if (x < 0) return undefined;
-    parts.push(i.memScale === 1 ? `r[${n(x)}]` : `r[${n(x)}] * ${n(i.memScale)}`);
+    parts.push(i.memScale === 1 ? `r${n(x)}` : `r${n(x)} * ${n(i.memScale)}`);
   }
   if (i.memDisplacement !== 0 || parts.length === 0) parts.push(n(i.memDisplacement | 0));
   return `(${parts.join(' + ')}) | 0`;
@@ -137,96 +166,160 @@ function address(i: Instruction, mode: number, size: number, write: boolean): st
 
 /** Source reading an 8- or 16-bit register operand (zero-extended), or undefined. */
 function readSmallReg(id: number): string | undefined {
-  if (id >= Register.al && id <= Register.bl) return `(r[${n(id - Register.al)}] & 255)`;
-  if (id >= Register.ah && id <= Register.bh) return `((r[${n(id - Register.ah)}] >> 8) & 255)`;
-  if (id >= Register.ax && id <= Register.di) return `(r[${n(id - Register.ax)}] & 65535)`;
+  if (id >= Register.al && id <= Register.bl) return `(r${n(id - Register.al)} & 255)`;
+  if (id >= Register.ah && id <= Register.bh) return `((r${n(id - Register.ah)} >> 8) & 255)`;
+  if (id >= Register.ax && id <= Register.di) return `(r${n(id - Register.ax)} & 65535)`;
   return undefined;
 }
 
 /** Source reading a 16-bit register operand, or undefined. */
 function readWord(id: number): string | undefined {
-  return id >= Register.ax && id <= Register.di ? `(r[${n(id - Register.ax)}] & 65535)` : undefined;
+  return id >= Register.ax && id <= Register.di ? `(r${n(id - Register.ax)} & 65535)` : undefined;
 }
 
 /** A statement writing the 16-bit value `v` (source, already 0..65535) to a 16-bit register. */
 function writeWordReg(id: number, v: string): string | undefined {
   if (id < Register.ax || id > Register.di) return undefined;
   const k = n(id - Register.ax);
-  return `r[${k}] = (r[${k}] & -65536) | ${v};`;
+  return `r${k} = (r${k} & -65536) | ${v};`;
 }
 
 /** A statement writing the 8-bit value `v` (source, already 0..255) to an 8-bit register. */
 function writeByteReg(id: number, v: string): string | undefined {
   if (id >= Register.al && id <= Register.bl) {
     const k = n(id - Register.al);
-    return `r[${k}] = (r[${k}] & -256) | ${v};`;
+    return `r${k} = (r${k} & -256) | ${v};`;
   }
   if (id >= Register.ah && id <= Register.bh) {
     const k = n(id - Register.ah);
-    return `r[${k}] = (r[${k}] & -65281) | (${v} << 8);`;
+    return `r${k} = (r${k} & -65281) | (${v} << 8);`;
   }
   return undefined;
 }
 
 const user = (mode: number) => ((mode & 1) !== 0 ? 'true' : 'false');
 
-function flagged(code: string, flags: FlagKind): Template {
-  return { code, mayFault: false, stores: false, setsEip: false, flags };
+// ---- The inlined TLB hit path ----------------------------------------------------------------
+// An access whose TLB entry has every bit it needs (present, the right for this privilege, RAM;
+// for writes also dirty) and that does not cross its natural alignment goes straight to the RAM
+// views; anything else (a miss, MMIO, a fault, a write to a code page, unaligned data) takes the
+// MMU's own `read*`/`write*`, which walks, faults and watches exactly as tier 0 does.
+
+const READ_BITS = TlbBit.valid | TlbBit.ram;
+const WRITE_BITS = TlbBit.valid | TlbBit.ram | TlbBit.dirty;
+
+function readMask(u: string): number {
+  return READ_BITS | (u === 'true' ? TlbBit.user : 0);
+}
+
+function writeMask(u: string): number {
+  return WRITE_BITS | (u === 'true' ? TlbBit.writeUser : TlbBit.writeSuper);
+}
+
+/** The physical address of `L` through the TLB entry `e`. */
+const PHYS = '((e & -4096) | (L & 4095))';
+
+/** An expression reading `bits` (8, 16, 32) at linear address `addr` (source). */
+export function rd(bits: number, addr: string, u: string): string {
+  const k = n(readMask(u));
+  const hit = `(e = T[(L = ${addr}) >>> 12], (e & ${k}) === ${k}`;
+  if (bits === 8) return `${hit} ? B[${PHYS}] : M.read8(L, ${u}))`;
+  if (bits === 16) return `${hit} && (L & 1) === 0 ? W[${PHYS} >>> 1] : M.read16(L, ${u}))`;
+  return `${hit} && (L & 3) === 0 ? D[${PHYS} >>> 2] : M.read32(L, ${u}))`;
+}
+
+/** A statement writing `value` (source free of side effects) as `bits` at `addr`. */
+export function wr(bits: number, addr: string, value: string, u: string): string {
+  const k = n(writeMask(u));
+  const align = bits === 8 ? '' : ` && (L & ${bits === 16 ? 1 : 3}) === 0`;
+  const store =
+    bits === 8
+      ? `B[${PHYS}] = ${value}`
+      : bits === 16
+        ? `W[${PHYS} >>> 1] = ${value}`
+        : `D[${PHYS} >>> 2] = ${value}`;
+  return `L = ${addr}; e = T[L >>> 12]; if ((e & ${k}) === ${k}${align} && CP[e >>> 12] === 0) ${store}; else M.write${bits}(L, ${value}, ${u});`;
+}
+
+/**
+ * A read-modify-write of the dword at `addr`: `fa` is the old value, `compute` sets `fv`, which
+ * is stored. The slow way checks the write first (#PF before anything changes), as tier 0 does.
+ */
+function rmw32(addr: string, u: string, compute: string): string {
+  const k = n(writeMask(u));
+  return (
+    `L = ${addr}; e = T[L >>> 12]; ` +
+    `if ((e & ${k}) === ${k} && (L & 3) === 0 && CP[e >>> 12] === 0) { P = ${PHYS} >>> 2; fa = D[P]; ${compute} D[P] = fv; } ` +
+    `else { M.probeWrite(L, 4, ${u}); fa = M.read32(L, ${u}); ${compute} M.write32(L, fv, ${u}); }`
+  );
 }
 
 function plain(code: string): Template {
   return { code, mayFault: false, stores: false, setsEip: false };
 }
 
-function lazy(op: number, a: string, b: string, res: string): string {
-  return `s.setLazy(${n(op)}, ${a}, ${b}, ${res}, 32);`;
+/** A template that computes through tier 0's semantics on the `CpuState`'s flags. */
+function viaState(code: string, mayFault = false): Template {
+  return { code, mayFault, stores: false, setsEip: false, stateFlags: true };
 }
 
 /**
- * ALU operation on 32-bit values `a` and `b` (source expressions), through the block's flag
- * locals `fa`, `fb`, `fv`; writes the result to `dst` unless the operation only compares.
+ * ALU operation on 32-bit values `a` and `b` (source expressions) into the block's flag locals
+ * `fa`, `fb`, `fv` (AND/OR/XOR/TEST keep 0 in `fa` and `fb`, as tier 0 records them); writes the
+ * result to `dst` unless the operation only compares. Returns the code and the deferred op.
  */
-function aluCode(op: number, a: string, b: string, dst: string | undefined): string {
-  const lines = [`fa = ${a};`, `fb = ${b};`];
+function aluCode(op: number, a: string, b: string, dst: string | undefined): { code: string; lazy: LazyOp } {
+  let code: string;
+  let lazy: LazyOp;
   switch (op) {
     case AluOp.add:
-      lines.push('fv = (fa + fb) | 0;', lazy(LazyOp.add, 'fa', 'fb', 'fv'));
+      code = `fa = ${a}; fb = ${b}; fv = (fa + fb) | 0;`;
+      lazy = LazyOp.add;
       break;
     case AluOp.sub:
     case AluOp.cmp:
-      lines.push('fv = (fa - fb) | 0;', lazy(LazyOp.sub, 'fa', 'fb', 'fv'));
+      code = `fa = ${a}; fb = ${b}; fv = (fa - fb) | 0;`;
+      lazy = LazyOp.sub;
       break;
     case AluOp.or:
-      lines.push('fv = fa | fb;', lazy(LazyOp.logic, '0', '0', 'fv'));
+      code = `fv = ${a} | ${b}; fa = 0; fb = 0;`;
+      lazy = LazyOp.logic;
       break;
     case AluOp.xor:
-      lines.push('fv = fa ^ fb;', lazy(LazyOp.logic, '0', '0', 'fv'));
+      code = `fv = ${a} ^ ${b}; fa = 0; fb = 0;`;
+      lazy = LazyOp.logic;
       break;
     default:
-      lines.push('fv = fa & fb;', lazy(LazyOp.logic, '0', '0', 'fv'));
+      code = `fv = ${a} & ${b}; fa = 0; fb = 0;`;
+      lazy = LazyOp.logic;
       break;
   }
-  if (dst !== undefined && op !== AluOp.cmp && op !== AluOp.test) lines.push(`${dst} = fv;`);
-  return lines.join(' ');
+  if (dst !== undefined && op !== AluOp.cmp && op !== AluOp.test) code += ` ${dst} = fv;`;
+  return { code, lazy };
 }
 
-function flagKind(op: number): FlagKind {
-  return op === AluOp.add ? 'add' : op === AluOp.sub || op === AluOp.cmp ? 'sub' : 'logic';
+function deferred(code: string, lazy: LazyOp, mayFault = false, stores = false): Template {
+  return { code, mayFault, stores, setsEip: false, deferred: lazy };
 }
 
-/** A template for `i`, or undefined to call its tier-0 handler. `next` is the next EIP (source). */
-export function emitTemplate(
-  i: Instruction,
-  mode: number,
-  next: string,
-  prevFlags?: FlagKind,
-): Template | undefined {
+/**
+ * A template for `i`, or undefined to call its tier-0 handler. `next` is the next EIP (source);
+ * `pending` the lazy operation whose flags are deferred in `fa`/`fb`/`fv` before `i` (0: none),
+ * which a conditional instruction may test directly.
+ */
+export function emitTemplate(i: Instruction, mode: number, next: string, pending = 0): Template | undefined {
   const m = i.mnemonic;
   const u = user(mode);
   const o0 = i.op0Kind;
   const o1 = i.op1Kind;
   const d = reg32(i.op0Register);
   const sr = reg32(i.op1Register);
+  const pendingKind = flagKindOf(pending);
+  /** A condition on the flags: fused with the deferred flags when possible. */
+  const cond = (cc: number): { code: string; state: boolean } => {
+    const f = pendingKind === undefined ? undefined : fusedCondition(pendingKind, cc);
+    return f !== undefined ? { code: f, state: false } : { code: `s.condition(${n(cc)})`, state: true };
+  };
 
   // Conditional and unconditional near branches, calls and returns (flat CS: no limit check).
   if (i.opCount === 1 && o0 === OpKind.nearBranch && i.operandSize === 32) {
@@ -235,7 +328,7 @@ export function emitTemplate(
     if (m === 'call') {
       if ((mode & 2) === 0) return undefined;
       return {
-        code: `{ const sp = (r[4] - 4) | 0; c.mmu.write32(sp, ${next}, ${u}); r[4] = sp; s.eip = ${target}; }`,
+        code: `{ const sp = (r4 - 4) | 0; ${wr(32, 'sp', next, u)} r4 = sp; s.eip = ${target}; }`,
         mayFault: true,
         stores: true,
         setsEip: true,
@@ -244,19 +337,21 @@ export function emitTemplate(
     if (m.startsWith('j') && m !== 'jecxz' && m !== 'jcxz') {
       const cc = ccOf(m.slice(1));
       if (cc < 0) return undefined;
-      const fused = prevFlags === undefined ? undefined : fusedCondition(prevFlags, cc);
+      const c = cond(cc);
       return {
-        code: `s.eip = ${fused ?? `s.condition(${n(cc)})`} ? ${target} : ${next};`,
+        code: '',
         mayFault: false,
         stores: false,
-        setsEip: true,
+        setsEip: false,
+        stateFlags: c.state,
+        branch: { condition: c.code, target },
       };
     }
     return undefined;
   }
   if (m === 'ret' && i.opCount === 0 && i.operandSize === 32 && (mode & 2) !== 0) {
     return {
-      code: `{ const t = c.mmu.read32(r[4], ${u}); r[4] = (r[4] + 4) | 0; s.eip = t; }`,
+      code: `{ const t = ${rd(32, 'r4', u)}; r4 = (r4 + 4) | 0; s.eip = t; }`,
       mayFault: true,
       stores: false,
       setsEip: true,
@@ -275,13 +370,13 @@ export function emitTemplate(
       bits = i.op1Register >= Register.ax ? 16 : 8;
     } else if (o1 === OpKind.memory && srcBits !== 0) {
       const addr = address(i, mode, srcBits >> 3, false);
-      if (addr !== undefined) src = `c.mmu.read${srcBits}(${addr}, ${u})`;
+      if (addr !== undefined) src = rd(srcBits, addr, u);
       faults = true;
     }
     if (src !== undefined) {
       const shift = 32 - bits;
       const v = m === 'movzx' ? src : `((${src} << ${n(shift)}) >> ${n(shift)})`;
-      return { code: `r[${n(d)}] = ${v};`, mayFault: faults, stores: false, setsEip: false };
+      return { code: `r${n(d)} = ${v};`, mayFault: faults, stores: false, setsEip: false };
     }
     return undefined;
   }
@@ -290,7 +385,7 @@ export function emitTemplate(
   if (i.memSize === MemSize.u8 && i.opCount === 2 && (o0 === OpKind.memory || o1 === OpKind.memory)) {
     if (m === 'mov' && o0 === OpKind.register) {
       const addr = address(i, mode, 1, false);
-      const w = addr === undefined ? undefined : writeByteReg(i.op0Register, `c.mmu.read8(${addr}, ${u})`);
+      const w = addr === undefined ? undefined : writeByteReg(i.op0Register, rd(8, addr, u));
       if (w === undefined) return undefined;
       return { code: w, mayFault: true, stores: false, setsEip: false };
     }
@@ -298,7 +393,12 @@ export function emitTemplate(
       const v = o1 === OpKind.immediate ? n(i.immediate & 255) : readSmallReg(i.op1Register);
       const addr = address(i, mode, 1, true);
       if (v === undefined || addr === undefined) return undefined;
-      return { code: `c.mmu.write8(${addr}, ${v}, ${u});`, mayFault: true, stores: true, setsEip: false };
+      return {
+        code: `{ const v = ${v}; ${wr(8, addr, 'v', u)} }`,
+        mayFault: true,
+        stores: true,
+        setsEip: false,
+      };
     }
     if ((m === 'cmp' || m === 'test') && o0 === OpKind.memory) {
       const b = o1 === OpKind.immediate ? n(i.immediate & 255) : readSmallReg(i.op1Register);
@@ -308,12 +408,7 @@ export function emitTemplate(
         m === 'cmp'
           ? `fv = (fa - fb) & 255; s.setLazy(${n(LazyOp.sub)}, fa, fb, fv, 8);`
           : `fv = fa & fb; s.setLazy(${n(LazyOp.logic)}, 0, 0, fv, 8);`;
-      return {
-        code: `fa = c.mmu.read8(${addr}, ${u}); fb = ${b}; ${calc}`,
-        mayFault: true,
-        stores: false,
-        setsEip: false,
-      };
+      return viaState(`fa = ${rd(8, addr, u)}; fb = ${b}; ${calc}`, true);
     }
     return undefined;
   }
@@ -333,20 +428,14 @@ export function emitTemplate(
       else if (o1 === OpKind.immediate) b = n(i.immediate & 255);
       else if (o1 === OpKind.memory && i.memSize === MemSize.u8) {
         const addr = address(i, mode, 1, false);
-        if (addr !== undefined) b = `c.mmu.read8(${addr}, ${u})`;
+        if (addr !== undefined) b = rd(8, addr, u);
         faults = true;
       }
       if (b !== undefined) {
         const writes = aop8 !== AluOp.cmp && aop8 !== AluOp.test;
         const w = writes ? writeByteReg(i.op0Register, 'fv') : '';
-        if (w !== undefined) {
-          return {
-            code: `fa = ${a}; fb = ${b}; fv = X.alu(s, ${n(aop8)}, fa, fb, 8); ${w}`,
-            mayFault: faults,
-            stores: false,
-            setsEip: false,
-          };
-        }
+        if (w !== undefined)
+          return viaState(`fa = ${a}; fb = ${b}; fv = X.alu(s, ${n(aop8)}, fa, fb, 8); ${w}`, faults);
       }
     }
   }
@@ -377,7 +466,7 @@ export function emitTemplate(
     else if (o1 === OpKind.immediate) v = n(i.immediate & 65535);
     else if (o1 === OpKind.memory && i.memSize === MemSize.u16) {
       const addr = address(i, mode, 2, false);
-      if (addr !== undefined) v = `c.mmu.read16(${addr}, ${u})`;
+      if (addr !== undefined) v = rd(16, addr, u);
       faults = true;
     }
     if (v !== undefined && o0 === OpKind.register) {
@@ -387,7 +476,12 @@ export function emitTemplate(
     if (v !== undefined && o0 === OpKind.memory && i.memSize === MemSize.u16 && o1 !== OpKind.memory) {
       const addr = address(i, mode, 2, true);
       if (addr !== undefined) {
-        return { code: `c.mmu.write16(${addr}, ${v}, ${u});`, mayFault: true, stores: true, setsEip: false };
+        return {
+          code: `{ const v = ${v}; ${wr(16, addr, 'v', u)} }`,
+          mayFault: true,
+          stores: true,
+          setsEip: false,
+        };
       }
     }
     return undefined;
@@ -397,69 +491,57 @@ export function emitTemplate(
 
   // NOT r32 (no flags); ADC/SBB r32 through tier 0's `alu`; IMUL r32, r/m32 (and the
   // three-operand form) through tier 0's `imul2`.
-  if (m === 'not' && o0 === OpKind.register && d >= 0) return plain(`r[${n(d)}] = ~r[${n(d)}];`);
+  if (m === 'not' && o0 === OpKind.register && d >= 0) return plain(`r${n(d)} = ~r${n(d)};`);
   if ((m === 'adc' || m === 'sbb') && i.opCount === 2 && o0 === OpKind.register && d >= 0) {
     const op = m === 'adc' ? AluOp.adc : AluOp.sbb;
     let b: string | undefined;
     let faults = false;
-    if (o1 === OpKind.register && sr >= 0) b = `r[${n(sr)}]`;
+    if (o1 === OpKind.register && sr >= 0) b = `r${n(sr)}`;
     else if (o1 === OpKind.immediate) b = n(i.immediate | 0);
     else if (o1 === OpKind.memory && i.memSize === MemSize.u32) {
       const addr = address(i, mode, 4, false);
-      if (addr !== undefined) b = `c.mmu.read32(${addr}, ${u})`;
+      if (addr !== undefined) b = rd(32, addr, u);
       faults = true;
     }
-    if (b !== undefined) {
-      return {
-        code: `r[${n(d)}] = X.alu(s, ${n(op)}, r[${n(d)}], ${b}, 32);`,
-        mayFault: faults,
-        stores: false,
-        setsEip: false,
-      };
-    }
+    if (b !== undefined) return viaState(`r${n(d)} = X.alu(s, ${n(op)}, r${n(d)}, ${b}, 32);`, faults);
   }
   if (m === 'imul' && d >= 0 && (i.opCount === 2 || (i.opCount === 3 && i.op2Kind === OpKind.immediate))) {
     let a: string | undefined;
     let faults = false;
-    if (o1 === OpKind.register && sr >= 0) a = `r[${n(sr)}]`;
+    if (o1 === OpKind.register && sr >= 0) a = `r${n(sr)}`;
     else if (o1 === OpKind.memory && i.memSize === MemSize.u32) {
       const addr = address(i, mode, 4, false);
-      if (addr !== undefined) a = `c.mmu.read32(${addr}, ${u})`;
+      if (addr !== undefined) a = rd(32, addr, u);
       faults = true;
     }
-    const b = i.opCount === 3 ? n(i.immediate | 0) : `r[${n(d)}]`;
-    if (a !== undefined) {
-      return {
-        code: `r[${n(d)}] = X.imul2(s, ${a}, ${b}, 32);`,
-        mayFault: faults,
-        stores: false,
-        setsEip: false,
-      };
-    }
+    const b = i.opCount === 3 ? n(i.immediate | 0) : `r${n(d)}`;
+    if (a !== undefined) return viaState(`r${n(d)} = X.imul2(s, ${a}, ${b}, 32);`, faults);
   }
-  // NEG r32 through tier 0's `neg` (flags as SUB from 0).
-  if (m === 'neg' && o0 === OpKind.register && d >= 0) return plain(`r[${n(d)}] = X.neg(s, r[${n(d)}], 32);`);
+  // NEG r32: flags as SUB from 0, deferred.
+  if (m === 'neg' && o0 === OpKind.register && d >= 0) {
+    // Tier 0's `neg` records CF = (a !== 0) through a SUB 0 - a.
+    return deferred(`fa = 0; fb = r${n(d)}; fv = (0 - fb) | 0; r${n(d)} = fv;`, LazyOp.sub);
+  }
 
   // CMOVcc r32, r/m32: the source is read (and may fault) whether or not the condition holds.
   if (m.startsWith('cmov') && d >= 0 && i.opCount === 2) {
     const cc = ccOf(m.slice(4));
     let src: string | undefined;
     let faults = false;
-    if (o1 === OpKind.register && sr >= 0) src = `r[${n(sr)}]`;
+    if (o1 === OpKind.register && sr >= 0) src = `r${n(sr)}`;
     else if (o1 === OpKind.memory && i.memSize === MemSize.u32) {
       const addr = address(i, mode, 4, false);
-      if (addr !== undefined) src = `c.mmu.read32(${addr}, ${u})`;
+      if (addr !== undefined) src = rd(32, addr, u);
       faults = true;
     }
     if (cc >= 0 && src !== undefined) {
-      const cond =
-        (prevFlags === undefined ? undefined : fusedCondition(prevFlags, cc)) ?? `s.condition(${n(cc)})`;
+      const c = cond(cc);
       return {
-        code: `{ const v = ${src}; if (${cond}) r[${n(d)}] = v; }`,
+        code: `{ const v = ${src}; if (${c.code}) r${n(d)} = v; }`,
         mayFault: faults,
         stores: false,
         setsEip: false,
-        flags: prevFlags,
+        stateFlags: c.state,
       };
     }
   }
@@ -467,7 +549,7 @@ export function emitTemplate(
   // LEAVE (32-bit, flat 32-bit stack): ESP = EBP + 4 and EBP = [EBP], reading first.
   if (m === 'leave' && i.opCount === 0 && (mode & 2) !== 0) {
     return {
-      code: `{ const v = c.mmu.read32(r[5], ${u}); r[4] = (r[5] + 4) | 0; r[5] = v; }`,
+      code: `{ const v = ${rd(32, 'r5', u)}; r4 = (r5 + 4) | 0; r5 = v; }`,
       mayFault: true,
       stores: false,
       setsEip: false,
@@ -480,13 +562,7 @@ export function emitTemplate(
     if (addr !== undefined) {
       const op = m === 'inc' ? LazyOp.inc : LazyOp.dec;
       const v = m === 'inc' ? '(fa + 1) | 0' : '(fa - 1) | 0';
-      return {
-        code: `{ const L = ${addr}; c.mmu.probeWrite(L, 4, ${u}); fa = c.mmu.read32(L, ${u}); fv = ${v}; s.setLazy(${n(op)}, fa, 1, fv, 32); c.mmu.write32(L, fv, ${u}); }`,
-        mayFault: true,
-        stores: true,
-        setsEip: false,
-        flags: 'incdec',
-      };
+      return deferred(rmw32(addr, u, `fb = 1; fv = ${v};`), op, true, true);
     }
   }
 
@@ -495,45 +571,48 @@ export function emitTemplate(
   const sh = SHIFT_NAMES[m];
   if (sh !== undefined && o0 === OpKind.register && d >= 0) {
     const count =
-      o1 === OpKind.register ? '(r[1] & 255)' : o1 === OpKind.immediate ? n(i.immediate & 255) : '1';
-    return plain(`r[${n(d)}] = X.shift(s, ${n(sh)}, r[${n(d)}], ${count}, 32);`);
+      o1 === OpKind.register ? '(r1 & 255)' : o1 === OpKind.immediate ? n(i.immediate & 255) : '1';
+    return viaState(`r${n(d)} = X.shift(s, ${n(sh)}, r${n(d)}, ${count}, 32);`);
   }
 
   // Register-register and register-immediate forms.
   if (m === 'mov' && o0 === OpKind.register && d >= 0) {
-    if (o1 === OpKind.register && sr >= 0) return plain(`r[${n(d)}] = r[${n(sr)}];`);
-    if (o1 === OpKind.immediate) return plain(`r[${n(d)}] = ${n(i.immediate | 0)};`);
+    if (o1 === OpKind.register && sr >= 0) return plain(`r${n(d)} = r${n(sr)};`);
+    if (o1 === OpKind.immediate) return plain(`r${n(d)} = ${n(i.immediate | 0)};`);
   }
-  // ADC/SBB read CF: they have their own template below.
+  // ADC/SBB read CF: they have their own template above.
   const aop = m === 'adc' || m === 'sbb' ? undefined : ALU_NAMES[m];
   if (aop !== undefined && i.opCount === 2 && o0 === OpKind.register && d >= 0) {
-    if (o1 === OpKind.register && sr >= 0)
-      return flagged(aluCode(aop, `r[${n(d)}]`, `r[${n(sr)}]`, `r[${n(d)}]`), flagKind(aop));
-    if (o1 === OpKind.immediate)
-      return flagged(aluCode(aop, `r[${n(d)}]`, n(i.immediate | 0), `r[${n(d)}]`), flagKind(aop));
+    const b =
+      o1 === OpKind.register && sr >= 0
+        ? `r${n(sr)}`
+        : o1 === OpKind.immediate
+          ? n(i.immediate | 0)
+          : undefined;
+    if (b !== undefined) {
+      const a = aluCode(aop, `r${n(d)}`, b, `r${n(d)}`);
+      return deferred(a.code, a.lazy);
+    }
   }
   if ((m === 'inc' || m === 'dec') && o0 === OpKind.register && d >= 0) {
     const op = m === 'inc' ? LazyOp.inc : LazyOp.dec;
     const v = m === 'inc' ? '(fa + 1) | 0' : '(fa - 1) | 0';
-    return flagged(
-      `fa = r[${n(d)}]; fv = ${v}; s.setLazy(${n(op)}, fa, 1, fv, 32); r[${n(d)}] = fv;`,
-      'incdec',
-    );
+    return deferred(`fa = r${n(d)}; fb = 1; fv = ${v}; r${n(d)} = fv;`, op);
   }
   if (m === 'lea' && d >= 0) {
     const off = offsetOf(i);
     if (off === undefined) return undefined;
-    return plain(`r[${n(d)}] = ${off};`);
+    return plain(`r${n(d)} = ${off};`);
   }
 
   // Stack: PUSH r32 / imm, POP r32 (flat SS, 32-bit stack).
   if ((mode & 2) !== 0 && m === 'push' && i.opCount === 1) {
     let v: string | undefined;
-    if (o0 === OpKind.register && d >= 0) v = `r[${n(d)}]`;
+    if (o0 === OpKind.register && d >= 0) v = `r${n(d)}`;
     else if (o0 === OpKind.immediate) v = n(i.immediate | 0);
     if (v !== undefined) {
       return {
-        code: `{ const v = ${v}; const sp = (r[4] - 4) | 0; c.mmu.write32(sp, v, ${u}); r[4] = sp; }`,
+        code: `{ const v = ${v}; const sp = (r4 - 4) | 0; ${wr(32, 'sp', 'v', u)} r4 = sp; }`,
         mayFault: true,
         stores: true,
         setsEip: false,
@@ -543,7 +622,7 @@ export function emitTemplate(
   if ((mode & 2) !== 0 && m === 'pop' && o0 === OpKind.register && d >= 0) {
     // POP ESP leaves ESP = the popped value (the increment happens first).
     return {
-      code: `{ const v = c.mmu.read32(r[4], ${u}); r[4] = (r[4] + 4) | 0; r[${n(d)}] = v; }`,
+      code: `{ const v = ${rd(32, 'r4', u)}; r4 = (r4 + 4) | 0; r${n(d)} = v; }`,
       mayFault: true,
       stores: false,
       setsEip: false,
@@ -557,57 +636,35 @@ export function emitTemplate(
     const addr = address(i, mode, 4, o0 === OpKind.memory && m === 'mov');
     if (addr === undefined) return undefined;
     if (m === 'mov' && o0 === OpKind.register && d >= 0) {
-      return {
-        code: `r[${n(d)}] = c.mmu.read32(${addr}, ${u});`,
-        mayFault: true,
-        stores: false,
-        setsEip: false,
-      };
+      return { code: `r${n(d)} = ${rd(32, addr, u)};`, mayFault: true, stores: false, setsEip: false };
     }
     if (m === 'mov' && o0 === OpKind.memory) {
       let v: string | undefined;
-      if (o1 === OpKind.register && sr >= 0) v = `r[${n(sr)}]`;
+      if (o1 === OpKind.register && sr >= 0) v = `r${n(sr)}`;
       else if (o1 === OpKind.immediate) v = n(i.immediate | 0);
       if (v === undefined) return undefined;
-      return { code: `c.mmu.write32(${addr}, ${v}, ${u});`, mayFault: true, stores: true, setsEip: false };
+      return { code: wr(32, addr, v, u), mayFault: true, stores: true, setsEip: false };
     }
     if (aop !== undefined && i.opCount === 2) {
       if (o0 === OpKind.register && d >= 0) {
-        return {
-          code: aluCode(aop, `r[${n(d)}]`, `c.mmu.read32(${addr}, ${u})`, `r[${n(d)}]`),
-          mayFault: true,
-          stores: false,
-          setsEip: false,
-          flags: flagKind(aop),
-        };
+        // The load comes first: if it faults, the flag locals still hold the previous flags.
+        const a = aluCode(aop, `r${n(d)}`, 'v', `r${n(d)}`);
+        return deferred(`{ const v = ${rd(32, addr, u)}; ${a.code} }`, a.lazy, true);
       }
+      let b: string | undefined;
+      if (o1 === OpKind.register && sr >= 0) b = `r${n(sr)}`;
+      else if (o1 === OpKind.immediate) b = n(i.immediate | 0);
+      if (b === undefined) return undefined;
       if (o0 === OpKind.memory && aop !== AluOp.cmp && aop !== AluOp.test) {
-        // Read-modify-write: check the write first (#PF before anything changes), as tier 0 does.
-        let b: string | undefined;
-        if (o1 === OpKind.register && sr >= 0) b = `r[${n(sr)}]`;
-        else if (o1 === OpKind.immediate) b = n(i.immediate | 0);
+        // Read-modify-write: `fa` is the old value.
         const waddr = address(i, mode, 4, true);
-        if (b === undefined || waddr === undefined) return undefined;
-        return {
-          code: `{ const L = ${waddr}; c.mmu.probeWrite(L, 4, ${u}); ${aluCode(aop, `c.mmu.read32(L, ${u})`, b, undefined)} c.mmu.write32(L, fv, ${u}); }`,
-          mayFault: true,
-          stores: true,
-          setsEip: false,
-          flags: flagKind(aop),
-        };
+        if (waddr === undefined) return undefined;
+        const a = aluCode(aop, 'fa', b, undefined);
+        return deferred(rmw32(waddr, u, a.code), a.lazy, true, true);
       }
       if (aop === AluOp.cmp || aop === AluOp.test) {
-        let b: string | undefined;
-        if (o1 === OpKind.register && sr >= 0) b = `r[${n(sr)}]`;
-        else if (o1 === OpKind.immediate) b = n(i.immediate | 0);
-        if (b === undefined) return undefined;
-        return {
-          code: aluCode(aop, `c.mmu.read32(${addr}, ${u})`, b, undefined),
-          mayFault: true,
-          stores: false,
-          setsEip: false,
-          flags: flagKind(aop),
-        };
+        const a = aluCode(aop, rd(32, addr, u), b, undefined);
+        return deferred(a.code, a.lazy, true);
       }
     }
   }

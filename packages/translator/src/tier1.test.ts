@@ -84,7 +84,8 @@ describe('tier 1', () => {
     expectSameState(t0, t1);
     const stats = t1.cpu.jit?.stats;
     expect(stats?.blocksCompiled).toBeGreaterThan(0);
-    expect(stats?.blockRuns).toBeGreaterThan(2000);
+    // The loop runs translated: only the tails of the 97-instruction slices are left to tier 0.
+    expect(stats?.instructionsTranslated ?? 0).toBeGreaterThan(0.6 * t1.cpu.instructions);
   });
 
   it('a store into the running block takes effect at the next instruction (self-modifying code)', () => {

@@ -11,30 +11,39 @@ import {
 } from '@ringzero/decoder';
 import { alu, imul2, neg, shift } from './alu';
 import type { CpuState } from './cpu-state';
+import { LazyOp } from './cpu-state';
 import { HANDLERS, type Handler } from './handlers';
 import { CLASS_OF, Sensitivity } from './policy';
 import type { Tier0 } from './tier0';
-import { emitTemplate, type FlagKind } from './tier1-templates';
+import { emitTemplate } from './tier1-templates';
 
 /**
- * Tier 1: hot straight-line code translated into one JavaScript function per block, which V8
- * then compiles to machine code. A block starts at a physical address, runs up to the next
- * control transfer, sensitive instruction, segment load, REP string instruction or page end,
- * and is entered only in 32-bit protected mode with a flat code segment (the mode Linux and the
- * demo kernel run in). Each instruction is either emitted inline from a template (the common
- * moves, ALU operations, pushes and pops, with constant register numbers and displacements and
- * the TLB hit path of the memory access) or as a call of its tier-0 handler, so the semantics
- * have one source of truth. See the package README for the design.
+ * Tier 1: hot code translated into JavaScript that V8 compiles to machine code. The unit is a
+ * *region*: the basic blocks reachable from a hot address through direct branches inside one
+ * 4 KiB page (up to `MAX_REGION` instructions), compiled into one function whose body is a
+ * `switch` over the blocks in a loop, so branches between them (loops above all) stay inside
+ * the function with the guest's registers and flags in locals. A region is entered at any of its
+ * blocks, only in 32-bit protected mode with a flat code segment (the mode Linux and the demo
+ * kernel run in). Each instruction is either emitted inline from a template (the common moves,
+ * ALU operations, pushes and pops, branches, with constant register numbers and displacements
+ * and the TLB hit path of the memory access) or as a call of its tier-0 handler, so the
+ * semantics have one source of truth. See the package README for the design.
  */
 
-/** Longest block, in instructions. */
-export const MAX_BLOCK = 48;
+/** Longest basic block, in instructions. */
+export const MAX_BLOCK = 64;
+/** Most instructions in one region. */
+export const MAX_REGION = 128;
 /** Executions of an address in tier 0 before it is translated. */
 export const HOT_THRESHOLD = 64;
-/** Distinct compiled block functions kept for sharing. */
+/** Distinct compiled region functions kept for sharing. */
 const FUNCTION_CACHE = 1 << 16;
 
-/** The compiled function of a block. */
+/**
+ * The compiled function of a region, entered at block number `pc`, whose first instruction is
+ * at `entryOffset` in the page. Returns 1 when the last instruction loaded a segment register
+ * (the dispatcher recomputes the mode), else 0.
+ */
 export type BlockFn = (
   c: Tier0,
   s: CpuState,
@@ -42,7 +51,9 @@ export type BlockFn = (
   I: readonly Instruction[],
   H: readonly Handler[],
   X: BlockHelpers,
-) => void;
+  pc: number,
+  entryOffset: number,
+) => number;
 
 /** Semantics shared with tier 0 that templates call directly. */
 export interface BlockHelpers {
@@ -54,10 +65,16 @@ export interface BlockHelpers {
 
 export const BLOCK_HELPERS: BlockHelpers = { shift, alu, imul2, neg };
 
+/** One entry into a compiled region: what the dispatcher finds at a physical address. */
 export interface Block {
   readonly fn: BlockFn;
+  /** Physical address of the entry's first instruction. */
+  readonly phys: number;
+  /** Block number inside the region, and its offset in the page. */
+  readonly entry: number;
+  readonly entryOffset: number;
   /**
-   * Links to the blocks that followed this one (up to two: a branch's two ways), valid while
+   * Links to the entries that followed this one (up to two: a branch's two ways), valid while
    * neither code nor translations changed: `linkCode`/`linkTlb` are `Tier0.codeWrites` and
    * `Mmu.epoch` when the links were made.
    */
@@ -67,17 +84,44 @@ export interface Block {
   link1: Block | undefined;
   linkCode: number;
   linkTlb: number;
+  /** The region's instructions and their handlers (indexed by the emitted code). */
   readonly ins: readonly Instruction[];
   readonly handlers: readonly Handler[];
-  /** Offset of each instruction from the block's first byte. */
-  readonly offsets: readonly number[];
+  /** Instructions in the entry's basic block: the budget the dispatcher checks before entering. */
   readonly count: number;
-  /** Mode bits the block was compiled for (`Tier1.modeKey`). */
+  /** Mode bits the region was compiled for (`Tier1.modeKey`). */
   readonly mode: number;
   /** The emitted JavaScript (for tests and `--trace`). */
   readonly source: string;
-  /** The last instruction loads a segment register (the mode must be recomputed). */
-  readonly endsInSegmentLoad: boolean;
+}
+
+/** How a basic block ends. */
+export type BlockEnd =
+  /** Goes on at `next` (fall-through, a direct JMP, or the block limit). */
+  | { readonly kind: 'goto'; readonly next: number }
+  /** A conditional branch with a template: `taken` (a page offset, or -1 outside the page), else `next`. */
+  | { readonly kind: 'branch'; readonly taken: number; readonly next: number }
+  /** A conditional branch run by its handler (LOOP, JECXZ): leaves when taken, else `next`. */
+  | { readonly kind: 'handler-branch'; readonly next: number }
+  /** Leaves the region at page offset `at` (an instruction tier 0 must run, or the page's end). */
+  | { readonly kind: 'exit'; readonly at: number }
+  /** The last instruction set EIP itself (JMP/CALL/RET, a REP string instruction). */
+  | { readonly kind: 'transfer' }
+  /** The last instruction loaded a segment register: leave, the mode must be recomputed. */
+  | { readonly kind: 'segment-load' };
+
+export interface BasicBlock {
+  /** Page offset of the first instruction. */
+  readonly start: number;
+  readonly ins: Instruction[];
+  /** Page offset of each instruction. */
+  readonly offsets: number[];
+  end: BlockEnd;
+}
+
+/** The blocks of a region, in address order, and the page's linear-address-independent identity. */
+export interface Region {
+  readonly blocks: readonly BasicBlock[];
 }
 
 /** Forms that load a segment register: they end a block (the mode may change after them). */
@@ -126,7 +170,10 @@ export interface Tier1Stats {
   /** Blocks that reused the compiled function of an identical block. */
   shared: number;
   instructionsCompiled: number;
+  /** Calls of region functions (entries from the dispatcher or through a link). */
   blockRuns: number;
+  /** Instructions retired inside region functions (the rest ran in tier 0). */
+  instructionsTranslated: number;
   invalidations: number;
   compileMs: number;
 }
@@ -139,6 +186,7 @@ export class Tier1 {
     shared: 0,
     instructionsCompiled: 0,
     blockRuns: 0,
+    instructionsTranslated: 0,
     invalidations: 0,
     compileMs: 0,
   };
@@ -180,54 +228,44 @@ export class Tier1 {
   }
 
   /**
-   * Translates the block at physical address `phys` (the current EIP), or returns undefined
-   * when its first instruction must run in tier 0 (sensitive, undecodable, crossing a page).
+   * Translates the region around physical address `phys` (the current EIP) and returns the
+   * entry for it, registering an entry for each of its other blocks through `register`; or
+   * returns undefined when the first instruction must run in tier 0 (sensitive, undecodable,
+   * crossing a page).
    */
-  compile(c: Tier0, phys: number, mode: number, ram: Uint8Array): Block | undefined {
+  compile(
+    c: Tier0,
+    phys: number,
+    mode: number,
+    ram: Uint8Array,
+    register: (phys: number, entry: Block) => void,
+  ): Block | undefined {
     const t0 = performance.now();
-    const pageEnd = (phys | 0xfff) + 1;
-    const pageStart = pageEnd - 4096;
-    if (pageEnd > ram.length) return undefined;
+    const pageStart = phys & ~0xfff;
+    if (pageStart + 4096 > ram.length) return undefined;
+    const eipPage = (c.state.eip - (phys & 0xfff)) | 0;
+    const region = discoverRegion(
+      ram.subarray(pageStart, pageStart + 4096),
+      phys & 0xfff,
+      eipPage,
+      this.dec,
+      (off) =>
+        // Code another region already holds is left to it: the dispatcher links the two.
+        c.hasRun(pageStart + off) && !c.hasEntry(pageStart + off, mode),
+    );
+    if (region === undefined) return undefined;
     const ins: Instruction[] = [];
-    const offsets: number[] = [];
-    const visited = new Set<number>();
-    let off = 0;
-    while (ins.length < MAX_BLOCK) {
-      const at = phys + off;
-      if (at >= pageEnd || at < pageStart || visited.has(off)) break;
-      visited.add(off);
-      const i = new Instruction();
-      this.dec.decodeOut(ram.subarray(at, Math.min(pageEnd, at + 15)), 0, (c.state.eip + off) | 0, i);
-      // Undecodable here (or running into the next page): tier 0 takes it from there.
-      if (i.code === 0) break;
-      const cls = CLASS_OF[i.code] ?? 0;
-      if (cls !== Sensitivity.innocuous) break;
-      ins.push(i);
-      offsets.push(off);
-      off += i.length;
-      // A conditional branch does not end the block: its taken way leaves the block, the
-      // fall-through way goes on (a superblock along the not-taken path).
-      const flow = flowControl(i.code);
-      if (flow === FlowControl.branch && isFollowableJump(i)) {
-        // A direct JMP within the page: the block goes on at its target.
-        off = (off - i.length + (i.nearBranchTarget - i.ip)) | 0;
-        continue;
-      }
-      if (flow !== FlowControl.next && flow !== FlowControl.conditionalBranch) break;
-      if (IS_SEGMENT_LOAD[i.code] === 1) break;
-      if ((i.prefixes & STRING_PREFIXES) !== 0 && IS_STRING[i.code] === 1) break;
-    }
-    if (ins.length === 0) return undefined;
+    for (const b of region.blocks) ins.push(...b.ins);
     const handlers = ins.map((i) => HANDLERS[i.code] as Handler);
     // Without comments: less for V8 to parse (the expect tests show the commented form).
-    const source = emitBlock(ins, offsets, mode, false);
-    // The source holds only integers taken from decoded instructions (checked by `emitBlock`)
-    // and names of this module's parameters; nothing from guest memory is pasted in as text.
-    // Identical code (the same instructions with the same registers and displacements, anywhere)
-    // gives identical source: compile it once and share the function.
+    const source = emitRegion(region, mode, false);
+    // The source holds only integers taken from decoded instructions (checked by `int`) and
+    // names of this module's parameters; nothing from guest memory is pasted in as text.
+    // Identical code (the same instructions with the same registers and displacements, in any
+    // page) gives identical source: compile it once and share the function.
     let fn = this.functions.get(source);
     if (fn === undefined) {
-      fn = new Function('c', 's', 'r', 'I', 'H', 'X', source) as BlockFn;
+      fn = new Function('c', 's', 'r', 'I', 'H', 'X', 'pc', 'entryOffset', source) as BlockFn;
       if (this.functions.size >= FUNCTION_CACHE) this.functions.clear();
       this.functions.set(source, fn);
     } else this.stats.shared++;
@@ -235,15 +273,137 @@ export class Tier1 {
     if (this.recent.length > 64) this.recent.shift();
     this.stats.blocksCompiled++;
     this.stats.instructionsCompiled += ins.length;
+    let first: Block | undefined;
+    region.blocks.forEach((b, k) => {
+      const entry = newBlock({
+        fn: fn as BlockFn,
+        phys: pageStart + b.start,
+        entry: k,
+        entryOffset: b.start,
+        ins,
+        handlers,
+        count: b.ins.length,
+        mode,
+        source,
+      });
+      if (pageStart + b.start === phys) first = entry;
+      else register(pageStart + b.start, entry);
+    });
     this.stats.compileMs += performance.now() - t0;
-    const endsInSegmentLoad = IS_SEGMENT_LOAD[(ins[ins.length - 1] as Instruction).code] === 1;
-    return newBlock({ fn, ins, handlers, offsets, count: ins.length, mode, source, endsInSegmentLoad });
+    return first;
   }
+}
+
+/** A string instruction with a REP prefix (its handler runs the iterations and sets EIP). */
+function isRepString(i: Instruction): boolean {
+  return (i.prefixes & STRING_PREFIXES) !== 0 && IS_STRING[i.code] === 1;
+}
+
+/** A conditional branch tier 1 has a template for: Jcc rel8/rel32 in 32-bit code. */
+function isTemplateJcc(i: Instruction): boolean {
+  return (
+    i.opCount === 1 &&
+    i.op0Kind === OpKind.nearBranch &&
+    i.operandSize === 32 &&
+    i.mnemonic.startsWith('j') &&
+    i.mnemonic !== 'jecxz' &&
+    i.mnemonic !== 'jcxz'
+  );
+}
+
+/**
+ * The region of `page` (4 KiB of code) reachable from page offset `entry` through direct
+ * branches, as basic blocks in address order; undefined when the entry instruction itself must
+ * run in tier 0. `eipPage` is the linear address of the page (instruction addresses are
+ * `eipPage + offset`). Instructions that cross the page end are left to tier 0. Only blocks for
+ * which `warm` holds (tier 0 has run them) join the region: cold paths stay out of the
+ * compiled code and leave the region when taken.
+ */
+export function discoverRegion(
+  page: Uint8Array,
+  entry: number,
+  eipPage: number,
+  dec: Decoder = new Decoder(32),
+  warm: (offset: number) => boolean = () => true,
+): Region | undefined {
+  const blocks = new Map<number, BasicBlock>();
+  const work = [entry];
+  let total = 0;
+  /** Queues a successor inside the page; returns its offset. */
+  const want = (off: number): number => {
+    if (off >= 0 && off < 4096 && !blocks.has(off) && !work.includes(off) && warm(off)) work.push(off);
+    return off;
+  };
+  const inPage = (off: number): boolean => off >= 0 && off < 4096;
+  while (work.length > 0) {
+    const start = work.shift() as number;
+    if (blocks.has(start)) continue;
+    const b: BasicBlock = { start, ins: [], offsets: [], end: { kind: 'exit', at: start } };
+    let off = start;
+    for (;;) {
+      if (b.ins.length > 0 && blocks.has(off)) {
+        b.end = { kind: 'goto', next: off };
+        break;
+      }
+      if (b.ins.length >= MAX_BLOCK || total >= MAX_REGION || off >= 4096) {
+        b.end =
+          inPage(off) && total < MAX_REGION ? { kind: 'goto', next: want(off) } : { kind: 'exit', at: off };
+        break;
+      }
+      const i = new Instruction();
+      dec.decodeOut(page.subarray(off, Math.min(4096, off + 15)), 0, (eipPage + off) | 0, i);
+      // Undecodable here (or running into the next page), or sensitive: tier 0 takes it.
+      if (i.code === 0 || (CLASS_OF[i.code] ?? 0) !== Sensitivity.innocuous) {
+        b.end = { kind: 'exit', at: off };
+        break;
+      }
+      b.ins.push(i);
+      b.offsets.push(off);
+      total++;
+      const next = off + i.length;
+      const flow = flowControl(i.code);
+      if (flow === FlowControl.conditionalBranch) {
+        if (isTemplateJcc(i)) {
+          const t = (next + (i.nearBranchTarget - i.ip - i.length)) | 0;
+          b.end = { kind: 'branch', taken: inPage(t) ? want(t) : -1, next: want(next) };
+        } else b.end = { kind: 'handler-branch', next: want(next) };
+        break;
+      }
+      if (flow === FlowControl.branch && isFollowableJump(i)) {
+        const t = (next + (i.nearBranchTarget - i.ip - i.length)) | 0;
+        b.end = inPage(t) ? { kind: 'goto', next: want(t) } : { kind: 'transfer' };
+        break;
+      }
+      if (flow !== FlowControl.next) {
+        b.end = { kind: 'transfer' };
+        break;
+      }
+      if (IS_SEGMENT_LOAD[i.code] === 1) {
+        b.end = { kind: 'segment-load' };
+        break;
+      }
+      if (isRepString(i)) {
+        b.end = { kind: 'transfer' };
+        break;
+      }
+      off = next;
+    }
+    if (b.ins.length === 0 && start === entry) return undefined;
+    if (b.ins.length > 0) blocks.set(start, b);
+  }
+  // Successors that turned out empty (their first instruction needs tier 0) are exits.
+  for (const b of blocks.values()) {
+    const e = b.end;
+    if (e.kind === 'goto' && !blocks.has(e.next)) b.end = { kind: 'exit', at: e.next };
+    else if (e.kind === 'branch' && e.taken >= 0 && !blocks.has(e.taken))
+      b.end = { kind: 'branch', taken: -1, next: e.next };
+  }
+  return { blocks: [...blocks.values()].sort((x, y) => x.start - y.start) };
 }
 
 type BlockLinks = 'linkEip0' | 'link0' | 'linkEip1' | 'link1' | 'linkCode' | 'linkTlb';
 
-/** A block with no links yet. */
+/** An entry with no links yet. */
 function newBlock(fields: Omit<Block, BlockLinks>): Block {
   return {
     ...fields,
@@ -256,16 +416,17 @@ function newBlock(fields: Omit<Block, BlockLinks>): Block {
   };
 }
 
-/** Marks an address whose block cannot be translated (its first instruction needs tier 0). */
+/** Marks an address whose code cannot be translated (its first instruction needs tier 0). */
 export const NO_BLOCK: Block = newBlock({
-  fn: () => {},
+  fn: () => 0,
+  phys: -1,
+  entry: 0,
+  entryOffset: 0,
   ins: [],
   handlers: [],
-  offsets: [],
   count: 0,
   mode: -2,
   source: '',
-  endsInSegmentLoad: false,
 });
 
 /** JMP rel8/rel32 in 32-bit code: a block may continue at its target. */
@@ -279,84 +440,171 @@ export function int(v: number): string {
   return String(v);
 }
 
+/** INC and DEC leave CF as it was: a pending other operation must reach the state first. */
+function isIncDec(op: number | undefined): boolean {
+  return op === LazyOp.inc || op === LazyOp.dec;
+}
+
+/** Names of the locals that hold EAX…EDI inside a block. */
+const REG_LOCAL = /\br([0-7])\b/g;
+const REG_ASSIGN = /\br([0-7]) =(?!=)/g;
+
 /**
- * The body of a block function. Per instruction: the fault bookkeeping (`c.startEip`), EIP past
- * the instruction, then the template or the handler call; after any instruction that may store,
- * a check that no write hit translated code (then the block stops at the next instruction, so a
- * write into the running block takes effect as on hardware).
+ * The body of a region function.
+ *
+ * - `for (;;) switch (pc)`: one `case` per basic block in address order, so a block falls
+ *   through into the next one and a branch to another block is `pc = k; continue`. Each block
+ *   first checks that it fits in the dispatcher's budget (`c.blockEnd`), else the region is left
+ *   at that block: the count of retired instructions is exact, as in tier 0.
+ * - Guest registers live in locals (`r0`…`r7`) for the whole call: loaded once at entry, stored
+ *   back at the exit, around tier-0 handler calls and when an exception leaves.
+ * - Status flags of 32-bit ALU templates stay in `fa`, `fb`, `fv` (the lazy operation's inputs
+ *   and result) and are written to the `CpuState` only where something needs them there: a
+ *   handler or helper that reads or writes flags, a condition the locals cannot answer, the exit
+ *   and exceptions (`fo` holds the pending lazy operation at run time, 0 when the state is
+ *   current). Flags overwritten before they are needed are never stored.
+ * - Per instruction that can fault: the fault bookkeeping (`c.startEip`, and `kk` for the
+ *   count); after any instruction that may store, a check that no write hit translated code
+ *   (then the region is left at the next instruction, so a write into the running code takes
+ *   effect as on hardware).
+ * - Every exit goes through one epilogue (`break x`), which stores registers and flags and counts
+ *   the retired instructions (`ic` for the finished blocks, `n` in the current one).
  */
-export function emitBlock(
-  ins: readonly Instruction[],
-  offsets: readonly number[],
-  mode: number,
-  comments = true,
-): string {
-  const lines: string[] = [];
-  lines.push(
-    'const e0 = s.eip;',
+export function emitRegion(region: Region, mode: number, comments = true): string {
+  const body: string[] = [];
+  const caseOf = new Map<number, number>();
+  region.blocks.forEach((b, k) => {
+    caseOf.set(b.start, k);
+  });
+  /** The lazy operation pending in the locals: 0 none, -1 unknown (`fo` says at run time). */
+  let pending = 0;
+  const flush = (): void => {
+    if (pending === 0) return;
+    if (pending > 0) body.push('s.setLazy(fo, fa, fb, fv, 32); fo = 0;');
+    else body.push('if (fo !== 0) { s.setLazy(fo, fa, fb, fv, 32); fo = 0; }');
+    pending = 0;
+  };
+  let index = 0;
+  region.blocks.forEach((blk, k) => {
+    const len = blk.ins.length;
+    const nextCase = region.blocks[k + 1]?.start;
+    /** Source going on at page offset `off` after this block (a case of the region, or the exit). */
+    const goTo = (off: number): string => {
+      const c = caseOf.get(off);
+      if (c === undefined) return `s.eip = (e0 + ${int(off)}) | 0; n = 0; break x;`;
+      return off === nextCase ? '' : `pc = ${int(c)}; continue;`;
+    };
+    body.push(`case ${int(k)}:`);
+    if (comments) body.push(`// block at ${int(blk.start)}`);
+    body.push(`if (ic + ${int(len)} > lim) { s.eip = (e0 + ${int(blk.start)}) | 0; n = 0; break x; }`);
+    pending = -1;
+    for (let j = 0; j < len; j++, index++) {
+      const i = blk.ins[j] as Instruction;
+      const off = blk.offsets[j] as number;
+      const next = off + i.length;
+      const nextEip = `(e0 + ${int(next)}) | 0`;
+      const last = j === len - 1;
+      if (last && blk.end.kind === 'goto' && flowControl(i.code) === FlowControl.branch) {
+        // A direct JMP to another block of the region: nothing to execute.
+        if (comments) body.push(`// jmp (${int(i.code)}) to block at ${int(blk.end.next)}`);
+        body.push(`ic += ${int(len)};`, goTo(blk.end.next));
+        continue;
+      }
+      const t = emitTemplate(i, mode, nextEip, pending);
+      if (comments) body.push(`// ${i.mnemonic} (${int(i.code)})`);
+      if (t === undefined || t.mayFault) body.push(`c.startEip = (e0 + ${int(off)}) | 0; kk = ${int(j)};`);
+      if (t === undefined) {
+        // The handler works on the CpuState: registers and flags go there first, and registers
+        // come back after (the handler may change any of them). While it runs, the state's
+        // registers are the current ones (`q = 0`): a REP string instruction that faults
+        // mid-way leaves them at the faulting iteration.
+        flush();
+        body.push(
+          `s.eip = ${nextEip};`,
+          '/*store*/ q = 0;',
+          `H[${int(index)}](c, I[${int(index)}]);`,
+          '/*load*/ q = 1;',
+        );
+      } else {
+        if (t.stateFlags === true) flush();
+        else if (isIncDec(t.deferred) && !isIncDec(pending)) flush(); // they keep the state's CF
+        if (t.code !== '') body.push(t.code);
+        if (t.stateFlags === true) pending = 0;
+        if (t.deferred !== undefined) {
+          if (pending !== t.deferred) body.push(`fo = ${int(t.deferred)};`);
+          pending = t.deferred;
+        }
+      }
+      if (!last) {
+        if (t === undefined || t.stores) {
+          body.push(`if (c.codeWrites !== w0) { s.eip = ${nextEip}; n = ${int(j + 1)}; break x; }`);
+        }
+        continue;
+      }
+      // The block's end.
+      const end = blk.end;
+      const stores = t === undefined || t.stores;
+      if (
+        stores &&
+        (end.kind === 'goto' || end.kind === 'branch' || end.kind === 'handler-branch' || end.kind === 'exit')
+      ) {
+        body.push(`if (c.codeWrites !== w0) { s.eip = ${nextEip}; n = ${int(len)}; break x; }`);
+      }
+      body.push(`ic += ${int(len)};`);
+      if (end.kind === 'branch' && t?.branch !== undefined) {
+        const taken = end.taken >= 0 ? goTo(end.taken) : `s.eip = ${t.branch.target}; n = 0; break x;`;
+        body.push(
+          `if (${t.branch.condition}) { ${taken === '' ? `pc = ${int(caseOf.get(end.taken) as number)}; continue;` : taken} }`,
+        );
+        body.push(goTo(end.next));
+      } else if (end.kind === 'handler-branch') {
+        body.push(`if (s.eip !== (${nextEip})) { n = 0; break x; }`, goTo(end.next));
+      } else if (end.kind === 'goto') {
+        body.push(goTo(end.next));
+      } else if (end.kind === 'exit') {
+        body.push(goTo(end.at));
+      } else if (end.kind === 'segment-load') {
+        body.push('n = 0; rv = 1; break x;');
+      } else {
+        // 'transfer': the template or handler set EIP.
+        if (t !== undefined && !t.setsEip) body.push(`s.eip = ${nextEip};`);
+        body.push('n = 0; break x;');
+      }
+    }
+  });
+  // Registers the region uses are loaded at entry; those it assigns are stored at its exit.
+  let code = body.filter((l) => l !== '').join('\n');
+  const used = new Set<number>();
+  const assigned = new Set<number>();
+  for (const m of code.matchAll(REG_LOCAL)) used.add(Number(m[1]));
+  for (const m of code.matchAll(REG_ASSIGN)) assigned.add(Number(m[1]));
+  // A handler can change any register: every local is reloaded after it.
+  const usedList = [...used].sort();
+  const store = [...assigned]
+    .sort()
+    .map((k) => `r[${k}] = r${k};`)
+    .join(' ');
+  const load = usedList.map((k) => `r${k} = r[${k}];`).join(' ');
+  code = code.replaceAll('/*store*/', store).replaceAll('/*load*/', load);
+  const lines: string[] = [
+    'const e0 = (s.eip - entryOffset) | 0;',
     'const w0 = c.codeWrites;',
-    'let fa = 0;',
-    'let fb = 0;',
-    'let fv = 0;',
+    'const lim = c.blockEnd - c.instructions;',
+    'const M = c.mmu, T = M.tlb, B = M.ram, W = M.ram16, D = M.ram32, CP = M.codePages;',
+    ...(usedList.length > 0 ? [`let ${usedList.map((k) => `r${k} = r[${k}]`).join(', ')};`] : []),
+    'let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, P = 0;',
     's.interruptShadow = false;',
-  );
-  // A block whose last instruction branches back to its own start (a hot loop) runs its body in
-  // a loop while the branch goes back and the dispatcher's budget (`c.blockEnd`) allows another
-  // whole iteration; every iteration retires its instructions, so exits and faults count right.
-  const lastIns = ins[ins.length - 1] as Instruction;
-  const lastFlow = flowControl(lastIns.code);
-  const selfLoop =
-    (lastFlow === FlowControl.branch || lastFlow === FlowControl.conditionalBranch) &&
-    lastIns.op0Kind === OpKind.nearBranch &&
-    (offsets[ins.length - 1] as number) + (lastIns.nearBranchTarget - lastIns.ip) === 0;
-  if (selfLoop) lines.push('for (;;) {');
-  let prevFlags: FlagKind | undefined;
-  for (let k = 0; k < ins.length; k++) {
-    const i = ins[k] as Instruction;
-    const off = offsets[k] as number;
-    const next = off + i.length;
-    const last = k === ins.length - 1;
-    if (!last && flowControl(i.code) === FlowControl.branch) {
-      // A followed JMP: the block's next instruction is its target. Flags are unchanged.
-      if (comments) lines.push(`// jmp (${int(i.code)}), followed`);
-      continue;
-    }
-    const t = emitTemplate(i, mode, `(e0 + ${int(next)}) | 0`, prevFlags);
-    // The flag locals describe the flags only up to the next instruction that is not a fusible template.
-    prevFlags = t?.flags;
-    if (comments) lines.push(`// ${i.mnemonic} (${int(i.code)})`);
-    if (t !== undefined && !t.mayFault) {
-      lines.push(t.code);
-    } else {
-      lines.push(`c.startEip = (e0 + ${int(off)}) | 0;`);
-      if (t !== undefined) lines.push(t.code);
-      else lines.push(`s.eip = (e0 + ${int(next)}) | 0;`, `H[${int(k)}](c, I[${int(k)}]);`);
-    }
-    const stores = t === undefined || t.stores;
-    if (!last && flowControl(i.code) === FlowControl.conditionalBranch) {
-      // Taken (EIP is not the next instruction): leave the block here.
-      lines.push(`if (s.eip !== ((e0 + ${int(next)}) | 0)) { c.instructions += ${int(k + 1)}; return; }`);
-      if (stores) {
-        lines.push(
-          `if (c.codeWrites !== w0) { s.eip = (e0 + ${int(next)}) | 0; c.instructions += ${int(k + 1)}; return; }`,
-        );
-      }
-      continue;
-    }
-    if (last) {
-      if (t !== undefined && !t.setsEip) lines.push(`s.eip = (e0 + ${int(next)}) | 0;`);
-      lines.push(`c.instructions += ${int(ins.length)};`);
-      if (selfLoop) {
-        lines.push(
-          `if (s.eip !== e0 || c.instructions + ${int(ins.length)} > c.blockEnd || c.codeWrites !== w0) return;`,
-          '}',
-        );
-      }
-    } else if (stores) {
-      lines.push(
-        `if (c.codeWrites !== w0) { s.eip = (e0 + ${int(next)}) | 0; c.instructions += ${int(k + 1)}; return; }`,
-      );
-    }
-  }
-  return lines.join('\n');
+    'try {',
+    'x: for (;;) {',
+    'switch (pc) {',
+    code,
+    'default: break x;',
+    '}',
+    '}',
+    `} catch (z) { if (q !== 0) { ${store} } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.instructions += ic + kk; throw z; }`,
+    `${store} if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);`,
+    'c.instructions += ic + n;',
+    'return rv;',
+  ];
+  return lines.filter((l) => l !== '').join('\n');
 }

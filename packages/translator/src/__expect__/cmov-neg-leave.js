@@ -1,25 +1,45 @@
 // cmp eax, ebx; cmovl eax, ebx; jge 0x1000; neg ecx; mov al, bh; leave; ret
-const e0 = s.eip;
+const e0 = (s.eip - entryOffset) | 0;
 const w0 = c.codeWrites;
-let fa = 0;
-let fb = 0;
-let fv = 0;
+const lim = c.blockEnd - c.instructions;
+const M = c.mmu, T = M.tlb, B = M.ram, W = M.ram16, D = M.ram32, CP = M.codePages;
+let r0 = r[0], r1 = r[1], r3 = r[3], r4 = r[4], r5 = r[5];
+let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, P = 0;
 s.interruptShadow = false;
+try {
+x: for (;;) {
+switch (pc) {
+case 0:
+// block at 0
+if (ic + 3 > lim) { s.eip = (e0 + 0) | 0; n = 0; break x; }
 // cmp (143)
-fa = r[0]; fb = r[3]; fv = (fa - fb) | 0; s.setLazy(3, fa, fb, fv, 32);
+fa = r0; fb = r3; fv = (fa - fb) | 0;
+fo = 3;
 // cmovl (385)
-{ const v = r[3]; if ((fa < fb)) r[0] = v; }
+{ const v = r3; if ((fa < fb)) r0 = v; }
 // jge (388)
-s.eip = !(fa < fb) ? (((e0 + 7) | 0) + -7) | 0 : (e0 + 7) | 0;
-if (s.eip !== ((e0 + 7) | 0)) { c.instructions += 3; return; }
+ic += 3;
+if (!(fa < fb)) { pc = 0; continue; }
+case 1:
+// block at 7
+if (ic + 4 > lim) { s.eip = (e0 + 7) | 0; n = 0; break x; }
 // neg (431)
-r[1] = X.neg(s, r[1], 32);
+fa = 0; fb = r1; fv = (0 - fb) | 0; r1 = fv;
+fo = 3;
 // mov (533)
-r[0] = (r[0] & -256) | ((r[3] >> 8) & 255);
+r0 = (r0 & -256) | ((r3 >> 8) & 255);
 // leave (531)
-c.startEip = (e0 + 11) | 0;
-{ const v = c.mmu.read32(r[5], false); r[4] = (r[5] + 4) | 0; r[5] = v; }
+c.startEip = (e0 + 11) | 0; kk = 2;
+{ const v = (e = T[(L = r5) >>> 12], (e & 33) === 33 && (L & 3) === 0 ? D[((e & -4096) | (L & 4095)) >>> 2] : M.read32(L, false)); r4 = (r5 + 4) | 0; r5 = v; }
 // ret (770)
-c.startEip = (e0 + 12) | 0;
-{ const t = c.mmu.read32(r[4], false); r[4] = (r[4] + 4) | 0; s.eip = t; }
-c.instructions += 7;
+c.startEip = (e0 + 12) | 0; kk = 3;
+{ const t = (e = T[(L = r4) >>> 12], (e & 33) === 33 && (L & 3) === 0 ? D[((e & -4096) | (L & 4095)) >>> 2] : M.read32(L, false)); r4 = (r4 + 4) | 0; s.eip = t; }
+ic += 4;
+n = 0; break x;
+default: break x;
+}
+}
+} catch (z) { if (q !== 0) { r[0] = r0; r[1] = r1; r[4] = r4; r[5] = r5; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.instructions += ic + kk; throw z; }
+r[0] = r0; r[1] = r1; r[4] = r4; r[5] = r5; if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);
+c.instructions += ic + n;
+return rv;

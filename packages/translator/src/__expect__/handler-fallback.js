@@ -1,29 +1,54 @@
 // xchg eax, ebx; imul ecx, edx, 10; bswap eax; cmpxchg [esi], ecx; setz al
-const e0 = s.eip;
+const e0 = (s.eip - entryOffset) | 0;
 const w0 = c.codeWrites;
-let fa = 0;
-let fb = 0;
-let fv = 0;
+const lim = c.blockEnd - c.instructions;
+const M = c.mmu, T = M.tlb, B = M.ram, W = M.ram16, D = M.ram32, CP = M.codePages;
+let r1 = r[1], r2 = r[2];
+let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, P = 0;
 s.interruptShadow = false;
+try {
+x: for (;;) {
+switch (pc) {
+case 0:
+// block at 0
+if (ic + 5 > lim) { s.eip = (e0 + 0) | 0; n = 0; break x; }
 // xchg (572)
-c.startEip = (e0 + 0) | 0;
+c.startEip = (e0 + 0) | 0; kk = 0;
+if (fo !== 0) { s.setLazy(fo, fa, fb, fv, 32); fo = 0; }
 s.eip = (e0 + 1) | 0;
+r[1] = r1; q = 0;
 H[0](c, I[0]);
-if (c.codeWrites !== w0) { s.eip = (e0 + 1) | 0; c.instructions += 1; return; }
+r1 = r[1]; r2 = r[2]; q = 1;
+if (c.codeWrites !== w0) { s.eip = (e0 + 1) | 0; n = 1; break x; }
 // imul (624)
-r[1] = X.imul2(s, r[2], 10, 32);
+r1 = X.imul2(s, r2, 10, 32);
 // bswap (595)
-c.startEip = (e0 + 4) | 0;
+c.startEip = (e0 + 4) | 0; kk = 2;
 s.eip = (e0 + 6) | 0;
+r[1] = r1; q = 0;
 H[2](c, I[2]);
-if (c.codeWrites !== w0) { s.eip = (e0 + 6) | 0; c.instructions += 3; return; }
+r1 = r[1]; r2 = r[2]; q = 1;
+if (c.codeWrites !== w0) { s.eip = (e0 + 6) | 0; n = 3; break x; }
 // cmpxchg (632)
-c.startEip = (e0 + 6) | 0;
+c.startEip = (e0 + 6) | 0; kk = 3;
 s.eip = (e0 + 9) | 0;
+r[1] = r1; q = 0;
 H[3](c, I[3]);
-if (c.codeWrites !== w0) { s.eip = (e0 + 9) | 0; c.instructions += 4; return; }
+r1 = r[1]; r2 = r[2]; q = 1;
+if (c.codeWrites !== w0) { s.eip = (e0 + 9) | 0; n = 4; break x; }
 // sete (303)
-c.startEip = (e0 + 9) | 0;
+c.startEip = (e0 + 9) | 0; kk = 4;
 s.eip = (e0 + 12) | 0;
+r[1] = r1; q = 0;
 H[4](c, I[4]);
-c.instructions += 5;
+r1 = r[1]; r2 = r[2]; q = 1;
+if (c.codeWrites !== w0) { s.eip = (e0 + 12) | 0; n = 5; break x; }
+ic += 5;
+s.eip = (e0 + 12) | 0; n = 0; break x;
+default: break x;
+}
+}
+} catch (z) { if (q !== 0) { r[1] = r1; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.instructions += ic + kk; throw z; }
+r[1] = r1; if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);
+c.instructions += ic + n;
+return rv;

@@ -1,24 +1,43 @@
 // mov eax, ebx; add eax, 5; cmp eax, ecx; jb 0x1000; inc edx; jnz 0x1000
-const e0 = s.eip;
+const e0 = (s.eip - entryOffset) | 0;
 const w0 = c.codeWrites;
-let fa = 0;
-let fb = 0;
-let fv = 0;
+const lim = c.blockEnd - c.instructions;
+const M = c.mmu, T = M.tlb, B = M.ram, W = M.ram16, D = M.ram32, CP = M.codePages;
+let r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3];
+let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, P = 0;
 s.interruptShadow = false;
-for (;;) {
+try {
+x: for (;;) {
+switch (pc) {
+case 0:
+// block at 0
+if (ic + 4 > lim) { s.eip = (e0 + 0) | 0; n = 0; break x; }
 // mov (535)
-r[0] = r[3];
+r0 = r3;
 // add (19)
-fa = r[0]; fb = 5; fv = (fa + fb) | 0; s.setLazy(1, fa, fb, fv, 32); r[0] = fv;
+fa = r0; fb = 5; fv = (fa + fb) | 0; r0 = fv;
+fo = 1;
 // cmp (143)
-fa = r[0]; fb = r[1]; fv = (fa - fb) | 0; s.setLazy(3, fa, fb, fv, 32);
+fa = r0; fb = r1; fv = (fa - fb) | 0;
+fo = 3;
 // jb (278)
-s.eip = ((fa >>> 0) < (fb >>> 0)) ? (((e0 + 9) | 0) + -9) | 0 : (e0 + 9) | 0;
-if (s.eip !== ((e0 + 9) | 0)) { c.instructions += 4; return; }
+ic += 4;
+if (((fa >>> 0) < (fb >>> 0))) { pc = 0; continue; }
+case 1:
+// block at 9
+if (ic + 2 > lim) { s.eip = (e0 + 9) | 0; n = 0; break x; }
 // inc (458)
-fa = r[2]; fv = (fa + 1) | 0; s.setLazy(6, fa, 1, fv, 32); r[2] = fv;
+if (fo !== 0) { s.setLazy(fo, fa, fb, fv, 32); fo = 0; }
+fa = r2; fb = 1; fv = (fa + 1) | 0; r2 = fv;
+fo = 6;
 // jne (308)
-s.eip = !(fv === 0) ? (((e0 + 12) | 0) + -12) | 0 : (e0 + 12) | 0;
-c.instructions += 6;
-if (s.eip !== e0 || c.instructions + 6 > c.blockEnd || c.codeWrites !== w0) return;
+ic += 2;
+if (!(fv === 0)) { pc = 0; continue; }
+s.eip = (e0 + 12) | 0; n = 0; break x;
+default: break x;
 }
+}
+} catch (z) { if (q !== 0) { r[0] = r0; r[2] = r2; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.instructions += ic + kk; throw z; }
+r[0] = r0; r[2] = r2; if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);
+c.instructions += ic + n;
+return rv;
