@@ -1,5 +1,15 @@
 export { MemoryError, type MemoryErrorCode } from './errors';
-export { Mmu, PageFault, TLB_MASKS, TlbFlag } from './mmu';
+export {
+  CanonicalFault,
+  isCanonical,
+  linear64,
+  Mmu,
+  type MmuState,
+  PageFault,
+  TLB_HIGH_ENTRIES,
+  TLB_MASKS,
+  TlbFlag,
+} from './mmu';
 export {
   Access,
   CR0_PG,
