@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Mmu, PageFault, TlbFlag } from './mmu';
-import { Access, CR0_PG, CR0_WP, CR4_PGE } from './paging';
+import { CanonicalFault, isCanonical, linear64, Mmu, PageFault, TlbFlag } from './mmu';
+import { Access, CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, EFER_LME, EFER_NXE } from './paging';
 import { PhysicalMemory } from './physical';
 
 /** 32-bit paging: page directory at 0x1000, one page table at 0x2000 covering 0–4 MiB. */
@@ -139,5 +139,306 @@ describe('Mmu and TLB', () => {
     const other = new Mmu(new PhysicalMemory(4 << 20));
     other.restoreState(s);
     expect(other.control).toEqual(mmu.control);
+  });
+});
+
+/*
+ * The same TLB rules in every paging mode. Each fixture builds its own paging structures (the
+ * test's own index arithmetic, not the walker's) and accesses through the methods a CPU in that
+ * mode would use: the 32-bit ones below 4 GiB, the `…Long` ones in the upper half.
+ */
+type ModeName = '32-bit' | 'PAE' | '4-level' | '4-level upper half';
+const MODES: readonly ModeName[] = ['32-bit', 'PAE', '4-level', '4-level upper half'];
+const P = 1;
+const RW = 2;
+const US = 4;
+const A = 0x20;
+const D = 0x40;
+const PS = 0x80;
+const G = 0x100;
+const UPPER = -(2 ** 47); // 0xffff_8000_0000_0000
+
+function fixture(mode: ModeName) {
+  const mem = new PhysicalMemory(16 << 20);
+  const mmu = new Mmu(mem);
+  const wide = mode !== '32-bit';
+  let next = 0x10_0000; // page-table allocator
+  const alloc = () => {
+    const a = next;
+    next += 0x1000;
+    return a;
+  };
+  const root = alloc();
+  const entry = (addr: number) => mem.read32(addr);
+  /** Address of the entry for `lin` at `level` (1 = PTE), creating the tables above it. */
+  const slot = (lin: number, level: number): number => {
+    const lo = lin >>> 0;
+    const hi = Math.floor(lin / 2 ** 32) & 0xffff;
+    if (!wide) {
+      const pde = root + (lo >>> 22) * 4;
+      if (level === 2) return pde;
+      if ((entry(pde) & P) === 0 || (entry(pde) & PS) !== 0) mem.write32(pde, alloc() | P | RW | US);
+      return (entry(pde) & ~0xfff) + ((lo >>> 12) & 1023) * 4;
+    }
+    const indexes =
+      mode === 'PAE'
+        ? [lo >>> 30, (lo >>> 21) & 511, (lo >>> 12) & 511]
+        : [(hi >>> 7) & 511, ((hi & 0x7f) << 2) | (lo >>> 30), (lo >>> 21) & 511, (lo >>> 12) & 511];
+    let table = root;
+    for (let i = 0; i < indexes.length; i++) {
+      const addr = table + indexes[i]! * 8;
+      if (indexes.length - i === level) return addr;
+      if ((entry(addr) & P) === 0 || (entry(addr) & PS) !== 0) {
+        // PAE PDPTEs have no R/W or U/S bits (they are reserved there).
+        mem.write32(addr, alloc() | (mode === 'PAE' && i === 0 ? P : P | RW | US));
+        mem.write32(addr + 4, 0);
+      }
+      table = entry(addr) & ~0xfff;
+    }
+    throw new Error('unreachable');
+  };
+  const map = (lin: number, phys: number, flags: number, opts: { nx?: boolean; level?: number } = {}) => {
+    const addr = slot(lin, opts.level ?? 1);
+    mem.write32(addr, phys | flags);
+    if (wide) mem.write32(addr + 4, opts.nx ? 0x8000_0000 : 0);
+  };
+  const base = mode === '4-level upper half' ? UPPER + 0x40_0000 : 0x40_0000;
+  // PAE: the four PDPTEs exist before CR3 is loaded (they are read into registers then).
+  if (mode === 'PAE') for (let i = 0; i < 4; i++) slot(i * 2 ** 30, 2);
+  if (mode !== '32-bit') {
+    mmu.setEfer(mode === 'PAE' ? EFER_NXE : EFER_NXE | EFER_LME);
+    mmu.setCr4(CR4_PAE | CR4_PGE);
+  } else mmu.setCr4(CR4_PSE | CR4_PGE);
+  expect(mmu.setCr3(root)).toBe(true);
+  mmu.setCr0(CR0_PG | CR0_WP | 1);
+  const upper = mode === '4-level upper half';
+  return {
+    mem,
+    mmu,
+    map,
+    slot,
+    base,
+    root,
+    r8: (lin: number) => (upper ? mmu.read8Long(lin) : mmu.read8(lin)),
+    r32: (lin: number) => (upper ? mmu.read32Long(lin) : mmu.read32(lin)),
+    w8: (lin: number, v: number) => (upper ? mmu.write8Long(lin, v) : mmu.write8(lin, v)),
+    w32: (lin: number, v: number) => (upper ? mmu.write32Long(lin, v) : mmu.write32(lin, v)),
+    f8: (lin: number) => (upper ? mmu.fetch8Long(lin) : mmu.fetch8(lin)),
+    invlpg: (lin: number) => (upper ? mmu.invlpgLong(lin) : mmu.invlpg(lin)),
+  };
+}
+
+function faultOf(fn: () => unknown): { linear: number; errorCode: number } | undefined {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof PageFault) return { linear: e.linear, errorCode: e.errorCode };
+    throw e;
+  }
+  return undefined;
+}
+
+describe.each(MODES)('TLB with %s paging', (mode) => {
+  it('serves repeated accesses to a page from the TLB, without walking again', () => {
+    const { mem, mmu, map, base, r32, w32 } = fixture(mode);
+    map(base, 0x9000, P | RW | A | D);
+    mem.write32(0x9010, 0xcafebabe);
+    expect(r32(base + 0x10)).toBe(0xcafebabe);
+    const walks = mmu.walks;
+    w32(base + 0x20, 0x1234_5678);
+    expect(r32(base + 0x20)).toBe(0x1234_5678);
+    expect(mem.read32(0x9020)).toBe(0x1234_5678);
+    expect(mmu.walks).toBe(walks);
+  });
+
+  it('uses a stale translation after a PTE change until INVLPG, as hardware may (SDM Vol. 3A §4.10.4.2)', () => {
+    const { mem, map, base, r8, invlpg } = fixture(mode);
+    map(base, 0x9000, P | RW | A | D);
+    mem.write8(0x9000, 1);
+    mem.write8(0xa000, 2);
+    expect(r8(base)).toBe(1);
+    map(base, 0xa000, P | RW | A | D);
+    expect(r8(base)).toBe(1);
+    invlpg(base + 0x123); // any address in the page
+    expect(r8(base)).toBe(2);
+    map(base, 0, 0); // not present, still cached
+    expect(r8(base)).toBe(2);
+    invlpg(base);
+    expect(faultOf(() => r8(base))?.errorCode).toBe(0);
+  });
+
+  it('drops non-global entries on a CR3 reload and keeps global ones with CR4.PGE; a PGE change drops all', () => {
+    const { mem, mmu, map, base, root, r8 } = fixture(mode);
+    map(base, 0x9000, P | RW | A | D | G);
+    map(base + 0x1000, 0xb000, P | RW | A | D);
+    mem.write8(0x9000, 1);
+    mem.write8(0xb000, 3);
+    r8(base);
+    r8(base + 0x1000);
+    map(base, 0xa000, P | RW | A | D | G);
+    map(base + 0x1000, 0xc000, P | RW | A | D);
+    mem.write8(0xa000, 2);
+    mem.write8(0xc000, 4);
+    expect(mmu.setCr3(root)).toBe(true);
+    expect(r8(base)).toBe(1); // global: kept
+    expect(r8(base + 0x1000)).toBe(4); // re-walked
+    mmu.setCr4(mmu.control.cr4 & ~CR4_PGE);
+    expect(r8(base)).toBe(2);
+  });
+
+  it('keeps rights apart per access kind and privilege once cached', () => {
+    const { mem, mmu, map, base, r8, w8, f8 } = fixture(mode);
+    map(base, 0x9000, P | RW | A | D); // supervisor page
+    map(base + 0x1000, 0xa000, P | US | A | D); // user, read-only
+    mem.write8(0x9000, 0x11);
+    mem.write8(0xa000, 0x22);
+    expect(r8(base)).toBe(0x11);
+    expect(f8(base)).toBe(0x11);
+    mmu.cpl = 3;
+    expect(faultOf(() => r8(base))?.errorCode).toBe(P | 4);
+    expect(faultOf(() => w8(base, 0))?.errorCode).toBe(P | 2 | 4);
+    expect(r8(base + 0x1000)).toBe(0x22);
+    expect(faultOf(() => w8(base + 0x1000, 0))?.errorCode).toBe(P | 2 | 4);
+    mmu.cpl = 0;
+    expect(faultOf(() => w8(base + 0x1000, 0))?.errorCode).toBe(P | 2); // CR0.WP = 1
+    expect(mem.read8(0xa000)).toBe(0x22);
+  });
+
+  it('sets the dirty bit on the first write through a clean page, then writes hit the TLB', () => {
+    const { mem, mmu, map, slot, base, r8, w8 } = fixture(mode);
+    map(base, 0x9000, P | RW | A);
+    r8(base);
+    const walks = mmu.walks;
+    w8(base, 5);
+    expect(mmu.walks).toBe(walks + 1);
+    w8(base + 1, 6);
+    expect(mmu.walks).toBe(walks + 1);
+    expect(mem.read32(slot(base, 1)) & (A | D)).toBe(A | D);
+    expect(mem.read16(0x9000)).toBe(0x0605);
+  });
+
+  it('INVLPG of one address of a large page drops the cached fragments of the whole page', () => {
+    const { mem, map, base, r8, invlpg } = fixture(mode);
+    // A 4 MiB (32-bit) or 2 MiB page at physical 4 MiB, then moved to physical 8 MiB.
+    map(base, 0x40_0000, P | RW | A | D | PS, { level: 2 });
+    mem.write8(0x40_3000, 1);
+    mem.write8(0x80_3000, 3);
+    expect(r8(base + 0x3000)).toBe(1);
+    map(base, 0x80_0000, P | RW | A | D | PS, { level: 2 });
+    expect(r8(base + 0x3000)).toBe(1); // stale fragment
+    invlpg(base + 0x1000); // a different 4 KiB part of the same large page
+    expect(r8(base + 0x3000)).toBe(3);
+  });
+
+  if (mode !== '32-bit') {
+    it('with EFER.NXE, fetches from an XD page fault with I/D set while reads still hit', () => {
+      const { mem, map, base, r8, f8 } = fixture(mode);
+      map(base, 0x9000, P | RW | A | D, { nx: true });
+      mem.write8(0x9000, 0x90);
+      expect(r8(base)).toBe(0x90);
+      expect(faultOf(() => f8(base))?.errorCode).toBe(P | 0x10);
+    });
+  }
+
+  it('flushes on paging-mode changes (CR0.PG off and on, EFER.NXE)', () => {
+    const { mem, mmu, map, base, r8 } = fixture(mode);
+    map(base, 0x9000, P | RW | A | D);
+    mem.write8(0x9000, 1);
+    mem.write8(0xa000, 2);
+    r8(base);
+    map(base, 0xa000, P | RW | A | D);
+    const flushes = mmu.flushes;
+    mmu.setEfer(mmu.control.efer ^ EFER_NXE);
+    expect(mmu.flushes).toBe(flushes + 1);
+    expect(r8(base)).toBe(2);
+  });
+});
+
+describe('TLB for the 64-bit linear space', () => {
+  it('keeps apart two upper-half pages that share a tlbHigh slot', () => {
+    const { mem, mmu, map } = fixture('4-level upper half');
+    const a = UPPER + 0x5000;
+    const b = a + 2 ** 28; // same slot: page numbers 2^16 apart
+    map(a, 0x9000, P | RW | A | D);
+    map(b, 0xa000, P | RW | A | D);
+    mem.write32(0x9000, 0xaaaa_aaaa);
+    mem.write32(0xa000, 0xbbbb_bbbb);
+    expect(mmu.read32Long(a)).toBe(0xaaaa_aaaa);
+    expect(mmu.read32Long(b)).toBe(0xbbbb_bbbb);
+    expect(mmu.read32Long(a)).toBe(0xaaaa_aaaa);
+    mmu.write32Long(b + 4, 7);
+    expect(mem.read32(0xa004)).toBe(7);
+    expect(mem.read32(0x9004)).toBe(0);
+  });
+
+  it('a non-canonical address throws the CanonicalFault (#GP), not a page fault', () => {
+    const { mmu } = fixture('4-level upper half');
+    for (const lin of [2 ** 47, -(2 ** 47) - 4096, linear64(0x0001_0000, 0), linear64(0x0fff_ffff, 0x5000)]) {
+      expect(isCanonical(lin)).toBe(false);
+      expect(() => mmu.read32Long(lin)).toThrow(CanonicalFault);
+      expect(mmu.canonicalFault.linear).toBe(lin);
+      expect(mmu.canonicalFault.vector).toBe(13);
+    }
+    expect(isCanonical(linear64(0xffff_8000, 0))).toBe(true);
+  });
+
+  it('linear64 builds the signed number from the address halves', () => {
+    expect(linear64(0xffff_ffff, 0xffff_f000)).toBe(-4096);
+    expect(linear64(0xffff_8000, 0x1234)).toBe(UPPER + 0x1234);
+    expect(linear64(0, 0x8000_0000)).toBe(0x8000_0000);
+  });
+
+  it('a dword crossing 4 GiB in IA-32e mode continues at 0x1_0000_0000, not at 0', () => {
+    const { mem, mmu, map } = fixture('4-level');
+    map(0xffff_f000, 0x9000, P | RW | A | D);
+    map(2 ** 32, 0xa000, P | RW | A | D);
+    map(0, 0xb000, P | RW | A | D);
+    mem.write16(0x9ffe, 0x2211);
+    mem.write16(0xa000, 0x4433);
+    mem.write16(0xb000, 0x6655);
+    expect(mmu.read32Long(0xffff_fffe)).toBe(0x4433_2211);
+    mmu.write32Long(0xffff_fffe, 0x8877_6655);
+    expect(mem.read16(0xa000)).toBe(0x8877);
+    expect(mem.read16(0xb000)).toBe(0x6655);
+    // The 32-bit methods wrap at 4 GiB, as 32-bit addressing does.
+    expect(mmu.read32(0xffff_fffe)).toBe(0x6655_6655);
+  });
+
+  it('page faults in the upper half carry the full linear address for CR2', () => {
+    const { mmu } = fixture('4-level upper half');
+    const lin = UPPER + 0x7_0123;
+    expect(faultOf(() => mmu.read8Long(lin))).toEqual({ linear: lin, errorCode: 0 });
+    mmu.cpl = 3;
+    expect(faultOf(() => mmu.write32Long(lin, 1))).toEqual({ linear: lin, errorCode: 6 });
+  });
+
+  it('the `…Long` methods take addresses modulo 2^32 outside IA-32e mode', () => {
+    const { mem, mmu, map } = fixture('32-bit');
+    map(0x40_0000, 0x9000, P | RW | A | D);
+    mem.write32(0x9000, 0x5a5a_5a5a);
+    expect(mmu.read32Long(2 ** 32 + 0x40_0000)).toBe(0x5a5a_5a5a);
+  });
+});
+
+describe('PAE PDPTE registers', () => {
+  it('a PDPTE changed in memory is not used until CR3 is loaded again (SDM Vol. 3A §4.4.1)', () => {
+    const { mem, mmu, map, base, root, r8 } = fixture('PAE');
+    map(base, 0x9000, P | RW | A | D);
+    mem.write8(0x9000, 1);
+    const pdpte0 = mem.read32(root);
+    mem.write32(root, 0); // PDPTE 0 not present in memory …
+    mmu.flush(false);
+    expect(r8(base)).toBe(1); // … but the register still holds it
+    mmu.setCr3(root);
+    expect(faultOf(() => r8(base))?.errorCode).toBe(0);
+    mem.write32(root, pdpte0);
+  });
+
+  it('loading CR3 with a PDPTE that has reserved bits fails (#GP) and keeps the old CR3', () => {
+    const { mem, mmu, root } = fixture('PAE');
+    const other = 0x20_0000;
+    mem.write32(other, 0x3000 | P | RW); // R/W is reserved in a PAE PDPTE
+    expect(mmu.setCr3(other)).toBe(false);
+    expect(mmu.control.cr3).toBe(root);
   });
 });

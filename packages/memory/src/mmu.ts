@@ -86,6 +86,8 @@ export class CanonicalFault {
 
 const FILLED_CAPACITY = 1 << 14;
 const TWO32 = 4294967296;
+const CR0_NW = 1 << 29;
+const CR0_CD = 1 << 30;
 const CANONICAL_LIMIT = 2 ** 47;
 
 /** The MMU's state for snapshots (`saveState` / `restoreState`). */
@@ -196,17 +198,32 @@ export class Mmu {
 
   /**
    * Writes CR0. Setting PG with EFER.LME set activates IA-32e mode (EFER.LMA = 1) and clearing
-   * PG leaves it (SDM Vol. 3A §10.8.5). A change of PG or WP flushes the TLB (WP changes the
-   * rights cached in it; the SDM lets MOV to CR0 invalidate entries, §4.10.4.1).
+   * PG leaves it (SDM Vol. 3A §10.8.5). A change of PG, CD or NW that leaves PAE paging on loads
+   * the PDPTE registers (§4.4.1). Returns false, changing nothing, for what raises #GP(0): a
+   * PDPTE with reserved bits, or setting PG with EFER.LME = 1 and CR4.PAE = 0 (§4.1.2). A change
+   * of PG or WP flushes the TLB (WP changes the rights cached in it; the SDM lets MOV to CR0
+   * invalidate entries, §4.10.4.1).
    */
-  setCr0(value: number): void {
-    const old = this.control.cr0;
-    this.control.cr0 = value | 0;
+  setCr0(value: number): boolean {
+    const c = this.control;
+    const old = c.cr0;
+    let efer = c.efer;
     if (((old ^ value) & CR0_PG) !== 0) {
-      const lma = (value & CR0_PG) !== 0 && (this.control.efer & EFER_LME) !== 0;
-      this.control.efer = lma ? this.control.efer | EFER_LMA : this.control.efer & ~EFER_LMA;
+      const pg = (value & CR0_PG) !== 0;
+      if (pg && (efer & EFER_LME) !== 0 && (c.cr4 & CR4_PAE) === 0) return false;
+      efer = pg && (efer & EFER_LME) !== 0 ? efer | EFER_LMA : efer & ~EFER_LMA;
     }
+    const next = { cr0: value | 0, cr3: c.cr3, cr4: c.cr4, efer };
+    if (
+      ((old ^ value) & (CR0_PG | CR0_CD | CR0_NW)) !== 0 &&
+      pagingMode(next) === PagingMode.pae &&
+      !loadPdptes(this.mem, c.cr3, this.pdpte)
+    )
+      return false;
+    c.cr0 = value | 0;
+    c.efer = efer;
     if (((old ^ value) & (CR0_PG | CR0_WP)) !== 0) this.modeChanged();
+    return true;
   }
 
   /**
@@ -224,16 +241,22 @@ export class Mmu {
   /**
    * Writes CR4; changes to PSE, PAE, PGE, SMEP or SMAP flush the TLB, global entries included
    * (SDM Vol. 3A §4.10.4.1 requires it for PGE, PAE and SMEP; SMAP and PSE are cached in the
-   * entries' rights here). Returns false, changing nothing, for what raises #GP(0): a bad PDPTE
-   * when PAE paging starts, or clearing PAE in IA-32e mode (§4.1.2).
+   * entries' rights here). A change of PAE, PGE, PSE or SMEP that leaves PAE paging on loads the
+   * PDPTE registers (§4.4.1). Returns false, changing nothing, for what raises #GP(0): a bad
+   * PDPTE, or clearing PAE in IA-32e mode (§4.1.2).
    */
   setCr4(value: number): boolean {
-    const old = this.control.cr4;
+    const c = this.control;
+    const old = c.cr4;
     if (this.mode === PagingMode.level4 && (value & CR4_PAE) === 0) return false;
-    const next = { ...this.control, cr4: value | 0 };
-    if (pagingMode(next) === PagingMode.pae && !loadPdptes(this.mem, this.control.cr3, this.pdpte))
+    const next = { cr0: c.cr0, cr3: c.cr3, cr4: value | 0, efer: c.efer };
+    if (
+      ((old ^ value) & (CR4_PAE | CR4_PGE | CR4_PSE | CR4_SMEP)) !== 0 &&
+      pagingMode(next) === PagingMode.pae &&
+      !loadPdptes(this.mem, c.cr3, this.pdpte)
+    )
       return false;
-    this.control.cr4 = value | 0;
+    c.cr4 = value | 0;
     if (((old ^ value) & (CR4_PSE | CR4_PAE | CR4_PGE | CR4_SMEP | CR4_SMAP)) !== 0) this.modeChanged();
     return true;
   }
