@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MemoryError } from './errors';
 import { CanonicalFault, isCanonical, linear64, Mmu, PageFault, TlbFlag } from './mmu';
 import { Access, CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, EFER_LME, EFER_NXE } from './paging';
 import { PhysicalMemory } from './physical';
@@ -440,5 +441,100 @@ describe('PAE PDPTE registers', () => {
     mem.write32(other, 0x3000 | P | RW); // R/W is reserved in a PAE PDPTE
     expect(mmu.setCr3(other)).toBe(false);
     expect(mmu.control.cr3).toBe(root);
+  });
+});
+
+describe('the MMU never reaches outside guest memory', () => {
+  it('a mapping to a physical address above 4 GiB is a hole: it never aliases low RAM', () => {
+    const { mem, mmu, map, slot, base } = fixture('PAE');
+    map(base, 0x9000, P | RW | A | D);
+    mem.write32(slot(base, 1) + 4, 1); // physical 0x1_0000_9000
+    mem.write32(0x9000, 0x1122_3344);
+    const walks = mmu.walks;
+    expect(mmu.read32(base)).toBe(0xffff_ffff);
+    mmu.write32(base, 0);
+    mmu.write8(base + 1, 0);
+    expect(mem.read32(0x9000)).toBe(0x1122_3344);
+    expect(mmu.walks).toBe(walks + 3); // never cached
+  });
+
+  it('paging structures beyond the end of RAM read as all ones: a reserved-bit fault, not RAM', () => {
+    const { mem, mmu, slot, base } = fixture('4-level');
+    const pdpte = slot(base, 3);
+    mem.write32(pdpte, 0x4000_0000 | P | RW | US); // page directory in a hole
+    mem.write32(pdpte + 4, 0);
+    expect(faultOf(() => mmu.read8(base))?.errorCode).toBe(P | 8);
+  });
+
+  it('an MMIO handler that throws during a linear access surfaces as the package error', () => {
+    const { mem, mmu, map, base } = fixture('32-bit');
+    mem.addMmio(
+      0xfed0_0000,
+      0x1000,
+      {
+        read: () => {
+          throw new TypeError('device gone');
+        },
+        write: () => {},
+      },
+      'hpet',
+    );
+    map(base, 0xfed0_0000, P | RW | A | D);
+    expect(() => mmu.read32(base)).toThrow(MemoryError);
+    expect(() => mmu.read32(base)).toThrow(/hpet read/);
+  });
+});
+
+describe('MMU state for snapshots', () => {
+  it('restores control registers, CPL, AC and the PDPTE registers, and starts with an empty TLB', () => {
+    const { mem, mmu, map, base, root } = fixture('PAE');
+    map(base, 0x9000, P | RW | US | A | D);
+    mem.write8(0x9000, 0x77);
+    mmu.cpl = 3;
+    mmu.ac = true;
+    expect(mmu.read8(base)).toBe(0x77);
+    const state = JSON.parse(JSON.stringify(mmu.saveState())) as unknown;
+    const copy = new Mmu(mem);
+    copy.restoreState(state);
+    expect(copy.control).toEqual(mmu.control);
+    expect(copy.cpl).toBe(3);
+    expect(copy.ac).toBe(true);
+    expect(Array.from(copy.pdptes)).toEqual(Array.from(mmu.pdptes));
+    // The PDPTE registers come from the snapshot, not from memory (as after MOV to CR3).
+    const pdpte0 = mem.read32(root);
+    mem.write32(root, 0);
+    expect(copy.read8(base)).toBe(0x77);
+    expect(copy.walks).toBe(1);
+    mem.write32(root, pdpte0);
+  });
+
+  it('rejects malformed state with a bad-snapshot MemoryError and changes nothing', () => {
+    const { mmu } = fixture('4-level');
+    const good = mmu.saveState();
+    const before = { ...mmu.control };
+    for (const bad of [
+      null,
+      42,
+      'state',
+      {},
+      { ...good, cr0: 'x' },
+      { ...good, cr3: -1 },
+      { ...good, cr3: 2 ** 60 },
+      { ...good, cpl: 4 },
+      { ...good, ac: 1 },
+      { ...good, pdpte: [1, 2, 3] },
+      { ...good, pdpte: [0, 0, 0, 0, 0, 0, 0, Number.NaN] },
+      { ...good, efer: 2 ** 40 },
+    ]) {
+      let caught: unknown;
+      try {
+        mmu.restoreState(bad);
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toBeInstanceOf(MemoryError);
+      expect((caught as MemoryError).code).toBe('bad-snapshot');
+      expect(mmu.control).toEqual(before);
+    }
   });
 });

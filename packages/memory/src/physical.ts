@@ -168,7 +168,9 @@ export class PhysicalMemory implements GuestMemory {
 
   /** The address the A20 gate lets through. */
   maskA20(addr: number): number {
-    return this.a20 ? addr : addr & ~0x10_0000;
+    if (this.a20) return addr;
+    if (addr >= 0 && addr < 2 ** 32) return (addr & ~0x10_0000) >>> 0;
+    return Math.floor(addr / 0x10_0000) % 2 === 1 ? addr - 0x10_0000 : addr; // above 4 GiB, or not an address
   }
 
   /**
@@ -224,13 +226,14 @@ export class PhysicalMemory implements GuestMemory {
   /** Reads one byte, whatever backs the address. */
   read8(addr: number): number {
     addr = this.maskA20(addr);
-    if (addr < this.size && addr >= 0) return this.ram[addr]!;
+    if (addr < this.size && addr >= 0) return this.ram[addr] ?? this.slowRead(addr, 1);
     return this.slowRead(addr, 1);
   }
 
   read16(addr: number): number {
     addr = this.maskA20(addr);
     if (addr >= 0 && addr + 2 <= this.size) return this.view.getUint16(addr, true);
+    if (!(addr >= 0)) return 0xffff; // negative or NaN: not an address (a hole)
     if ((addr & 0xfff) <= 0xffe && addr < 2 ** 32) return this.slowRead(addr, 2);
     return this.read8(addr) | (this.read8(addr + 1) << 8);
   }
@@ -238,11 +241,13 @@ export class PhysicalMemory implements GuestMemory {
   read32(addr: number): number {
     addr = this.maskA20(addr);
     if (addr >= 0 && addr + 4 <= this.size) return this.view.getUint32(addr, true);
+    if (!(addr >= 0)) return 0xffff_ffff;
     if ((addr & 0xfff) <= 0xffc && addr < 2 ** 32) return this.slowRead(addr, 4);
     return (this.read16(addr) | (this.read16(addr + 2) << 16)) >>> 0;
   }
 
   read64(addr: number): bigint {
+    if (!(addr >= 0)) return 0xffff_ffff_ffff_ffffn;
     return BigInt(this.read32(addr)) | (BigInt(this.read32(addr + 4)) << 32n);
   }
 
@@ -263,6 +268,7 @@ export class PhysicalMemory implements GuestMemory {
       this.view.setUint16(addr, value, true);
       return;
     }
+    if (!(addr >= 0)) return;
     if ((addr & 0xfff) <= 0xffe && addr < 2 ** 32) {
       this.slowWrite(addr, 2, value & 0xffff);
       return;
@@ -278,6 +284,7 @@ export class PhysicalMemory implements GuestMemory {
       this.view.setUint32(addr, value >>> 0, true);
       return;
     }
+    if (!(addr >= 0)) return;
     if ((addr & 0xfff) <= 0xffc && addr < 2 ** 32) {
       this.slowWrite(addr, 4, value >>> 0);
       return;
@@ -287,6 +294,7 @@ export class PhysicalMemory implements GuestMemory {
   }
 
   write64(addr: number, value: bigint): void {
+    if (!(addr >= 0)) return;
     this.write32(addr, Number(value & 0xffff_ffffn));
     this.write32(addr + 4, Number((value >> 32n) & 0xffff_ffffn));
   }
@@ -296,8 +304,14 @@ export class PhysicalMemory implements GuestMemory {
     if (!Number.isInteger(length) || length < 0 || length > 2 ** 32) {
       throw new MemoryError('bad-length', `cannot read ${length} bytes`, length);
     }
-    if (this.a20 && addr >= 0 && addr + length <= this.size) return this.ram.slice(addr, addr + length);
-    const out = new Uint8Array(length);
+    let out: Uint8Array;
+    try {
+      if (this.a20 && addr >= 0 && addr + length <= this.size) return this.ram.slice(addr, addr + length);
+      out = new Uint8Array(length);
+    } catch {
+      throw new MemoryError('cannot-allocate', `the host cannot allocate ${length} bytes to copy`, length);
+    }
+    if (!(addr >= 0)) return out.fill(0xff);
     for (let i = 0; i < length; i++) out[i] = this.read8(addr + i);
     return out;
   }
@@ -309,11 +323,15 @@ export class PhysicalMemory implements GuestMemory {
       this.ram.set(data, addr);
       return;
     }
+    if (!(addr >= 0)) return; // negative or NaN: not an address
     for (let i = 0; i < data.length; i++) this.write8(addr + i, data[i]!);
   }
 
   private slowRead(addr: number, size: 1 | 2 | 4): number {
-    if (addr < 0 || addr >= 2 ** 32) return size === 4 ? 0xffffffff : (1 << (size * 8)) - 1;
+    // Negative, fractional, non-finite and above-4-GiB addresses are holes, never RAM.
+    if (!(Number.isInteger(addr) && addr >= 0 && addr < 2 ** 32)) {
+      return size === 4 ? 0xffffffff : (1 << (size * 8)) - 1;
+    }
     const page = addr >>> 12;
     const kind = this.pageKind[page];
     if (kind === PageKind.ram) {
@@ -345,7 +363,7 @@ export class PhysicalMemory implements GuestMemory {
   }
 
   private slowWrite(addr: number, size: 1 | 2 | 4, value: number): void {
-    if (addr < 0 || addr >= 2 ** 32) return;
+    if (!(Number.isInteger(addr) && addr >= 0 && addr < 2 ** 32)) return;
     const page = addr >>> 12;
     const kind = this.pageKind[page];
     if (kind === PageKind.ram) {
