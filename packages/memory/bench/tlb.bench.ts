@@ -123,6 +123,19 @@ function inlinedWrite(): number {
   }
   return N;
 }
+/**
+ * The floor of any design that looks a page up in a table before touching RAM: the two
+ * dependent loads alone, with no rights test and no miss path (not a usable hit path).
+ */
+function floorRead(): number {
+  let s = 0;
+  for (let i = 0; i < N; i++) {
+    const lin = addrs[i]!;
+    s ^= ram32[((tlb[lin >>> 12]! & -4096) | (lin & 4095)) >>> 2]!;
+  }
+  sink ^= s;
+  return N;
+}
 function mmuReadLong(): number {
   let s = 0;
   for (let i = 0; i < N; i++) s ^= mmu64.read32Long(addrs64[i]!);
@@ -164,6 +177,7 @@ const cases: [string, () => number][] = [
   ['raw Int32Array read32', rawWordsRead],
   ['Mmu.read32 (TLB hit)', mmuRead],
   ['inlined hit read32', inlinedRead],
+  ['floor: two loads, no test read32', floorRead],
   ['Mmu.read32Long (upper half)', mmuReadLong],
   ['raw DataView write32', rawViewWrite],
   ['raw Int32Array write32', rawWordsWrite],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryError } from './errors';
 import { CanonicalFault, isCanonical, linear64, Mmu, PageFault, TlbFlag } from './mmu';
-import { Access, CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, EFER_LME, EFER_NXE } from './paging';
+import { Access, CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, EFER_LMA, EFER_LME, EFER_NXE } from './paging';
 import { PhysicalMemory } from './physical';
 
 /** 32-bit paging: page directory at 0x1000, one page table at 0x2000 covering 0–4 MiB. */
@@ -433,6 +433,37 @@ describe('PAE PDPTE registers', () => {
     mmu.setCr3(root);
     expect(faultOf(() => r8(base))?.errorCode).toBe(0);
     mem.write32(root, pdpte0);
+  });
+
+  it('enabling PAE paging through CR0 or CR4 loads the PDPTEs and fails (#GP) on a bad one', () => {
+    const mem = new PhysicalMemory(1 << 20);
+    const mmu = new Mmu(mem);
+    mem.write32(0x1000, 0x3000 | P | RW); // R/W is reserved in a PAE PDPTE
+    mmu.setCr3(0x1000);
+    mmu.setCr4(CR4_PAE);
+    expect(mmu.setCr0(CR0_PG | 1)).toBe(false);
+    expect(mmu.control.cr0).toBe(0);
+    mmu.setCr4(0);
+    mmu.setCr0(CR0_PG | 1); // 32-bit paging
+    expect(mmu.setCr4(CR4_PAE)).toBe(false);
+    expect(mmu.control.cr4).toBe(0);
+    mem.write32(0x1000, 0x3000 | P);
+    expect(mmu.setCr4(CR4_PAE)).toBe(true);
+    expect(mmu.pdptes[0]).toBe(0x3001);
+  });
+
+  it('setting CR0.PG with EFER.LME but not CR4.PAE fails (#GP); with PAE it activates IA-32e mode', () => {
+    const mmu = new Mmu(new PhysicalMemory(1 << 20));
+    mmu.setEfer(EFER_LME);
+    expect(mmu.setCr0(CR0_PG | 1)).toBe(false);
+    expect(mmu.mode).toBe(0);
+    mmu.setCr4(CR4_PAE);
+    expect(mmu.setCr0(CR0_PG | 1)).toBe(true);
+    expect(mmu.mode).toBe(3);
+    expect(mmu.setCr4(0)).toBe(false); // PAE cannot be cleared in IA-32e mode
+    mmu.setCr0(1);
+    expect(mmu.mode).toBe(0);
+    expect(mmu.control.efer & EFER_LMA).toBe(0);
   });
 
   it('loading CR3 with a PDPTE that has reserved bits fails (#GP) and keeps the old CR3', () => {
