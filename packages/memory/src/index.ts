@@ -6,8 +6,11 @@ export {
   Mmu,
   type MmuState,
   PageFault,
+  type Privilege,
   TLB_HIGH_ENTRIES,
   TLB_MASKS,
+  TLB_MISS,
+  TLB_USER,
   TlbFlag,
 } from './mmu';
 export {

@@ -1,7 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryError } from './errors';
-import { CanonicalFault, isCanonical, linear64, Mmu, PageFault, TlbFlag } from './mmu';
-import { Access, CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, EFER_LMA, EFER_LME, EFER_NXE } from './paging';
+import { CanonicalFault, isCanonical, linear64, Mmu, PageFault, type Privilege, TlbFlag } from './mmu';
+import {
+  Access,
+  CR0_PG,
+  CR0_WP,
+  CR4_PAE,
+  CR4_PGE,
+  CR4_PSE,
+  CR4_SMAP,
+  CR4_SMEP,
+  EFER_LMA,
+  EFER_LME,
+  EFER_NXE,
+  WalkResult,
+  walk,
+} from './paging';
 import { PhysicalMemory } from './physical';
 
 /** 32-bit paging: page directory at 0x1000, one page table at 0x2000 covering 0–4 MiB. */
@@ -108,8 +122,13 @@ describe('Mmu and TLB', () => {
     mem.onCodeWrite((page) => hits.push(page));
     mem.watchPage(9);
     mmu.write8(0x5001, 2);
-    expect(hits).toEqual([9]);
+    mmu.write32(0x5004, 3); // the refilled entry must not grant fast writes either
+    mmu.write16(0x5008, 4);
+    expect(hits).toEqual([9, 9, 9]);
     expect(mem.read8(0x9001)).toBe(2);
+    mem.unwatchPage(9);
+    mmu.write8(0x5001, 5);
+    expect(hits).toEqual([9, 9, 9]);
   });
 
   it('a write crossing into a non-present page faults without changing the first page', () => {
@@ -567,5 +586,152 @@ describe('MMU state for snapshots', () => {
       expect((caught as MemoryError).code).toBe('bad-snapshot');
       expect(mmu.control).toEqual(before);
     }
+  });
+});
+
+describe('the TLB against the page walker (seeded random operations)', () => {
+  /** A small deterministic PRNG (mulberry32). */
+  function rng(seed: number) {
+    let a = seed >>> 0;
+    return (n: number) => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return (((t ^ (t >>> 14)) >>> 0) % n) | 0;
+    };
+  }
+
+  it.each(MODES)('%s paging: every access gives what a fresh walk gives', (mode) => {
+    const f = fixture(mode);
+    const { mem, mmu, map } = f;
+    const rand = rng(mode.length * 7919);
+    const upper = mode === '4-level upper half';
+    const pages = 16;
+    const frames = [0x9000, 0xa000, 0xb000, 0xc000, 0xd000, 0xe000, 0xf000, 0x1f0000];
+    const walkOut = new WalkResult();
+    let checked = 0;
+    let hooked = -1;
+    mem.onCodeWrite((page) => {
+      hooked = page;
+    });
+    for (let i = 0; i < pages; i++) map(f.base + i * 4096, frames[i % frames.length]!, P | RW | US | A | D);
+    for (let step = 0; step < 20_000; step++) {
+      const op = rand(100);
+      if (op < 15) {
+        // Change a PTE, then INVLPG it (the TLB must then agree with the walk again).
+        const lin = f.base + rand(pages) * 4096;
+        map(
+          lin,
+          frames[rand(frames.length)]!,
+          (P * (rand(8) === 0 ? 0 : 1)) | (rand(2) * RW) | (rand(2) * US) | (rand(2) * A) | (rand(2) * D),
+          {
+            nx: mode !== '32-bit' && rand(4) === 0,
+          },
+        );
+        f.invlpg(lin);
+        continue;
+      }
+      if (op < 18) {
+        mmu.cpl = rand(2) * 3;
+        continue;
+      }
+      if (op < 20) {
+        mmu.ac = rand(2) === 1;
+        continue;
+      }
+      if (op < 21) {
+        mmu.setCr0(mmu.control.cr0 ^ CR0_WP);
+        continue;
+      }
+      if (op < 22) {
+        mmu.setCr4(mmu.control.cr4 ^ (rand(2) === 0 ? CR4_SMAP : CR4_SMEP));
+        continue;
+      }
+      if (op < 24) {
+        const frame = frames[rand(frames.length)]! >>> 12;
+        if (mem.isWatched(frame)) mem.unwatchPage(frame);
+        else mem.watchPage(frame);
+        continue;
+      }
+      // An access that stays inside its page.
+      const kind = rand(3) as Access;
+      const size = kind === Access.fetch ? 1 : ([1, 2, 4] as const)[rand(3)]!;
+      const offset = rand(2) === 0 ? rand(1024) * 4 : rand(4097 - size);
+      const lin = f.base + rand(pages) * 4096 + offset;
+      const named = rand(2) === 0;
+      const user: Privilege = named ? (rand(2) as Privilege) : mmu.cpl === 3 ? 1 : 0;
+      const ac = mmu.ac && mmu.cpl < 3;
+      const ref = walk(mem, mmu.control, lin, kind, user === 1, ac, walkOut, mmu.pdptes);
+      const refOk = ref.ok;
+      const refPhys = ref.physical;
+      const refCode = ref.errorCode;
+      const value = rand(0x1_0000) * 0x1_0001;
+      let fault: PageFault | undefined;
+      let got = 0;
+      hooked = -1;
+      try {
+        const u = named ? user : undefined;
+        if (kind === Access.fetch) got = upper ? mmu.fetch8Long(lin, u) : mmu.fetch8(lin, u);
+        else if (kind === Access.read) {
+          if (size === 1) got = upper ? mmu.read8Long(lin, u) : mmu.read8(lin, u);
+          else if (size === 2) got = upper ? mmu.read16Long(lin, u) : mmu.read16(lin, u);
+          else got = upper ? mmu.read32Long(lin, u) : mmu.read32(lin, u);
+        } else if (size === 1)
+          upper ? mmu.write8Long(lin, value & 0xff, u) : mmu.write8(lin, value & 0xff, u);
+        else if (size === 2)
+          upper ? mmu.write16Long(lin, value & 0xffff, u) : mmu.write16(lin, value & 0xffff, u);
+        else upper ? mmu.write32Long(lin, value, u) : mmu.write32(lin, value, u);
+      } catch (e) {
+        if (!(e instanceof PageFault)) throw e;
+        fault = e;
+      }
+      const where = `step ${step}: ${['read', 'write', 'fetch'][kind]}${size * 8} at ${lin} user=${user} cpl=${mmu.cpl}`;
+      if (!refOk) {
+        expect(fault?.errorCode, where).toBe(refCode);
+        expect(fault?.linear, where).toBe(lin);
+      } else {
+        expect(fault, where).toBeUndefined();
+        const read = size === 1 ? mem.read8(refPhys) : size === 2 ? mem.read16(refPhys) : mem.read32(refPhys);
+        if (kind === Access.write) {
+          expect(read, where).toBe(size === 1 ? value & 0xff : size === 2 ? value & 0xffff : value >>> 0);
+          expect(hooked, `${where}: code-page watch`).toBe(
+            mem.isWatched(Math.floor(refPhys / 4096)) ? Math.floor(refPhys / 4096) : -1,
+          );
+        } else expect(got, where).toBe(read);
+      }
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(15_000);
+  });
+});
+
+describe('naming the privilege of an access', () => {
+  it('a named user access at CPL 0 is checked as user mode, and a supervisor one at CPL 3 as supervisor mode', () => {
+    const { mem, mmu, map, base } = fixture('32-bit');
+    map(base, 0x9000, P | RW | A | D); // supervisor page
+    mem.write32(0x9000, 0x1234_5678);
+    expect(mmu.read32(base, 0)).toBe(0x1234_5678);
+    expect(faultOf(() => mmu.read32(base, 1))?.errorCode).toBe(P | 4);
+    mmu.cpl = 3;
+    expect(faultOf(() => mmu.read32(base))?.errorCode).toBe(P | 4);
+    expect(mmu.read32(base, 0)).toBe(0x1234_5678); // e.g. a GDT read at CPL 3
+    mmu.write32(base, 7, 0);
+    expect(mem.read32(0x9000)).toBe(7);
+  });
+
+  it('under SMAP an implicit supervisor access (privilege 0 at CPL 3) to a user page faults even with EFLAGS.AC', () => {
+    const { mem, mmu, map, base } = fixture('32-bit');
+    mmu.setCr4(mmu.control.cr4 | CR4_SMAP);
+    map(base, 0x9000, P | RW | US | A | D);
+    mem.write8(0x9000, 0x5a);
+    mmu.ac = true;
+    expect(mmu.read8(base)).toBe(0x5a); // CPL 0, AC = 1: explicit access allowed
+    mmu.cpl = 3;
+    expect(mmu.read8(base)).toBe(0x5a); // a user access
+    expect(faultOf(() => mmu.read8(base, 0))?.errorCode).toBe(P);
+    mmu.ac = false;
+    mmu.cpl = 0;
+    expect(faultOf(() => mmu.read8(base))?.errorCode).toBe(P);
   });
 });

@@ -50,16 +50,6 @@ export const TLB_MASKS: readonly number[] = [
   TlbFlag.ram | TlbFlag.fetchUser,
 ];
 
-/** Rights flags only (no `ram`), per access kind: index `access * 2 + (user ? 1 : 0)`. */
-const RIGHTS: readonly number[] = [
-  TlbFlag.readSup,
-  TlbFlag.readUser,
-  TlbFlag.writeSup,
-  TlbFlag.writeUser,
-  TlbFlag.fetchSup,
-  TlbFlag.fetchUser,
-];
-
 /** Entries of the tagged TLB for 64-bit linear addresses outside [0, 2^32). */
 export const TLB_HIGH_ENTRIES = 1 << 16;
 
@@ -112,29 +102,50 @@ export function isCanonical(linear: number): boolean {
   return Number.isInteger(linear) && linear >= -CANONICAL_LIMIT && linear < CANONICAL_LIMIT;
 }
 
+/** Bit 0 set: a miss in `tlbRead` / `tlbWrite` (hits are page-aligned differences). */
+export const TLB_MISS = 1;
+/** Where the user-mode half of `tlbRead` / `tlbWrite` starts. */
+export const TLB_USER = 1 << 20;
+
+/** 0 for a supervisor-mode access, 1 for a user-mode one. */
+export type Privilege = 0 | 1;
+
 /**
  * The memory management unit: control registers, the page walker and a software TLB over a
- * `PhysicalMemory`. Linear accesses hit the TLB (one typed-array load and a mask test) and fall
+ * `PhysicalMemory`. Linear accesses hit the TLB (one typed-array load and a bit test) and fall
  * back to a page walk; faults throw the MMU's `PageFault`.
  *
- * Two tables cache translations. `tlb` has one entry per 4 KiB page of linear addresses
- * [0, 2^32) in every paging mode (all of the space with 32-bit and PAE paging, the low 4 GiB
- * with 4-level paging). `tlbHigh` is a direct-mapped, tagged table for the rest of the 48-bit
- * space of 4-level paging; the `…Long` methods reach it.
+ * Every access method takes an optional privilege: 1 for a user-mode access, 0 for a
+ * supervisor-mode one; it defaults to the current CPL's (CPL 3 is user mode). Passing 0 at CPL 3
+ * is an implicit supervisor access (descriptor tables, the TSS), which SMAP checks as if
+ * EFLAGS.AC were 0 (SDM Vol. 3A §4.6).
  *
- * How a translator inlines a 32-bit read hit (32-bit linear address `lin`, `m` the constant
- * `TLB_MASKS[Access.read * 2 + user]`, `tlb = mmu.tlb`, `ram32 = mem.ram32`):
+ * The tables (all `Int32Array`s, never replaced, so callers may capture them):
+ * - `tlbRead` and `tlbWrite`: the RAM fast path, one entry per 4 KiB page of linear addresses
+ *   [0, 2^32) for supervisor accesses and, from `TLB_USER` on, for user accesses. An entry is
+ *   the physical page minus the linear page (modulo 2^32) when that access to that page may go
+ *   straight to RAM, or `TLB_MISS`.
+ * - `tlb`: the translation of each page with its rights for every kind of access (`TlbFlag`),
+ *   RAM or not; `translate` and `fetch8` use it.
+ * - `tlbHigh` with `tlbHighPage`: a direct-mapped, tagged table in the format of `tlb` for the
+ *   rest of the 48-bit space of 4-level paging; the `…Long` methods use it.
+ *
+ * How a translator inlines an aligned-dword read hit (32-bit linear address `lin`, `u` the
+ * constant privilege, `rd = mmu.tlbRead`, `ram32 = mem.ram32`):
  *
  * ```js
- * const e = tlb[lin >>> 12];
- * if (((e & m) | (lin & 3)) === m) value = ram32[((e & -4096) | (lin & 4095)) >>> 2] >>> 0;
- * else value = mmu.read32(lin);
+ * const t = rd[(lin >>> 12) | (u << 20)];
+ * value = ((t | lin) & 3) === 0 ? ram32[(lin + t) >>> 2] : mmu.read32(lin, u);
  * ```
  */
 export class Mmu {
+  /** RAM fast path for reads: see the class comment. */
+  readonly tlbRead = new Int32Array(2 << 20).fill(TLB_MISS);
+  /** RAM fast path for writes: the dirty bit is set and the page is not watched. */
+  readonly tlbWrite = new Int32Array(2 << 20).fill(TLB_MISS);
   /** One entry per 4 KiB linear page of [0, 2^32); 0 is a miss. */
   readonly tlb = new Int32Array(1 << 20);
-  /** Entries for 64-bit linear pages outside [0, 2^32), at `(lo >>> 12) & 0xffff`; 0 is a miss. */
+  /** Entries for 64-bit linear pages outside [0, 2^32), at `page & 0xffff`; 0 is a miss. */
   readonly tlbHigh = new Int32Array(TLB_HIGH_ENTRIES);
   /** The linear page number (`Math.floor(linear / 4096)`, signed) each `tlbHigh` entry maps. */
   readonly tlbHighPage = new Float64Array(TLB_HIGH_ENTRIES);
@@ -146,10 +157,8 @@ export class Mmu {
   /** Statistics. */
   walks = 0;
   flushes = 0;
-  /** Fast-path masks for the current CPL (see `TLB_MASKS`). */
-  private readMask: number = TlbFlag.ram | TlbFlag.readSup;
-  private writeMask: number = TlbFlag.ram | TlbFlag.writeSup;
-  private fetchMask: number = TlbFlag.ram | TlbFlag.fetchSup;
+  /** The privilege of accesses that do not name one: 1 at CPL 3. */
+  private userBit: Privilege = 0;
   private cplValue = 0;
   private longMode = false;
   /** Whether some entry holds a fragment of a page larger than 4 KiB (1 GiB: `hasHuge`). */
@@ -165,7 +174,7 @@ export class Mmu {
   // and the engine can treat the fields as constant).
   declare readonly mem: PhysicalMemory;
   declare private readonly ram8: Uint8Array;
-  declare private readonly ram32: Int32Array;
+  declare private readonly ram32: Uint32Array;
   declare private readonly view: DataView;
 
   constructor(mem: PhysicalMemory) {
@@ -186,10 +195,7 @@ export class Mmu {
 
   set cpl(value: number) {
     this.cplValue = value & 3;
-    const user = this.cplValue === 3 ? 1 : 0;
-    this.readMask = TLB_MASKS[Access.read * 2 + user]!;
-    this.writeMask = TLB_MASKS[Access.write * 2 + user]!;
-    this.fetchMask = TLB_MASKS[Access.fetch * 2 + user]!;
+    this.userBit = this.cplValue === 3 ? 1 : 0;
   }
 
   get mode(): PagingMode {
@@ -273,20 +279,29 @@ export class Mmu {
     this.flush(false);
   }
 
+  /** Forgets one page of [0, 2^32) in every table. */
+  private dropPage(page: number): void {
+    this.tlb[page] = 0;
+    this.tlbRead[page] = TLB_MISS;
+    this.tlbRead[page | TLB_USER] = TLB_MISS;
+    this.tlbWrite[page] = TLB_MISS;
+    this.tlbWrite[page | TLB_USER] = TLB_MISS;
+  }
+
   /**
    * INVLPG for a 32-bit linear address: drops the entry for the page, global or not, and every
    * fragment of a larger page containing it (SDM Vol. 3A §4.10.4.1).
    */
   invlpg(linear: number): void {
     const page = linear >>> 12;
-    this.tlb[page] = 0;
+    this.dropPage(page);
     if (this.hasHuge) this.dropLargeFragments();
     else if (this.hasLarge) {
       // Fragments of a 4 MiB (32-bit paging) or 2 MiB page: the aligned run of entries around it.
       const span = this.mode === PagingMode.bits32 ? 1024 : 512;
       const first = page & ~(span - 1);
       const tlb = this.tlb;
-      for (let p = first; p < first + span; p++) if ((tlb[p]! & TlbFlag.large) !== 0) tlb[p] = 0;
+      for (let p = first; p < first + span; p++) if ((tlb[p]! & TlbFlag.large) !== 0) this.dropPage(p);
     }
   }
 
@@ -318,7 +333,7 @@ export class Mmu {
     }
     for (let i = 0; i < this.filledCount; i++) {
       const p = this.filled[i]!;
-      if ((tlb[p]! & TlbFlag.large) !== 0) tlb[p] = 0;
+      if ((tlb[p]! & TlbFlag.large) !== 0) this.dropPage(p);
     }
     for (let i = 0; i < this.filledHighCount; i++) {
       const p = this.filledHigh[i]!;
@@ -329,7 +344,22 @@ export class Mmu {
   /** Empties the TLB; with `keepGlobal`, entries of global pages stay (CR3 reload with PGE). */
   flush(keepGlobal: boolean): void {
     this.flushes++;
-    this.filledCount = flushTable(this.tlb, this.filled, this.filledCount, keepGlobal);
+    if (this.filledCount >= FILLED_CAPACITY) {
+      // The list overflowed: clear the whole tables (globals are refilled on demand).
+      this.tlb.fill(0);
+      this.tlbRead.fill(TLB_MISS);
+      this.tlbWrite.fill(TLB_MISS);
+      this.filledCount = 0;
+    } else {
+      const tlb = this.tlb;
+      let kept = 0;
+      for (let i = 0; i < this.filledCount; i++) {
+        const page = this.filled[i]!;
+        if (keepGlobal && (tlb[page]! & TlbFlag.global) !== 0) this.filled[kept++] = page;
+        else this.dropPage(page);
+      }
+      this.filledCount = kept;
+    }
     this.filledHighCount = flushTable(this.tlbHigh, this.filledHigh, this.filledHighCount, keepGlobal);
     if (this.filledCount === 0 && this.filledHighCount === 0) {
       this.hasLarge = false;
@@ -345,25 +375,25 @@ export class Mmu {
     const tlb = this.tlb;
     for (let i = 0; i < this.filledCount; i++) {
       const page = this.filled[i]!;
-      if (tlb[page]! >>> 12 === ppn) tlb[page] = 0;
+      if (tlb[page] !== 0 && tlb[page]! >>> 12 === ppn) this.dropPage(page);
     }
     const high = this.tlbHigh;
     for (let i = 0; i < this.filledHighCount; i++) {
       const index = this.filledHigh[i]!;
-      if (high[index]! >>> 12 === ppn) high[index] = 0;
+      if (high[index] !== 0 && high[index]! >>> 12 === ppn) high[index] = 0;
     }
   }
 
   /**
-   * Translates a 32-bit linear address for an access at the current CPL: returns the physical
-   * address or throws the MMU's `PageFault`. Fills the TLB on success.
+   * Translates a 32-bit linear address: returns the physical address or throws the MMU's
+   * `PageFault`. Fills the TLB on success.
    */
-  translate(linear: number, access: Access): number {
+  translate(linear: number, access: Access, user: Privilege = this.userBit): number {
     linear >>>= 0;
-    const user = this.cplValue === 3 ? 1 : 0;
     const e = this.tlb[linear >>> 12]!;
-    if ((e & RIGHTS[access * 2 + user]!) !== 0) return ((e & -4096) | (linear & 4095)) >>> 0;
-    return this.walkAndFill(linear, access, user === 1);
+    if ((e & (TlbFlag.readSup << (access * 2 + (user & 1)))) !== 0)
+      return ((e & -4096) | (linear & 4095)) >>> 0;
+    return this.walkAndFill(linear, access, user & 1);
   }
 
   /**
@@ -371,27 +401,21 @@ export class Mmu {
    * paging the address is taken modulo 2^32; in IA-32e mode a non-canonical address throws the
    * MMU's `CanonicalFault`.
    */
-  translateLong(linear: number, access: Access): number {
-    if (linear >= 0 && linear < TWO32) return this.translate(linear, access);
-    if (!this.longMode) return this.translate(linear >>> 0, access);
+  translateLong(linear: number, access: Access, user: Privilege = this.userBit): number {
+    if (linear >= 0 && linear < TWO32) return this.translate(linear, access, user);
+    if (!this.longMode) return this.translate(linear >>> 0, access, user);
     if (!(linear >= -CANONICAL_LIMIT && linear < CANONICAL_LIMIT)) {
       this.canonicalFault.linear = linear;
       throw this.canonicalFault;
     }
     const page = Math.floor(linear / PAGE_SIZE);
     const index = page & (TLB_HIGH_ENTRIES - 1);
-    const user = this.cplValue === 3 ? 1 : 0;
+    const u = user & 1;
     const e = this.tlbHigh[index]!;
-    if ((e & RIGHTS[access * 2 + user]!) !== 0 && this.tlbHighPage[index] === page) {
+    if ((e & (TlbFlag.readSup << (access * 2 + u))) !== 0 && this.tlbHighPage[index] === page) {
       return ((e & -4096) | (linear & 4095)) >>> 0;
     }
-    this.walks++;
-    const r = walk(this.mem, this.control, linear, access, user === 1, this.ac, this.result, this.pdpte);
-    if (!r.ok) {
-      this.fault.linear = linear;
-      this.fault.errorCode = r.errorCode;
-      throw this.fault;
-    }
+    const r = this.walkFor(linear, access, u);
     const phys = this.mem.maskA20(r.physical);
     if (phys < TWO32) {
       if (this.tlbHigh[index] === 0) {
@@ -404,14 +428,22 @@ export class Mmu {
     return phys;
   }
 
-  private walkAndFill(linear: number, access: Access, user: boolean): number {
+  /** Walks for an access, counting it; throws the `PageFault` when the access is denied. */
+  private walkFor(linear: number, access: Access, user: number): WalkResult {
     this.walks++;
-    const r = walk(this.mem, this.control, linear, access, user, this.ac, this.result, this.pdpte);
+    // At CPL 3 a supervisor access is implicit, and SMAP ignores EFLAGS.AC for those.
+    const ac = this.ac && this.cplValue < 3;
+    const r = walk(this.mem, this.control, linear, access, user === 1, ac, this.result, this.pdpte);
     if (!r.ok) {
       this.fault.linear = linear;
       this.fault.errorCode = r.errorCode;
       throw this.fault;
     }
+    return r;
+  }
+
+  private walkAndFill(linear: number, access: Access, user: number): number {
+    const r = this.walkFor(linear, access, user);
     const phys = this.mem.maskA20(r.physical);
     if (phys < TWO32) {
       const page = linear >>> 12;
@@ -419,7 +451,14 @@ export class Mmu {
         if (this.filledCount < FILLED_CAPACITY) this.filled[this.filledCount] = page;
         this.filledCount++;
       }
-      this.tlb[page] = this.entryFor(phys, r);
+      const e = this.entryFor(phys, r);
+      this.tlb[page] = e;
+      const delta = ((e & -4096) - (page << 12)) | 0;
+      const ram = (e & TlbFlag.ram) !== 0;
+      this.tlbRead[page] = ram && (e & TlbFlag.readSup) !== 0 ? delta : TLB_MISS;
+      this.tlbRead[page | TLB_USER] = ram && (e & TlbFlag.readUser) !== 0 ? delta : TLB_MISS;
+      this.tlbWrite[page] = ram && (e & TlbFlag.writeSup) !== 0 ? delta : TLB_MISS;
+      this.tlbWrite[page | TLB_USER] = ram && (e & TlbFlag.writeUser) !== 0 ? delta : TLB_MISS;
     }
     return phys;
   }
@@ -462,108 +501,99 @@ export class Mmu {
 
   // ---- 32-bit linear accesses (addresses modulo 2^32) ----------------------------------------
 
-  /** Reads a byte at a linear address (current CPL). */
-  read8(linear: number): number {
-    const e = this.tlb[linear >>> 12]!;
-    const m = this.readMask;
-    if ((e & m) === m) return this.ram8[((e & -4096) | (linear & 4095)) >>> 0]!;
-    return this.mem.read8(this.translate(linear, Access.read));
+  /** Reads a byte at a linear address. */
+  read8(linear: number, user: Privilege = this.userBit): number {
+    const t = this.tlbRead[(linear >>> 12) | ((user & 1) << 20)]!;
+    if ((t & 1) === 0) return this.ram8[(linear + t) >>> 0]!;
+    return this.mem.read8(this.translate(linear, Access.read, user));
   }
 
-  read16(linear: number): number {
-    const e = this.tlb[linear >>> 12]!;
-    const m = this.readMask;
-    if (((e & m) | (linear & 1)) === m)
-      return this.view.getUint16(((e & -4096) | (linear & 4095)) >>> 0, true);
-    return this.readMiss(linear, 2);
+  read16(linear: number, user: Privilege = this.userBit): number {
+    const t = this.tlbRead[(linear >>> 12) | ((user & 1) << 20)]!;
+    if (((t | linear) & 1) === 0) return this.view.getUint16((linear + t) >>> 0, true);
+    return this.readMiss(linear, 2, user);
   }
 
-  read32(linear: number): number {
-    const e = this.tlb[linear >>> 12]!;
-    const m = this.readMask;
-    if (((e & m) | (linear & 3)) === m) return this.ram32[((e & -4096) | (linear & 4095)) >>> 2]! >>> 0;
-    return this.readMiss(linear, 4);
+  read32(linear: number, user: Privilege = this.userBit): number {
+    const t = this.tlbRead[(linear >>> 12) | ((user & 1) << 20)]!;
+    if (((t | linear) & 3) === 0) return this.ram32[(linear + t) >>> 2]!;
+    return this.readMiss(linear, 4, user);
   }
 
   /** Fetches a code byte (checks execute rights: NX, SMEP). */
-  fetch8(linear: number): number {
+  fetch8(linear: number, user: Privilege = this.userBit): number {
     const e = this.tlb[linear >>> 12]!;
-    const m = this.fetchMask;
+    const m = TlbFlag.ram | (TlbFlag.fetchSup << (user & 1));
     if ((e & m) === m) return this.ram8[((e & -4096) | (linear & 4095)) >>> 0]!;
-    return this.mem.read8(this.translate(linear, Access.fetch));
+    return this.mem.read8(this.translate(linear, Access.fetch, user));
   }
 
-  write8(linear: number, value: number): void {
-    const e = this.tlb[linear >>> 12]!;
-    const m = this.writeMask;
-    if ((e & m) === m) {
-      this.ram8[((e & -4096) | (linear & 4095)) >>> 0] = value;
+  write8(linear: number, value: number, user: Privilege = this.userBit): void {
+    const t = this.tlbWrite[(linear >>> 12) | ((user & 1) << 20)]!;
+    if ((t & 1) === 0) {
+      this.ram8[(linear + t) >>> 0] = value;
       return;
     }
-    this.mem.write8(this.translate(linear, Access.write), value);
+    this.mem.write8(this.translate(linear, Access.write, user), value);
   }
 
-  write16(linear: number, value: number): void {
-    const e = this.tlb[linear >>> 12]!;
-    const m = this.writeMask;
-    if (((e & m) | (linear & 1)) === m) {
-      this.view.setUint16(((e & -4096) | (linear & 4095)) >>> 0, value, true);
+  write16(linear: number, value: number, user: Privilege = this.userBit): void {
+    const t = this.tlbWrite[(linear >>> 12) | ((user & 1) << 20)]!;
+    if (((t | linear) & 1) === 0) {
+      this.view.setUint16((linear + t) >>> 0, value, true);
       return;
     }
-    this.writeMiss(linear, 2, value);
+    this.writeMiss(linear, 2, value, user);
   }
 
-  write32(linear: number, value: number): void {
-    const e = this.tlb[linear >>> 12]!;
-    const m = this.writeMask;
-    if (((e & m) | (linear & 3)) === m) {
-      this.ram32[((e & -4096) | (linear & 4095)) >>> 2] = value;
+  write32(linear: number, value: number, user: Privilege = this.userBit): void {
+    const t = this.tlbWrite[(linear >>> 12) | ((user & 1) << 20)]!;
+    if (((t | linear) & 3) === 0) {
+      this.ram32[(linear + t) >>> 2] = value;
       return;
     }
-    this.writeMiss(linear, 4, value);
+    this.writeMiss(linear, 4, value, user);
   }
 
   /** A read the fast path did not serve: unaligned, page-crossing, not RAM, or a TLB miss. */
-  private readMiss(linear: number, size: 2 | 4): number {
+  private readMiss(linear: number, size: 2 | 4, user: Privilege): number {
     linear >>>= 0;
     const offset = linear & 4095;
     if (offset > 4096 - size) {
       // A page-crossing read translates the first page, then the second (CR2 is the second
       // page's first byte when only that one faults).
-      const p0 = this.translate(linear, Access.read);
-      const p1 = this.translate(((linear | 4095) + 1) >>> 0, Access.read);
+      const p0 = this.translate(linear, Access.read, user);
+      const p1 = this.translate(((linear | 4095) + 1) >>> 0, Access.read, user);
       return this.readSplit(p0, p1, 4096 - offset, size);
     }
-    const e = this.tlb[linear >>> 12]!;
-    const m = this.readMask;
-    if ((e & m) === m) {
-      const p = ((e & -4096) | offset) >>> 0;
+    const t = this.tlbRead[(linear >>> 12) | ((user & 1) << 20)]!;
+    if ((t & 1) === 0) {
+      const p = (linear + t) >>> 0;
       return size === 2 ? this.view.getUint16(p, true) : this.view.getUint32(p, true);
     }
-    const p = this.translate(linear, Access.read);
+    const p = this.translate(linear, Access.read, user);
     return size === 2 ? this.mem.read16(p) : this.mem.read32(p);
   }
 
-  private writeMiss(linear: number, size: 2 | 4, value: number): void {
+  private writeMiss(linear: number, size: 2 | 4, value: number, user: Privilege): void {
     linear >>>= 0;
     const offset = linear & 4095;
     if (offset > 4096 - size) {
       // Both pages are translated before either byte is written, so a fault on the second page
       // leaves memory unchanged (as on hardware).
-      const p0 = this.translate(linear, Access.write);
-      const p1 = this.translate(((linear | 4095) + 1) >>> 0, Access.write);
+      const p0 = this.translate(linear, Access.write, user);
+      const p1 = this.translate(((linear | 4095) + 1) >>> 0, Access.write, user);
       this.writeSplit(p0, p1, 4096 - offset, size, value);
       return;
     }
-    const e = this.tlb[linear >>> 12]!;
-    const m = this.writeMask;
-    if ((e & m) === m) {
-      const p = ((e & -4096) | offset) >>> 0;
+    const t = this.tlbWrite[(linear >>> 12) | ((user & 1) << 20)]!;
+    if ((t & 1) === 0) {
+      const p = (linear + t) >>> 0;
       if (size === 2) this.view.setUint16(p, value, true);
       else this.view.setUint32(p, value, true);
       return;
     }
-    const p = this.translate(linear, Access.write);
+    const p = this.translate(linear, Access.write, user);
     if (size === 2) this.mem.write16(p, value);
     else this.mem.write32(p, value);
   }
@@ -586,91 +616,91 @@ export class Mmu {
   // ---- 64-bit linear accesses (IA-32e mode; addresses as signed numbers) ---------------------
   // Addresses in [0, 2^32) take the 32-bit fast path; the others use `tlbHigh`.
 
-  read8Long(linear: number): number {
-    if (linear >= 0 && linear < TWO32) return this.read8(linear);
+  read8Long(linear: number, user: Privilege = this.userBit): number {
+    if (linear >= 0 && linear < TWO32) return this.read8(linear, user);
     const page = Math.floor(linear / PAGE_SIZE);
     const index = page & (TLB_HIGH_ENTRIES - 1);
     const e = this.tlbHigh[index]!;
-    const m = this.readMask;
+    const m = TlbFlag.ram | (TlbFlag.readSup << (user & 1));
     if ((e & m) === m && this.tlbHighPage[index] === page)
       return this.ram8[((e & -4096) | (linear & 4095)) >>> 0]!;
-    return this.mem.read8(this.translateLong(linear, Access.read));
+    return this.mem.read8(this.translateLong(linear, Access.read, user));
   }
 
-  read16Long(linear: number): number {
-    if (linear >= 0 && linear <= TWO32 - 2) return this.read16(linear);
-    return this.readLongSlow(linear, 2);
+  read16Long(linear: number, user: Privilege = this.userBit): number {
+    if (linear >= 0 && linear <= TWO32 - 2) return this.read16(linear, user);
+    return this.readLongSlow(linear, 2, user);
   }
 
-  read32Long(linear: number): number {
-    if (linear >= 0 && linear <= TWO32 - 4) return this.read32(linear);
+  read32Long(linear: number, user: Privilege = this.userBit): number {
+    if (linear >= 0 && linear <= TWO32 - 4) return this.read32(linear, user);
     const page = Math.floor(linear / PAGE_SIZE);
     const index = page & (TLB_HIGH_ENTRIES - 1);
     const e = this.tlbHigh[index]!;
-    const m = this.readMask;
+    const m = TlbFlag.ram | (TlbFlag.readSup << (user & 1));
     if (((e & m) | (linear & 3)) === m && this.tlbHighPage[index] === page) {
-      return this.ram32[((e & -4096) | (linear & 4095)) >>> 2]! >>> 0;
+      return this.ram32[((e & -4096) | (linear & 4095)) >>> 2]!;
     }
-    return this.readLongSlow(linear, 4);
+    return this.readLongSlow(linear, 4, user);
   }
 
-  fetch8Long(linear: number): number {
-    if (linear >= 0 && linear < TWO32) return this.fetch8(linear);
-    return this.mem.read8(this.translateLong(linear, Access.fetch));
+  fetch8Long(linear: number, user: Privilege = this.userBit): number {
+    if (linear >= 0 && linear < TWO32) return this.fetch8(linear, user);
+    return this.mem.read8(this.translateLong(linear, Access.fetch, user));
   }
 
-  write8Long(linear: number, value: number): void {
-    if (linear >= 0 && linear < TWO32) this.write8(linear, value);
-    else this.mem.write8(this.translateLong(linear, Access.write), value);
+  write8Long(linear: number, value: number, user: Privilege = this.userBit): void {
+    if (linear >= 0 && linear < TWO32) this.write8(linear, value, user);
+    else this.mem.write8(this.translateLong(linear, Access.write, user), value);
   }
 
-  write16Long(linear: number, value: number): void {
-    if (linear >= 0 && linear <= TWO32 - 2) this.write16(linear, value);
-    else this.writeLongSlow(linear, 2, value);
+  write16Long(linear: number, value: number, user: Privilege = this.userBit): void {
+    if (linear >= 0 && linear <= TWO32 - 2) this.write16(linear, value, user);
+    else this.writeLongSlow(linear, 2, value, user);
   }
 
-  write32Long(linear: number, value: number): void {
+  write32Long(linear: number, value: number, user: Privilege = this.userBit): void {
     if (linear >= 0 && linear <= TWO32 - 4) {
-      this.write32(linear, value);
+      this.write32(linear, value, user);
       return;
     }
     const page = Math.floor(linear / PAGE_SIZE);
     const index = page & (TLB_HIGH_ENTRIES - 1);
     const e = this.tlbHigh[index]!;
-    const m = this.writeMask;
+    const m = TlbFlag.ram | (TlbFlag.writeSup << (user & 1));
     if (((e & m) | (linear & 3)) === m && this.tlbHighPage[index] === page) {
       this.ram32[((e & -4096) | (linear & 4095)) >>> 2] = value;
       return;
     }
-    this.writeLongSlow(linear, 4, value);
+    this.writeLongSlow(linear, 4, value, user);
   }
 
-  private readLongSlow(linear: number, size: 2 | 4): number {
-    if (!this.longMode) return size === 2 ? this.read16(linear >>> 0) : this.read32(linear >>> 0);
+  private readLongSlow(linear: number, size: 2 | 4, user: Privilege): number {
+    if (!this.longMode) return size === 2 ? this.read16(linear >>> 0, user) : this.read32(linear >>> 0, user);
     const offset = (linear >>> 0) & 4095;
     if (offset > 4096 - size) {
-      const p0 = this.translateLong(linear, Access.read);
-      const p1 = this.translateLong(linear - offset + 4096, Access.read);
+      const p0 = this.translateLong(linear, Access.read, user);
+      const p1 = this.translateLong(linear - offset + 4096, Access.read, user);
       return this.readSplit(p0, p1, 4096 - offset, size);
     }
-    const p = this.translateLong(linear, Access.read);
+    const p = this.translateLong(linear, Access.read, user);
     return size === 2 ? this.mem.read16(p) : this.mem.read32(p);
   }
 
-  private writeLongSlow(linear: number, size: 2 | 4, value: number): void {
+  private writeLongSlow(linear: number, size: 2 | 4, value: number, user: Privilege): void {
     if (!this.longMode) {
-      if (size === 2) this.write16(linear >>> 0, value);
-      else this.write32(linear >>> 0, value);
+      if (size === 2) this.write16(linear >>> 0, value, user);
+      else this.write32(linear >>> 0, value, user);
       return;
     }
     const offset = (linear >>> 0) & 4095;
     if (offset > 4096 - size) {
-      const p0 = this.translateLong(linear, Access.write);
-      const p1 = this.translateLong(linear - offset + 4096, Access.write);
+      const p0 = this.translateLong(linear, Access.write, user);
+      const p1 = this.translateLong(linear - offset + 4096, Access.write, user);
       this.writeSplit(p0, p1, 4096 - offset, size, value);
       return;
     }
-    const p = this.translateLong(linear, Access.write);
+    const p = this.translateLong(linear, Access.write, user);
     if (size === 2) this.mem.write16(p, value);
     else this.mem.write32(p, value);
   }

@@ -66,8 +66,8 @@ export type CodeWriteHook = (physicalPage: number, address: number, length: numb
 export class PhysicalMemory implements GuestMemory {
   /** Guest RAM; physical address = index. The translator reads it directly on TLB hits. */
   readonly ram: Uint8Array;
-  /** The same bytes as 32-bit words (index = physical address / 4), for aligned dword accesses. */
-  readonly ram32: Int32Array;
+  /** The same bytes as unsigned 32-bit words (index = physical address / 4), for aligned dwords. */
+  readonly ram32: Uint32Array;
   readonly view: DataView;
   readonly size: number;
   /** `PageKind` of each 4 KiB page of the 4 GiB space. */
@@ -106,7 +106,7 @@ export class PhysicalMemory implements GuestMemory {
       );
     }
     this.ram = ram;
-    this.ram32 = new Int32Array(ram.buffer);
+    this.ram32 = new Uint32Array(ram.buffer);
     this.view = new DataView(ram.buffer);
     this.size = ramSize;
     this.pageKind.fill(PageKind.ram, 0, ramSize / PAGE_SIZE);
