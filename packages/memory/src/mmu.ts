@@ -74,7 +74,7 @@ export class CanonicalFault {
   readonly vector = 13;
 }
 
-const FILLED_CAPACITY = 1 << 14;
+const FILLED_CAPACITY = 1 << 16;
 const TWO32 = 4294967296;
 const CR0_NW = 1 << 29;
 const CR0_CD = 1 << 30;
