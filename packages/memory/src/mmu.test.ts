@@ -735,3 +735,19 @@ describe('naming the privilege of an access', () => {
     expect(faultOf(() => mmu.read8(base))?.errorCode).toBe(P);
   });
 });
+
+describe('the TLB and the A20 gate', () => {
+  it('translations follow the A20 gate: toggling it drops what the TLB cached', () => {
+    const mem = new PhysicalMemory(4 << 20);
+    const mmu = new Mmu(mem); // paging off: linear = physical, through the TLB all the same
+    mem.write8(0x0_0010, 0xaa);
+    mem.write8(0x10_0010, 0xbb);
+    expect(mmu.read8(0x10_0010)).toBe(0xbb);
+    mem.setA20(false);
+    expect(mmu.read8(0x10_0010)).toBe(0xaa); // the 8086 wrap-around
+    mmu.write8(0x10_0011, 0xcc);
+    expect(mem.read8(0x0_0011)).toBe(0xcc);
+    mem.setA20(true);
+    expect(mmu.read8(0x10_0010)).toBe(0xbb);
+  });
+});

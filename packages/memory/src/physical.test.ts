@@ -58,6 +58,80 @@ describe('PhysicalMemory', () => {
     expect(log).toEqual(['r4@16', 'r1@16', 'w2@32=beef']);
   });
 
+  it('64-bit accesses reach a handler with 64-bit registers in one piece, others as two dwords', () => {
+    const m = new PhysicalMemory(1 << 20);
+    const log: string[] = [];
+    m.addMmio(
+      0xfed0_0000,
+      0x1000,
+      {
+        read: (off, size) => {
+          log.push(`r${size}@${off}`);
+          return 0;
+        },
+        write: () => {},
+        read64: (off) => {
+          log.push(`r8@${off}`);
+          return 0x1122_3344_5566_7788n;
+        },
+        write64: (off, v) => {
+          log.push(`w8@${off}=${v.toString(16)}`);
+        },
+      },
+      'hpet',
+    );
+    m.addMmio(0xfec0_0000, 0x1000, {
+      read: (off, size) => {
+        log.push(`ioapic r${size}@${off}`);
+        return off === 0x10 ? 0xaaaa_aaaa : 0x5555_5555;
+      },
+      write: (off, size, v) => {
+        log.push(`ioapic w${size}@${off}=${v.toString(16)}`);
+      },
+    });
+    expect(m.read64(0xfed0_00f0)).toBe(0x1122_3344_5566_7788n);
+    m.write64(0xfed0_00f0, -1n); // taken modulo 2^64
+    expect(m.read64(0xfec0_0010)).toBe(0x5555_5555_aaaa_aaaan);
+    m.write64(0xfec0_0020, 0x0000_0001_0000_0002n);
+    expect(log).toEqual([
+      'r8@240',
+      'w8@240=ffffffffffffffff',
+      'ioapic r4@16',
+      'ioapic r4@20',
+      'ioapic w4@32=2',
+      'ioapic w4@36=1',
+    ]);
+    const bad = new PhysicalMemory(1 << 20);
+    bad.addMmio(0xfed0_0000, 0x1000, {
+      read: () => 0,
+      write: () => {},
+      read64: () => {
+        throw new Error('no');
+      },
+    });
+    expect(() => bad.read64(0xfed0_0000)).toThrow(MemoryError);
+  });
+
+  it('an access crossing from one region into the next is split at the boundary, little-endian', () => {
+    const m = new PhysicalMemory(1 << 20);
+    const log: string[] = [];
+    m.addRom(0xfff0_0000, new Uint8Array(4096).fill(0x11));
+    m.addMmio(0xfff0_1000, 0x1000, {
+      read: (off, size) => {
+        log.push(`r${size}@${off}`);
+        return 0xbbaa;
+      },
+      write: (off, size, v) => {
+        log.push(`w${size}@${off}=${v.toString(16)}`);
+      },
+    });
+    expect(m.read32(0xfff0_0ffe)).toBe(0xbbaa_1111); // two ROM bytes, then a word of the device
+    m.write32(0xfff0_0ffe, 0x4433_2211); // the ROM half is dropped
+    expect(m.read16(0xfff0_0ffe)).toBe(0x1111);
+    expect(m.read32(0xfff0_1ffe)).toBe(0xffff_bbaa); // device, then a hole
+    expect(log).toEqual(['r2@0', 'w2@0=4433', 'r2@4094']);
+  });
+
   it('an MMIO handler that throws becomes a MemoryError naming the region', () => {
     const m = new PhysicalMemory(1 << 20);
     m.addMmio(

@@ -21,6 +21,12 @@ export type PageKind = (typeof PageKind)[keyof typeof PageKind];
 export interface MmioHandler {
   read(offset: number, size: 1 | 2 | 4): number;
   write(offset: number, size: 1 | 2 | 4, value: number): void;
+  /**
+   * A 64-bit access in one piece, for devices with 64-bit registers (an HPET counter, say).
+   * Without it a 64-bit access is two 32-bit ones, the low half first.
+   */
+  read64?(offset: number): bigint;
+  write64?(offset: number, value: bigint): void;
 }
 
 /**
@@ -248,7 +254,29 @@ export class PhysicalMemory implements GuestMemory {
 
   read64(addr: number): bigint {
     if (!(addr >= 0)) return 0xffff_ffff_ffff_ffffn;
+    const a = this.maskA20(addr);
+    const region = this.mmio64(a);
+    if (region?.handler?.read64) {
+      try {
+        return BigInt.asUintN(64, region.handler.read64(a - region.base));
+      } catch (e) {
+        throw new MemoryError(
+          'mmio-failed',
+          `${region.name} read at 0x${a.toString(16)} failed: ${String(e)}`,
+          a,
+        );
+      }
+    }
     return BigInt(this.read32(addr)) | (BigInt(this.read32(addr + 4)) << 32n);
+  }
+
+  /** The MMIO region an 8-byte access at `addr` falls in entirely, if any. */
+  private mmio64(addr: number): Region | undefined {
+    if (!(addr >= this.size && addr < 2 ** 32 && Number.isInteger(addr)) || (addr & 0xfff) > 0xff8)
+      return undefined;
+    const page = addr >>> 12;
+    if (this.pageKind[page] !== PageKind.mmio) return undefined;
+    return this.regions[(this.pageRegion[page] ?? 0) - 1];
   }
 
   write8(addr: number, value: number): void {
@@ -295,6 +323,20 @@ export class PhysicalMemory implements GuestMemory {
 
   write64(addr: number, value: bigint): void {
     if (!(addr >= 0)) return;
+    const a = this.maskA20(addr);
+    const region = this.mmio64(a);
+    if (region?.handler?.write64) {
+      try {
+        region.handler.write64(a - region.base, BigInt.asUintN(64, value));
+      } catch (e) {
+        throw new MemoryError(
+          'mmio-failed',
+          `${region.name} write at 0x${a.toString(16)} failed: ${String(e)}`,
+          a,
+        );
+      }
+      return;
+    }
     this.write32(addr, Number(value & 0xffff_ffffn));
     this.write32(addr + 4, Number((value >> 32n) & 0xffff_ffffn));
   }
