@@ -575,6 +575,8 @@ describe('MMU state for snapshots', () => {
       { ...good, pdpte: [1, 2, 3] },
       { ...good, pdpte: [0, 0, 0, 0, 0, 0, 0, Number.NaN] },
       { ...good, efer: 2 ** 40 },
+      { ...good, format: 'ringzero-memory' },
+      { ...good, version: 2 },
     ]) {
       let caught: unknown;
       try {

@@ -82,6 +82,8 @@ const CANONICAL_LIMIT = 2 ** 47;
 
 /** The MMU's state for snapshots (`saveState` / `restoreState`). */
 export interface MmuState {
+  readonly format: 'ringzero-mmu';
+  readonly version: 1;
   readonly cr0: number;
   readonly cr3: number;
   readonly cr4: number;
@@ -718,6 +720,8 @@ export class Mmu {
   saveState(): MmuState {
     const c = this.control;
     return {
+      format: 'ringzero-mmu',
+      version: 1,
       cr0: c.cr0,
       cr3: c.cr3,
       cr4: c.cr4,
@@ -736,6 +740,8 @@ export class Mmu {
     if (
       st === null ||
       typeof st !== 'object' ||
+      st.format !== 'ringzero-mmu' ||
+      st.version !== 1 ||
       !u32(st.cr0) ||
       !u32(st.cr4) ||
       !u32(st.efer) ||
