@@ -1,5 +1,18 @@
 export { MemoryError, type MemoryErrorCode } from './errors';
-export { Mmu, PageFault, TLB_MASKS, TlbFlag } from './mmu';
+export {
+  CanonicalFault,
+  isCanonical,
+  linear64,
+  Mmu,
+  type MmuState,
+  PageFault,
+  type Privilege,
+  TLB_HIGH_ENTRIES,
+  TLB_MASKS,
+  TLB_MISS,
+  TLB_USER,
+  TlbFlag,
+} from './mmu';
 export {
   Access,
   CR0_PG,

@@ -71,11 +71,19 @@ export function pagingMode(c: PagingControl): PagingMode {
   return (c.efer & EFER_LMA) !== 0 ? PagingMode.level4 : PagingMode.pae;
 }
 
+/** Two to the 32nd: splits a 64-bit linear address held in a number into its halves. */
+const TWO32 = 4294967296;
+
 /**
  * Translates a linear address by walking the paging structures in `mem`, checking rights and
  * setting accessed/dirty bits exactly as SDM Vol. 3A §4.3–4.8 describe. A/D bits are written
  * only when the access succeeds. `user` is a CPL-3 access; `ac` is EFLAGS.AC (for SMAP).
  * `pdpte` holds the four PAE PDPTE registers (lo, hi pairs) loaded at CR3 write time.
+ *
+ * `linear` is a 32-bit address (taken modulo 2^32) with 32-bit and PAE paging; with 4-level
+ * paging it is the 64-bit address as a signed number (canonical addresses are exactly the
+ * integers in [-2^47, 2^47)), of which bits 47:0 are translated (the canonical check belongs to
+ * the caller, SDM Vol. 3A §3.3.7.1). The walk allocates nothing.
  */
 export function walk(
   mem: GuestMemory,
@@ -92,9 +100,10 @@ export function walk(
   out.errorCode = 0;
   out.global = false;
   out.dirty = true;
+  const lo = linear >>> 0;
   if (mode === PagingMode.none) {
     out.ok = true;
-    out.physical = linear >>> 0;
+    out.physical = lo;
     out.pageSize = 4096;
     out.userPage = true;
     out.writable = true;
@@ -103,8 +112,12 @@ export function walk(
   }
   const nxe = mode !== PagingMode.bits32 && (c.efer & EFER_NXE) !== 0;
   const fetchBit = (c.cr4 & CR4_SMEP) !== 0 || nxe;
-  // Entries used, for A/D updates after the checks: physical address and width.
-  const used: number[] = [];
+  // Entries used, for the A/D updates once the access is known to succeed (at most four).
+  let used = 0;
+  let a0 = 0;
+  let a1 = 0;
+  let a2 = 0;
+  let a3 = 0;
   let us = true;
   let rw = true;
   let xd = false;
@@ -112,86 +125,116 @@ export function walk(
   let size = 4096;
   let finalAddr = 0;
   let finalLo = 0;
-
-  const fault = (present: boolean, rsvd: boolean): WalkResult => {
-    out.ok = false;
-    out.errorCode = pfCode(present, access, user, rsvd, fetchBit);
-    return out;
-  };
+  let notPresent = false;
+  let reserved = false;
 
   if (mode === PagingMode.bits32) {
-    const pdeAddr = (c.cr3 & 0xfffff000) + ((linear >>> 22) << 2);
+    const pdeAddr = (c.cr3 & 0xfffff000) + ((lo >>> 22) << 2);
     const pde = mem.read32(pdeAddr);
-    if ((pde & 1) === 0) return fault(false, false);
-    us = (pde & 4) !== 0;
-    rw = (pde & 2) !== 0;
-    used.push(pdeAddr);
-    if ((pde & 0x80) !== 0 && (c.cr4 & CR4_PSE) !== 0) {
-      // 4 MiB page; bits 21:13 reserved with a 32-bit physical address width beyond PSE-36.
-      if ((pde & 0x003fe000) !== 0) return fault(true, true);
-      size = 4 << 20;
-      phys = ((pde & 0xffc00000) >>> 0) + (linear & 0x3fffff);
-      finalAddr = pdeAddr;
-      finalLo = pde;
-    } else {
-      const pteAddr = (pde & 0xfffff000) + (((linear >>> 12) & 0x3ff) << 2);
-      const pte = mem.read32(pteAddr);
-      if ((pte & 1) === 0) return fault(false, false);
-      us &&= (pte & 4) !== 0;
-      rw &&= (pte & 2) !== 0;
-      used.push(pteAddr);
-      phys = ((pte & 0xfffff000) >>> 0) + (linear & 0xfff);
-      finalAddr = pteAddr;
-      finalLo = pte;
+    if ((pde & 1) === 0) notPresent = true;
+    else {
+      us = (pde & 4) !== 0;
+      rw = (pde & 2) !== 0;
+      a0 = pdeAddr;
+      used = 1;
+      if ((pde & 0x80) !== 0 && (c.cr4 & CR4_PSE) !== 0) {
+        // 4 MiB page; bits 21:13 reserved (no PSE-36 address bits are modelled).
+        if ((pde & 0x003fe000) !== 0) reserved = true;
+        size = 4 << 20;
+        phys = ((pde & 0xffc00000) >>> 0) + (lo & 0x3fffff);
+        finalAddr = pdeAddr;
+        finalLo = pde;
+      } else {
+        const pteAddr = (pde & 0xfffff000) + (((lo >>> 12) & 0x3ff) << 2);
+        const pte = mem.read32(pteAddr);
+        if ((pte & 1) === 0) notPresent = true;
+        else {
+          us &&= (pte & 4) !== 0;
+          rw &&= (pte & 2) !== 0;
+          a1 = pteAddr;
+          used = 2;
+          phys = ((pte & 0xfffff000) >>> 0) + (lo & 0xfff);
+          finalAddr = pteAddr;
+          finalLo = pte;
+        }
+      }
     }
   } else {
-    // PAE (3 levels, first from the PDPTE registers) or 4-level paging; 8-byte entries.
+    // PAE (3 levels, the first from the PDPTE registers) or 4-level paging; 8-byte entries.
+    // Bits 47:32 of the linear address (4-level paging only).
+    const hi = mode === PagingMode.level4 ? Math.floor(linear / TWO32) & 0xffff : 0;
     let table = 0;
     let level: number;
-    let lin = linear;
     if (mode === PagingMode.pae) {
-      const i = (linear >>> 30) & 3;
-      const lo = pdpte ? pdpte[i * 2]! : mem.read32((c.cr3 & 0xffffffe0) + i * 8);
-      const hi = pdpte ? pdpte[i * 2 + 1]! : mem.read32((c.cr3 & 0xffffffe0) + i * 8 + 4);
-      if ((lo & 1) === 0) return fault(false, false);
-      table = (hi & 0xf) * 2 ** 32 + ((lo & 0xfffff000) >>> 0);
+      const i = lo >>> 30;
+      const plo = pdpte ? pdpte[i * 2]! : mem.read32((c.cr3 & 0xffffffe0) + i * 8);
+      const phi = pdpte ? pdpte[i * 2 + 1]! : mem.read32((c.cr3 & 0xffffffe0) + i * 8 + 4);
+      if ((plo & 1) === 0) notPresent = true;
+      table = (phi & 0xf) * TWO32 + ((plo & 0xfffff000) >>> 0);
       level = 2;
     } else {
       table = Math.floor(c.cr3 / 4096) * 4096;
       level = 4;
-      lin = linear;
     }
-    for (;;) {
-      const shift = 12 + 9 * (level - 1);
-      const index = Math.floor(lin / 2 ** shift) % 512;
+    while (!notPresent) {
+      const index =
+        level === 4
+          ? (hi >>> 7) & 511
+          : level === 3
+            ? ((hi & 0x7f) << 2) | (lo >>> 30)
+            : level === 2
+              ? (lo >>> 21) & 511
+              : (lo >>> 12) & 511;
       const addr = table + index * 8;
-      const lo = mem.read32(addr);
-      const hi = mem.read32(addr + 4);
-      if ((lo & 1) === 0) return fault(false, false);
-      // Reserved: physical-address bits above the width; XD without NXE; PS where not allowed;
-      // the low bits of a large page's address field.
-      let rsvd = (hi & HI_RESERVED) !== 0 || (!nxe && (hi & 0x8000_0000) !== 0);
-      const ps = (lo & 0x80) !== 0;
-      if (level === 4 && ps) rsvd = true;
-      if (level === 3 && ps && (lo & 0x3fffe000) !== 0) rsvd = true;
-      if (level === 2 && ps && (lo & 0x001fe000) !== 0) rsvd = true;
-      if (rsvd) return fault(true, true);
-      us &&= (lo & 4) !== 0;
-      rw &&= (lo & 2) !== 0;
-      if (nxe && (hi & 0x8000_0000) !== 0) xd = true;
-      used.push(addr);
-      const frame = (hi & 0xfffff) * 2 ** 32 + ((lo & 0xfffff000) >>> 0);
-      if (level === 1 || ((level === 2 || level === 3) && ps)) {
-        size = level === 1 ? 4096 : level === 2 ? 2 << 20 : 1 << 30;
-        const base = Math.floor(frame / size) * size;
-        phys = base + (linear % size);
-        finalAddr = addr;
-        finalLo = lo;
+      const elo = mem.read32(addr);
+      const ehi = mem.read32(addr + 4);
+      if ((elo & 1) === 0) {
+        notPresent = true;
         break;
       }
-      table = frame;
-      level--;
+      // Reserved: physical-address bits above the width; XD without NXE; PS where not allowed;
+      // the low bits of a large page's address field (SDM Vol. 3A §4.4.2, §4.5.4).
+      const ps = (elo & 0x80) !== 0;
+      if (
+        (ehi & HI_RESERVED) !== 0 ||
+        (!nxe && (ehi & 0x8000_0000) !== 0) ||
+        (level === 4 && ps) ||
+        (level === 3 && ps && (elo & 0x3fffe000) !== 0) ||
+        (level === 2 && ps && (elo & 0x001fe000) !== 0)
+      ) {
+        reserved = true;
+        break;
+      }
+      us &&= (elo & 4) !== 0;
+      rw &&= (elo & 2) !== 0;
+      if (nxe && (ehi & 0x8000_0000) !== 0) xd = true;
+      if (used === 0) a0 = addr;
+      else if (used === 1) a1 = addr;
+      else if (used === 2) a2 = addr;
+      else a3 = addr;
+      used++;
+      const frameHi = (ehi & 0xfffff) * TWO32;
+      if (level === 1) {
+        phys = frameHi + ((elo & 0xfffff000) >>> 0) + (lo & 0xfff);
+      } else if (level === 2 && ps) {
+        size = 2 << 20;
+        phys = frameHi + ((elo & 0xffe00000) >>> 0) + (lo & 0x1fffff);
+      } else if (level === 3 && ps) {
+        size = 1 << 30;
+        phys = frameHi + ((elo & 0xc0000000) >>> 0) + (lo & 0x3fffffff);
+      } else {
+        table = frameHi + ((elo & 0xfffff000) >>> 0);
+        level--;
+        continue;
+      }
+      finalAddr = addr;
+      finalLo = elo;
+      break;
     }
+  }
+  if (notPresent || reserved) {
+    out.errorCode = pfCode(!notPresent, access, user, reserved, fetchBit);
+    return out;
   }
 
   // Access rights (SDM Vol. 3A §4.6).
@@ -209,13 +252,16 @@ export function walk(
     const smapBlocks = smap && us && !ac;
     allowed = !smapBlocks && (access === Access.read || rw || !wp);
   }
-  if (!allowed) return fault(true, false);
+  if (!allowed) {
+    out.errorCode = pfCode(true, access, user, false, fetchBit);
+    return out;
+  }
 
   // Accessed flags on every entry used; dirty on the final entry for writes (§4.8).
-  for (const a of used) {
-    const v = mem.read32(a);
-    if ((v & 0x20) === 0) mem.write32(a, v | 0x20);
-  }
+  setAccessed(mem, a0);
+  if (used > 1) setAccessed(mem, a1);
+  if (used > 2) setAccessed(mem, a2);
+  if (used > 3) setAccessed(mem, a3);
   let d = (finalLo & 0x40) !== 0;
   if (access === Access.write && !d) {
     const v = mem.read32(finalAddr);
@@ -231,6 +277,11 @@ export function walk(
   out.global = (finalLo & 0x100) !== 0 && (c.cr4 & CR4_PGE) !== 0;
   out.dirty = d;
   return out;
+}
+
+function setAccessed(mem: GuestMemory, addr: number): void {
+  const v = mem.read32(addr);
+  if ((v & 0x20) === 0) mem.write32(addr, v | 0x20);
 }
 
 /**

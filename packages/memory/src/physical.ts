@@ -21,6 +21,12 @@ export type PageKind = (typeof PageKind)[keyof typeof PageKind];
 export interface MmioHandler {
   read(offset: number, size: 1 | 2 | 4): number;
   write(offset: number, size: 1 | 2 | 4, value: number): void;
+  /**
+   * A 64-bit access in one piece, for devices with 64-bit registers (an HPET counter, say).
+   * Without it a 64-bit access is two 32-bit ones, the low half first.
+   */
+  read64?(offset: number): bigint;
+  write64?(offset: number, value: bigint): void;
 }
 
 /**
@@ -66,6 +72,8 @@ export type CodeWriteHook = (physicalPage: number, address: number, length: numb
 export class PhysicalMemory implements GuestMemory {
   /** Guest RAM; physical address = index. The translator reads it directly on TLB hits. */
   readonly ram: Uint8Array;
+  /** The same bytes as unsigned 32-bit words (index = physical address / 4), for aligned dwords. */
+  readonly ram32: Uint32Array;
   readonly view: DataView;
   readonly size: number;
   /** `PageKind` of each 4 KiB page of the 4 GiB space. */
@@ -104,6 +112,7 @@ export class PhysicalMemory implements GuestMemory {
       );
     }
     this.ram = ram;
+    this.ram32 = new Uint32Array(ram.buffer);
     this.view = new DataView(ram.buffer);
     this.size = ramSize;
     this.pageKind.fill(PageKind.ram, 0, ramSize / PAGE_SIZE);
@@ -165,7 +174,9 @@ export class PhysicalMemory implements GuestMemory {
 
   /** The address the A20 gate lets through. */
   maskA20(addr: number): number {
-    return this.a20 ? addr : addr & ~0x10_0000;
+    if (this.a20) return addr;
+    if (addr >= 0 && addr < 2 ** 32) return (addr & ~0x10_0000) >>> 0;
+    return Math.floor(addr / 0x10_0000) % 2 === 1 ? addr - 0x10_0000 : addr; // above 4 GiB, or not an address
   }
 
   /**
@@ -221,13 +232,14 @@ export class PhysicalMemory implements GuestMemory {
   /** Reads one byte, whatever backs the address. */
   read8(addr: number): number {
     addr = this.maskA20(addr);
-    if (addr < this.size && addr >= 0) return this.ram[addr]!;
+    if (addr < this.size && addr >= 0) return this.ram[addr] ?? this.slowRead(addr, 1);
     return this.slowRead(addr, 1);
   }
 
   read16(addr: number): number {
     addr = this.maskA20(addr);
     if (addr >= 0 && addr + 2 <= this.size) return this.view.getUint16(addr, true);
+    if (!(addr >= 0)) return 0xffff; // negative or NaN: not an address (a hole)
     if ((addr & 0xfff) <= 0xffe && addr < 2 ** 32) return this.slowRead(addr, 2);
     return this.read8(addr) | (this.read8(addr + 1) << 8);
   }
@@ -235,12 +247,36 @@ export class PhysicalMemory implements GuestMemory {
   read32(addr: number): number {
     addr = this.maskA20(addr);
     if (addr >= 0 && addr + 4 <= this.size) return this.view.getUint32(addr, true);
+    if (!(addr >= 0)) return 0xffff_ffff;
     if ((addr & 0xfff) <= 0xffc && addr < 2 ** 32) return this.slowRead(addr, 4);
     return (this.read16(addr) | (this.read16(addr + 2) << 16)) >>> 0;
   }
 
   read64(addr: number): bigint {
+    if (!(addr >= 0)) return 0xffff_ffff_ffff_ffffn;
+    const a = this.maskA20(addr);
+    const region = this.mmio64(a);
+    if (region?.handler?.read64) {
+      try {
+        return BigInt.asUintN(64, region.handler.read64(a - region.base));
+      } catch (e) {
+        throw new MemoryError(
+          'mmio-failed',
+          `${region.name} read at 0x${a.toString(16)} failed: ${String(e)}`,
+          a,
+        );
+      }
+    }
     return BigInt(this.read32(addr)) | (BigInt(this.read32(addr + 4)) << 32n);
+  }
+
+  /** The MMIO region an 8-byte access at `addr` falls in entirely, if any. */
+  private mmio64(addr: number): Region | undefined {
+    if (!(addr >= this.size && addr < 2 ** 32 && Number.isInteger(addr)) || (addr & 0xfff) > 0xff8)
+      return undefined;
+    const page = addr >>> 12;
+    if (this.pageKind[page] !== PageKind.mmio) return undefined;
+    return this.regions[(this.pageRegion[page] ?? 0) - 1];
   }
 
   write8(addr: number, value: number): void {
@@ -260,6 +296,7 @@ export class PhysicalMemory implements GuestMemory {
       this.view.setUint16(addr, value, true);
       return;
     }
+    if (!(addr >= 0)) return;
     if ((addr & 0xfff) <= 0xffe && addr < 2 ** 32) {
       this.slowWrite(addr, 2, value & 0xffff);
       return;
@@ -275,6 +312,7 @@ export class PhysicalMemory implements GuestMemory {
       this.view.setUint32(addr, value >>> 0, true);
       return;
     }
+    if (!(addr >= 0)) return;
     if ((addr & 0xfff) <= 0xffc && addr < 2 ** 32) {
       this.slowWrite(addr, 4, value >>> 0);
       return;
@@ -284,6 +322,21 @@ export class PhysicalMemory implements GuestMemory {
   }
 
   write64(addr: number, value: bigint): void {
+    if (!(addr >= 0)) return;
+    const a = this.maskA20(addr);
+    const region = this.mmio64(a);
+    if (region?.handler?.write64) {
+      try {
+        region.handler.write64(a - region.base, BigInt.asUintN(64, value));
+      } catch (e) {
+        throw new MemoryError(
+          'mmio-failed',
+          `${region.name} write at 0x${a.toString(16)} failed: ${String(e)}`,
+          a,
+        );
+      }
+      return;
+    }
     this.write32(addr, Number(value & 0xffff_ffffn));
     this.write32(addr + 4, Number((value >> 32n) & 0xffff_ffffn));
   }
@@ -293,8 +346,14 @@ export class PhysicalMemory implements GuestMemory {
     if (!Number.isInteger(length) || length < 0 || length > 2 ** 32) {
       throw new MemoryError('bad-length', `cannot read ${length} bytes`, length);
     }
-    if (this.a20 && addr >= 0 && addr + length <= this.size) return this.ram.slice(addr, addr + length);
-    const out = new Uint8Array(length);
+    let out: Uint8Array;
+    try {
+      if (this.a20 && addr >= 0 && addr + length <= this.size) return this.ram.slice(addr, addr + length);
+      out = new Uint8Array(length);
+    } catch {
+      throw new MemoryError('cannot-allocate', `the host cannot allocate ${length} bytes to copy`, length);
+    }
+    if (!(addr >= 0)) return out.fill(0xff);
     for (let i = 0; i < length; i++) out[i] = this.read8(addr + i);
     return out;
   }
@@ -306,11 +365,15 @@ export class PhysicalMemory implements GuestMemory {
       this.ram.set(data, addr);
       return;
     }
+    if (!(addr >= 0)) return; // negative or NaN: not an address
     for (let i = 0; i < data.length; i++) this.write8(addr + i, data[i]!);
   }
 
   private slowRead(addr: number, size: 1 | 2 | 4): number {
-    if (addr < 0 || addr >= 2 ** 32) return size === 4 ? 0xffffffff : (1 << (size * 8)) - 1;
+    // Negative, fractional, non-finite and above-4-GiB addresses are holes, never RAM.
+    if (!(Number.isInteger(addr) && addr >= 0 && addr < 2 ** 32)) {
+      return size === 4 ? 0xffffffff : (1 << (size * 8)) - 1;
+    }
     const page = addr >>> 12;
     const kind = this.pageKind[page];
     if (kind === PageKind.ram) {
@@ -342,7 +405,7 @@ export class PhysicalMemory implements GuestMemory {
   }
 
   private slowWrite(addr: number, size: 1 | 2 | 4, value: number): void {
-    if (addr < 0 || addr >= 2 ** 32) return;
+    if (!(Number.isInteger(addr) && addr >= 0 && addr < 2 ** 32)) return;
     const page = addr >>> 12;
     const kind = this.pageKind[page];
     if (kind === PageKind.ram) {

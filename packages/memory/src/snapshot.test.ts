@@ -15,6 +15,18 @@ describe('memory snapshots', () => {
     expect(n.a20Enabled).toBe(false);
   });
 
+  it('a restore is a write like any other: watched code pages hear of it before it lands', () => {
+    const m = new PhysicalMemory(64 * 1024);
+    const snap = saveMemory(m);
+    snap.ram[0x2000] = 0x90;
+    const seen: string[] = [];
+    m.onCodeWrite((page) => seen.push(`${page}:${m.read8(0x2000)}`));
+    m.watchPage(2);
+    restoreMemory(m, snap);
+    expect(seen).toEqual(['2:0']);
+    expect(m.read8(0x2000)).toBe(0x90);
+  });
+
   it('rejects a truncated, foreign or mismatched snapshot without touching memory', () => {
     const m = new PhysicalMemory(64 * 1024);
     m.write8(0, 7);
