@@ -33,8 +33,9 @@ function text(strings: TemplateStringsArray, values: readonly (number | string)[
   return out;
 }
 
-function program(bits: 16 | 32, source: string): Program {
-  const r = assemble(source, { bits, org: ORIGIN, fileName: 'snippet.asm' });
+/** Assembles `source` for `bits`-bit code at `origin` (for snippets that must live elsewhere). */
+export function program(bits: 16 | 32, source: string, origin = ORIGIN): Program {
+  const r = assemble(source, { bits, org: origin, fileName: 'snippet.asm' });
   return {
     bytes: r.bytes,
     at(label: string): number {
