@@ -865,7 +865,10 @@ export class Tier0 {
       this.injecting ? 'external' : software ? 'software' : 'exception',
       (this.injecting ? s.eip : this.startEip) >>> 0,
     );
-    if (this.delivering >= 2 || (this.delivering === 1 && vector === Vector.df)) {
+    // `delivering` is 1 while an exception is delivered and 2 while the #DF it escalated to is
+    // (a #DF arriving at depth 1 is that escalation and is delivered); a fault at depth 2 shuts
+    // the processor down, in the catch below (SDM vol. 3 §6.15 "Interrupt 8", table 6-5).
+    if (this.delivering >= 2) {
       this.delivering = 0;
       this.lastVector = vector;
       this.endRun(StopReason.tripleFault);
