@@ -500,11 +500,23 @@ function stiOf(ins: Instruction): number {
 function x87(name: string, body: Handler, control = false): Handler {
   void name;
   return (c, ins) => {
+    const s = c.state;
+    const ip = s.fpuIp;
+    const cs = s.fpuCs;
+    const dp = s.fpuDp;
+    const ds = s.fpuDs;
     prologue(c, ins, control);
     try {
       body(c, ins);
     } catch (e) {
-      if (e !== ABORT) throw e;
+      if (e === ABORT) return;
+      // A fault on the memory operand means the instruction did not execute: the pointers keep
+      // those of the last x87 instruction that did (SDM vol. 1 §8.1.8), like the rest of the state.
+      s.fpuIp = ip;
+      s.fpuCs = cs;
+      s.fpuDp = dp;
+      s.fpuDs = ds;
+      throw e;
     }
   };
 }
