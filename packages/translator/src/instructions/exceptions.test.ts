@@ -22,6 +22,8 @@ interface FaultCase {
   vector: number;
   error?: number;
   mode?: HarnessMode;
+  /** Segment changes before the run (access = descriptor bytes 5–6 as the cache holds them). */
+  segment?: { seg: number; access?: number; limit?: number };
 }
 
 const FAULTS: FaultCase[] = [
@@ -120,6 +122,41 @@ const FAULTS: FaultCase[] = [
     vector: Vector.br,
   },
   { what: 'UD2', op: 'ud2', vector: Vector.ud },
+  {
+    what: 'a store to a read-only data segment',
+    op: 'mov [0x3000], eax',
+    vector: Vector.gp,
+    error: 0,
+    segment: { seg: Seg.ds, access: 0xc091 },
+  },
+  {
+    what: 'a load through CS from an execute-only code segment',
+    op: 'mov eax, [cs:0x3000]',
+    vector: Vector.gp,
+    error: 0,
+    segment: { seg: Seg.cs, access: 0xc099 },
+  },
+  {
+    what: 'a dword load that straddles the DS limit',
+    op: 'mov eax, [0x2ffe]',
+    vector: Vector.gp,
+    error: 0,
+    segment: { seg: Seg.ds, limit: 0x2fff },
+  },
+  {
+    what: 'a word store past the 0xFFFF upper bound of a 16-bit expand-down segment',
+    op: 'mov [es:0xffff], ax',
+    vector: Vector.gp,
+    error: 0,
+    segment: { seg: Seg.es, access: 0x0097, limit: 0x0fff },
+  },
+  {
+    what: 'a load below the limit of an expand-down stack segment',
+    op: 'mov eax, [ss:0x0ffc]',
+    vector: Vector.ss,
+    error: 0,
+    segment: { seg: Seg.ss, access: 0x4097, limit: 0x0fff },
+  },
   { what: 'DIV by zero', setup: 'xor ecx, ecx', op: 'div ecx', vector: Vector.de },
 ];
 
@@ -143,6 +180,8 @@ describe('faults are precise', () => {
       ) => {
         identityMap(m, st, { missing: [MISSING], readOnly: [READ_ONLY], supervisor: [SUPERVISOR] });
         st.cr0 |= 0x10000; // WP: supervisor writes honour read-only pages
+        if (c.segment?.access !== undefined) st.segAccess[c.segment.seg] = c.segment.access;
+        if (c.segment?.limit !== undefined) st.segLimit[c.segment.seg] = c.segment.limit;
       };
       const count = 4 + (setup === '' ? 0 : setup.split('\n').length);
       const before = run(p, { mode: c.mode, prepare, limit: count });
