@@ -448,6 +448,10 @@ export class Tier0 {
 
       (HANDLERS[code] as Handler)(this, ins);
       s.flags &= ~Eflags.rf;
+      // A load of SS (MOV SS, POP SS: the shadow not set by STI) holds single-step and other
+      // debug traps back until the boundary after the next instruction (SDM vol. 3 §6.8.3): TF,
+      // still set, traps once after that instruction, and a pending trap stays pending.
+      if (s.interruptShadow && IS_CLI_STI[code] !== 1) return;
       if (tf || this.trapAfter) {
         this.trapAfter = false;
         s.dr[6] = (s.dr[6] ?? 0) | (tf ? 0x4000 : 0);
