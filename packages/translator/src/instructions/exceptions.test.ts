@@ -359,6 +359,57 @@ describe('single-step (EFLAGS.TF)', () => {
     expect(s.flags & Eflags.tf).toBe(0);
   });
 
+  it('MOV SS holds the single-step trap back until after the next instruction (SDM vol. 3 §6.8.3)', () => {
+    const p = a32`
+      pushfd
+      or dword [esp], 0x100
+      popfd
+    i1:
+      mov ax, ss
+    i2:
+      mov ss, ax
+    i3:
+      mov esp, esp
+    i4:
+      pushfd
+    i5:
+      and dword [esp], ~0x100
+    i6:
+      popfd
+    i7:
+      hlt
+    ${DB_HANDLER}`;
+    const { memory } = run(p, {
+      deliver: true,
+      prepare: (_c, m) => setGate(m, Vector.db, p.at('db_handler')),
+    });
+    // No trap at i3 (after MOV SS): one trap after the instruction that follows it.
+    expect(log(memory)).toEqual(['i2', 'i4', 'i5', 'i6', 'i7'].map((l) => p.at(l)));
+  });
+
+  it('POP SS holds the single-step trap back the same way', () => {
+    const p = a32`
+      push ss
+      pushfd
+      or dword [esp], 0x100
+      popfd
+    i1:
+      pop ss
+    i2:
+      nop
+    i3:
+      pushfd
+      and dword [esp], ~0x100
+      popfd
+      hlt
+    ${DB_HANDLER}`;
+    const { memory } = run(p, {
+      deliver: true,
+      prepare: (_c, m) => setGate(m, Vector.db, p.at('db_handler')),
+    });
+    expect(log(memory).slice(0, 1)).toEqual([p.at('i3')]);
+  });
+
   it('a faulting instruction under TF delivers its fault, not a single-step trap', () => {
     const p = a32`
       xor ecx, ecx
