@@ -450,6 +450,19 @@ function loadEnv(c: Tier0, lin: number, bits: number): void {
   s.fpuDs = c.read(lin + step * 6, w) & 0xffff;
 }
 
+/**
+ * Faults before a state image (FSTENV/FLDENV/FSAVE/FRSTOR/FXSAVE/FXRSTOR) is read or written, so
+ * nothing is stored or loaded from an image that is partly unmapped (images are at most 512
+ * bytes: two pages). The last byte is checked first: for an image straddling into an unmapped
+ * page this host reports CR2 = that byte for all six forms (recorded against a PROT_NONE page),
+ * where an ordinary split access reports the first byte of the second page.
+ */
+function probeImage(c: Tier0, lin: number, size: number, write: boolean): void {
+  const user = c.state.cpl === 3;
+  c.mmu.translate((lin + size - 1) | 0, write, user);
+  c.mmu.translate(lin, write, user);
+}
+
 function fninit(c: Tier0): void {
   const s = c.state;
   s.fpuControl = 0x37f;
@@ -853,7 +866,7 @@ function build(name: string): Handler | undefined {
         (c, ins) => {
           const bits = ins.operandSize === 16 ? 16 : 32;
           const lin = c.memLinear(ins, bits === 16 ? 14 : 28, true);
-          c.mmu.probeWrite(lin, bits === 16 ? 14 : 28, c.state.cpl === 3);
+          probeImage(c, lin, bits === 16 ? 14 : 28, true);
           storeEnv(c, lin, bits);
           c.state.fpuControl |= 0x3f; // FSTENV masks all exceptions afterwards
         },
@@ -864,7 +877,9 @@ function build(name: string): Handler | undefined {
         name,
         (c, ins) => {
           const bits = ins.operandSize === 16 ? 16 : 32;
-          loadEnv(c, c.memLinear(ins, bits === 16 ? 14 : 28, false), bits);
+          const lin = c.memLinear(ins, bits === 16 ? 14 : 28, false);
+          probeImage(c, lin, bits === 16 ? 14 : 28, false);
+          loadEnv(c, lin, bits);
         },
         true,
       );
@@ -875,7 +890,7 @@ function build(name: string): Handler | undefined {
           const bits = ins.operandSize === 16 ? 16 : 32;
           const env = bits === 16 ? 14 : 28;
           const lin = c.memLinear(ins, env + 80, true);
-          c.mmu.probeWrite(lin, env + 80, c.state.cpl === 3);
+          probeImage(c, lin, env + 80, true);
           storeEnv(c, lin, bits);
           for (let i = 0; i < 8; i++) {
             doubleToExtended(c.state.fpr[SAVE_ORDER(c, i)] ?? 0, EXT);
@@ -894,6 +909,7 @@ function build(name: string): Handler | undefined {
           const bits = ins.operandSize === 16 ? 16 : 32;
           const env = bits === 16 ? 14 : 28;
           const lin = c.memLinear(ins, env + 80, false);
+          probeImage(c, lin, env + 80, false);
           const vals = RESTORE;
           for (let i = 0; i < 8; i++) {
             vals[i] = extendedToDouble(
@@ -914,7 +930,7 @@ function build(name: string): Handler | undefined {
         const off = c.offset(ins);
         if (off & 15) raise(Vector.gp, 0);
         const lin = c.memLinear(ins, 512, true);
-        c.mmu.probeWrite(lin, 512, s.cpl === 3);
+        probeImage(c, lin, 512, true);
         // FXSAVE layout (SDM vol. 2 "FXSAVE", table 3-53), 32-bit form.
         let abridged = 0;
         for (let p = 0; p < 8; p++) if (tagOf(c, p) !== TAG_EMPTY) abridged |= 1 << p;
@@ -943,6 +959,7 @@ function build(name: string): Handler | undefined {
         const off = c.offset(ins);
         if (off & 15) raise(Vector.gp, 0);
         const lin = c.memLinear(ins, 512, false);
+        probeImage(c, lin, 512, false);
         const mxcsr = c.read(lin + 24, 32);
         if (mxcsr & ~0xffff) raise(Vector.gp, 0);
         const cwsw = c.read(lin, 32);
