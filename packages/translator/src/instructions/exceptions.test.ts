@@ -21,6 +21,8 @@ interface FaultCase {
   op: string;
   vector: number;
   error?: number;
+  /** CR2 after a #PF, when the case pins it down (split accesses, state images). */
+  cr2?: number;
   mode?: HarnessMode;
   /** Segment changes before the run (access = descriptor bytes 5–6 as the cache holds them). */
   segment?: { seg: number; access?: number; limit?: number };
@@ -79,6 +81,45 @@ const FAULTS: FaultCase[] = [
     vector: Vector.pf,
     error: 0,
   },
+  // The x87 state images that straddle into the missing page: nothing is loaded or saved (and
+  // FNSAVE does not reinitialise the FPU) when any byte of the image faults. CR2 is the image's
+  // last byte, as on this host (FSAVE/FRSTOR images are 108 bytes, FSTENV/FLDENV 28, FXSAVE 512).
+  ...(
+    [
+      ['FRSTOR', `frstor [${MISSING - 50}]`, 0, MISSING + 57],
+      ['FLDENV', `fldenv [${MISSING - 14}]`, 0, MISSING + 13],
+      ['FXRSTOR', `fxrstor [${MISSING - 256}]`, 0, MISSING + 255],
+      ['FNSAVE', `fnsave [${MISSING - 50}]`, 2, MISSING + 57],
+      ['FNSTENV', `fnstenv [${MISSING - 14}]`, 2, MISSING + 13],
+      ['FXSAVE', `fxsave [${MISSING - 256}]`, 2, MISSING + 255],
+    ] as const
+  ).map(([name, op, error, cr2]) => ({
+    what: `${name} of an image that straddles into a missing page`,
+    setup: 'fld1\nfldpi',
+    op,
+    vector: Vector.pf,
+    error,
+    cr2,
+  })),
+  // Ordinary accesses that straddle into the missing page report its first byte (this host).
+  ...(
+    [
+      ['a dword load', `mov eax, [${MISSING - 2}]`, 0],
+      ['a dword store', `mov [${MISSING - 2}], eax`, 2],
+      ['an ADD to memory', `add [${MISSING - 1}], eax`, 2],
+      ['CMPXCHG8B', `cmpxchg8b [${MISSING - 4}]`, 2],
+      ['FLD m80', `fld tword [${MISSING - 4}]`, 0],
+      ['FSTP m80', `fstp tword [${MISSING - 4}]`, 2],
+      ['FST m64', `fst qword [${MISSING - 4}]`, 2],
+    ] as const
+  ).map(([name, op, error]) => ({
+    what: `${name} that straddles into a missing page`,
+    setup: 'fld1',
+    op,
+    vector: Vector.pf,
+    error,
+    cr2: MISSING,
+  })),
   {
     what: 'a store through CS (code segments are not writable)',
     op: 'mov [cs:0x3000], eax',
@@ -197,6 +238,7 @@ describe('faults are precise', () => {
       cr[2] = b.cr[2] ?? 0;
       expect({ ...a, tsc: b.tsc, cr }).toEqual(b);
       if (c.vector === Vector.pf) expect([MISSING, READ_ONLY, SUPERVISOR]).toContain(s.cr2 & ~0xfff);
+      if (c.cr2 !== undefined) expect(s.cr2 >>> 0).toBe(c.cr2);
     });
   }
 });
