@@ -586,3 +586,57 @@ describe('debug registers: instruction breakpoints', () => {
     expect(cpu.state.segSel[Seg.cs]).toBe(0x1b);
   });
 });
+
+describe('instruction fetch faults', () => {
+  it('a jump to a missing page faults at the target: CR2 and EIP are the target, error code 0', () => {
+    const p = a32`
+      jmp ${MISSING + 0x10}`;
+    const { cpu, s } = run(p, { prepare: (_c, m, st) => identityMap(m, st, { missing: [MISSING] }) });
+    expect(cpu.lastVector).toBe(Vector.pf);
+    expect(cpu.lastErrorCode).toBe(0);
+    expect(s.cr2 >>> 0).toBe(MISSING + 0x10);
+    expect(s.eip).toBe(MISSING + 0x10);
+  });
+
+  it('an instruction that runs into a missing page faults with CR2 at the page and EIP at the instruction', () => {
+    // MOV EAX, imm32 (5 bytes) at MISSING − 3: its immediate crosses into the missing page.
+    const at = MISSING - 3;
+    const { cpu, s } = run(a32`jmp ${at}`, {
+      prepare: (_c, m, st) => {
+        identityMap(m, st, { missing: [MISSING] });
+        m.ram.set([0xb8, 0x11, 0x22], at);
+      },
+    });
+    expect(cpu.lastVector).toBe(Vector.pf);
+    expect(s.cr2 >>> 0).toBe(MISSING);
+    expect(s.eip).toBe(at);
+  });
+
+  it('ring-3 code on a supervisor page faults on fetch with error code U = 1, P = 1', () => {
+    const { cpu, s } = run(a32`jmp ${SUPERVISOR}`, {
+      mode: 'flat32-user',
+      prepare: (_c, m, st) => identityMap(m, st, { supervisor: [SUPERVISOR] }),
+    });
+    expect(cpu.lastVector).toBe(Vector.pf);
+    expect(cpu.lastErrorCode).toBe(5);
+    expect(s.eip).toBe(SUPERVISOR);
+  });
+
+  it('an instruction that straddles the CS limit raises #GP(0) at the instruction (SDM vol. 3 §5.3)', () => {
+    // CS limit 0x1008: the MOV at 0x1002–0x1006 fits; the next one (0x1007–0x100B) does not.
+    const p = a32`
+      nop
+      nop
+      mov eax, 1
+    last:
+      mov ebx, 2`;
+    const { cpu, s } = run(p, {
+      prepare: (_c, _m, st) => {
+        st.segLimit[Seg.cs] = 0x1008;
+      },
+    });
+    expect(cpu.lastVector).toBe(Vector.gp);
+    expect(s.eip).toBe(p.at('last'));
+    expect(reg(s, Reg.eax)).toBe(1);
+  });
+});

@@ -346,6 +346,61 @@ describe('PUSH / POP special cases', () => {
   });
 });
 
+describe('operand-size overrides on the stack', () => {
+  it('PUSH imm16 (66 6A) in 32-bit code moves ESP by 2', () => {
+    const p = a32`
+      push word -2
+      hlt`;
+    const { s, memory } = run(p);
+    expect(reg(s, Reg.esp)).toBe(STACK_TOP - 2);
+    expect(memory.read16(STACK_TOP - 2)).toBe(0xfffe);
+  });
+
+  it('o16 CALL pushes a 16-bit return address and o16 RET pops one', () => {
+    const p = a32`
+      db 0x66, 0xe8
+      dw sub - back
+    back:
+      hlt
+    sub:
+      mov bx, [esp]
+      o16 ret`;
+    const { s, reason } = run(p);
+    expect(reason).toBe(StopReason.halt);
+    expect(reg(s, Reg.ebx) & 0xffff).toBe(p.at('back'));
+    expect(reg(s, Reg.esp)).toBe(STACK_TOP);
+    expect(s.eip).toBe(p.at('back') + 1);
+  });
+
+  it('RET imm16 releases the return address and imm16 bytes of parameters', () => {
+    const p = a32`
+      push 1
+      push 2
+      call sub
+      hlt
+    sub:
+      ret 8`;
+    const { s } = run(p);
+    expect(reg(s, Reg.esp)).toBe(STACK_TOP);
+  });
+
+  it('real mode: IRETD (66 CF) pops a 32-bit EIP, CS and EFLAGS', () => {
+    const p = a16`
+      mov sp, 0x8000
+      push dword 0x0202
+      push dword 0
+      push dword target
+      iretd
+      hlt
+    target:
+      hlt`;
+    const { s } = run(p, { mode: 'real' });
+    expect(s.eip).toBe(p.at('target') + 1);
+    expect(reg(s, Reg.esp) & 0xffff).toBe(0x8000);
+    expect(s.flags & 0x200).toBe(0x200);
+  });
+});
+
 describe('16-bit protected mode', () => {
   it('a 16-bit code and stack segment runs PUSHA, ENTER, CALL and RET with 16-bit slots', () => {
     const p = a16`

@@ -115,6 +115,17 @@ describe('REP MOVS / STOS / LODS at every operand size', () => {
     expect(reg(s, Reg.edi)).toBe(DST);
   });
 
+  it('a REP prefix on an instruction that is not a string instruction is ignored: it runs once', () => {
+    const p = a32`
+      mov ecx, 5
+      db 0xf3
+      inc eax
+      hlt`;
+    const { s } = run(p);
+    expect(reg(s, Reg.eax)).toBe(1);
+    expect(reg(s, Reg.ecx)).toBe(5);
+  });
+
   it('counts every REP iteration as a retired instruction', () => {
     const p = a32`
       mov ecx, 10
