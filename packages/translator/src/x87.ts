@@ -62,6 +62,22 @@ function fpuException(c: Tier0, flags: number): boolean {
   return true;
 }
 
+/**
+ * The real indefinite: the QNaN with the sign bit set that the x87 returns for a masked invalid
+ * operation (SDM vol. 1 §4.8.3.7, table 4-3). `Number.NaN` has the sign bit clear, so the value
+ * is built from its bits (typed arrays and DataView keep NaN bits). This host stores it as
+ * FFF8000000000000 after 0/0, a stack overflow, a stack underflow and √−1.
+ */
+const INDEFINITE = nanWithHigh(0xfff80000);
+/** A QNaN with the sign bit clear, for loading a positive NaN from an 80-bit image. */
+const POSITIVE_NAN = nanWithHigh(0x7ff80000);
+
+function nanWithHigh(hi: number): number {
+  const d = new DataView(new ArrayBuffer(8));
+  d.setUint32(4, hi, true);
+  return d.getFloat64(0, true);
+}
+
 function st(c: Tier0, i: number): number {
   const s = c.state;
   const p = (s.fpuTop + i) & 7;
@@ -69,7 +85,7 @@ function st(c: Tier0, i: number): number {
     // Stack underflow (SDM vol. 1 §8.5.1.1): IE + SF, C1 = 0.
     s.fpuStatus &= ~SW_C1;
     if (!fpuException(c, SW_IE | SW_SF)) throw ABORT;
-    return Number.NaN;
+    return INDEFINITE;
   }
   return s.fpr[p] ?? 0;
 }
@@ -86,7 +102,7 @@ function push(c: Tier0, v: number): void {
   if (tagOf(c, p) !== TAG_EMPTY) {
     s.fpuStatus |= SW_C1;
     if (!fpuException(c, SW_IE | SW_SF)) return;
-    v = Number.NaN;
+    v = INDEFINITE;
   }
   s.fpuTop = p;
   s.fpr[p] = v;
@@ -172,7 +188,7 @@ export function extendedToDouble(lo: number, hi: number, se: number): number {
   const mant = (hi >>> 0) * 4294967296 + (lo >>> 0);
   if (exp === 0x7fff) {
     const frac = ((hi & 0x7fffffff) >>> 0) * 4294967296 + (lo >>> 0);
-    return frac === 0 ? sign * Number.POSITIVE_INFINITY : Number.NaN;
+    return frac === 0 ? sign * Number.POSITIVE_INFINITY : sign < 0 ? INDEFINITE : POSITIVE_NAN;
   }
   if (mant === 0) return sign * 0;
   let e = (exp === 0 ? 1 : exp) - 16383 - 63;
@@ -616,7 +632,7 @@ function partialRemainder(c: Tier0, ieee: boolean): void {
   s.fpuStatus &= ~CC_MASK;
   if (Number.isNaN(a) || Number.isNaN(b) || !Number.isFinite(a) || b === 0) {
     if (!fpuException(c, SW_IE)) throw ABORT;
-    setSt(c, 0, Number.NaN);
+    setSt(c, 0, INDEFINITE);
     return;
   }
   if (a === 0 || !Number.isFinite(b)) {
