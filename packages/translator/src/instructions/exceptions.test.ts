@@ -37,6 +37,15 @@ const FAULTS: FaultCase[] = [
   // running ADD, SHL, XCHG and CMPXCHG8B on a PROT_NONE page and reading the error code.
   { what: 'SHL of memory on a missing page', op: `shl dword [${MISSING}], cl`, vector: Vector.pf, error: 2 },
   { what: 'IMUL with a missing memory source', op: `imul eax, [${MISSING}], 3`, vector: Vector.pf, error: 0 },
+  // CMOVcc reads its source whatever the condition (SDM "CMOVcc": temp ← SRC first); this host
+  // faults on a PROT_NONE source with the condition false too.
+  {
+    what: 'CMOVZ with ZF = 0 and a missing memory source',
+    setup: 'or eax, eax',
+    op: `cmovz eax, [${MISSING}]`,
+    vector: Vector.pf,
+    error: 0,
+  },
   {
     what: 'a ring-3 load from a supervisor page',
     op: `mov eax, [${SUPERVISOR}]`,

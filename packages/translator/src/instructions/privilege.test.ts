@@ -155,6 +155,54 @@ describe('interrupt and trap gates', () => {
   });
 });
 
+describe('SYSENTER / SYSEXIT (SDM vol. 2 "SYSENTER", "SYSEXIT")', () => {
+  it('SYSENTER with IA32_SYSENTER_CS = 0 raises #GP(0) and stays in ring 3', () => {
+    const p = a32`
+    enter_it:
+      sysenter`;
+    const { cpu, s } = run(p, { mode: 'flat32-user' });
+    expect(cpu.lastVector).toBe(Vector.gp);
+    expect(s.eip).toBe(p.at('enter_it'));
+    expect(s.cpl).toBe(3);
+  });
+
+  it('SYSEXIT at CPL 3 raises #GP(0)', () => {
+    const p = a32`
+      sysexit`;
+    const { cpu } = run(p, {
+      mode: 'flat32-user',
+      prepare: (_c, _m, st) => {
+        st.sysenterCs = 0x08;
+      },
+    });
+    expect(cpu.lastVector).toBe(Vector.gp);
+  });
+
+  it('SYSENTER clears IF and VM and loads flat CS/SS at CS_MSR and CS_MSR + 8', () => {
+    const p = a32`
+      sysenter
+    kernel:
+      pushfd
+      pop eax
+      hlt`;
+    const { s } = run(p, {
+      limit: 4,
+      mode: 'flat32-user',
+      prepare: (_c, _m, st) => {
+        st.sysenterCs = 0x0b; // RPL bits are ignored
+        st.sysenterEip = p.at('kernel');
+        st.sysenterEsp = 0x9000;
+        st.flags |= Eflags.if;
+      },
+    });
+    expect(s.cpl).toBe(0);
+    expect(s.segSel[Seg.cs]).toBe(0x08);
+    expect(s.segSel[Seg.ss]).toBe(0x10);
+    expect(reg(s, Reg.eax) & Eflags.if).toBe(0);
+    expect(reg(s, Reg.esp)).toBe(0x9000);
+  });
+});
+
 describe('POPF by privilege (SDM vol. 2 "POPF")', () => {
   const popfCode = a32`
     push dword 0x3000
