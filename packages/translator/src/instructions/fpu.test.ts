@@ -12,7 +12,7 @@ import { a32, reg, run, statusFlags } from './snippet';
 const SW = 0x3000;
 const data = (values: number[]) => (_c: unknown, m: { ram: Uint8Array }) => {
   const v = new DataView(m.ram.buffer);
-  values.forEach((x, i) => v.setFloat64(0x3100 + i * 8, x, true));
+  for (const [i, x] of values.entries()) v.setFloat64(0x3100 + i * 8, x, true);
 };
 
 describe('FCOMI / FUCOMI', () => {
