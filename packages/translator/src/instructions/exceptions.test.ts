@@ -649,3 +649,91 @@ describe('instruction fetch faults', () => {
     expect(reg(s, Reg.eax)).toBe(1);
   });
 });
+
+describe('EFLAGS.RF in the pushed image (SDM vol. 3 §17.3.1.1)', () => {
+  // Each handler stores the pushed EFLAGS (above EIP and CS, and the error code if any).
+  it('is 1 for a fault, so an instruction breakpoint on the faulting instruction does not fire again', () => {
+    const pte = 0x41000 + (MISSING >>> 12) * 4;
+    const p = a32`
+      mov eax, target
+      mov dr0, eax
+      mov eax, 1
+      mov dr7, eax
+    target:
+      mov ebx, [${MISSING}]
+      hlt
+    db_handler:
+      inc dword [0x4ff0]
+      mov eax, [esp + 8]
+      mov [0x4fe0], eax
+      or dword [esp + 8], 0x10000
+      iretd
+    pf_handler:
+      mov eax, [esp + 12]
+      mov [0x4fe4], eax
+      mov dword [${pte}], ${MISSING | 7}
+      add esp, 4
+      iretd`;
+    const { memory, reason } = run(p, {
+      deliver: true,
+      prepare: (_c, m, st) => {
+        identityMap(m, st, { missing: [MISSING] });
+        setGate(m, Vector.db, p.at('db_handler'));
+        setGate(m, Vector.pf, p.at('pf_handler'));
+      },
+    });
+    expect(reason).toBe(StopReason.halt);
+    expect(memory.read32(0x4ff0)).toBe(1); // one #DB: the retry after #PF ran with RF = 1
+    expect(memory.read32(0x4fe0) & Eflags.rf).toBe(0); // instruction breakpoint: RF as it was (0)
+    expect(memory.read32(0x4fe4) & Eflags.rf).toBe(Eflags.rf); // #PF: RF = 1
+  });
+
+  it('is 1 for #GP and #UD, and 0 for INT n and a single-step trap', () => {
+    const p = a32`
+      mov ax, 0x4b
+      mov ds, ax
+    gp_back:
+      ud2
+    ud_back:
+      int 0x40
+      pushfd
+      or dword [esp], 0x100
+      popfd
+      nop
+      hlt
+    gp_handler:
+      mov eax, [esp + 12]
+      mov [0x4fe0], eax
+      add esp, 4
+      mov dword [esp], gp_back
+      iretd
+    ud_handler:
+      mov eax, [esp + 8]
+      mov [0x4fe4], eax
+      mov dword [esp], ud_back
+      iretd
+    int_handler:
+      mov eax, [esp + 8]
+      mov [0x4fe8], eax
+      iretd
+    db_handler:
+      mov eax, [esp + 8]
+      mov [0x4fec], eax
+      and dword [esp + 8], ~0x100
+      iretd`;
+    const { memory, reason } = run(p, {
+      deliver: true,
+      prepare: (_c, m) => {
+        setGate(m, Vector.gp, p.at('gp_handler'));
+        setGate(m, Vector.ud, p.at('ud_handler'));
+        setGate(m, 0x40, p.at('int_handler'));
+        setGate(m, Vector.db, p.at('db_handler'));
+      },
+    });
+    expect(reason).toBe(StopReason.halt);
+    expect(memory.read32(0x4fe0) & Eflags.rf).toBe(Eflags.rf);
+    expect(memory.read32(0x4fe4) & Eflags.rf).toBe(Eflags.rf);
+    expect(memory.read32(0x4fe8) & Eflags.rf).toBe(0);
+    expect(memory.read32(0x4fec) & (Eflags.rf | Eflags.tf)).toBe(Eflags.tf);
+  });
+});
