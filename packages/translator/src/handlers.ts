@@ -1093,8 +1093,21 @@ export function writeCr(c: Tier0, n: number, v: number): void {
 
 const movToCr: Handler = (c, ins) => writeCr(c, ins.op0Register - Register.cr0, c.readReg(ins.op1Register));
 
+/**
+ * DR7.GD: a MOV to or from a debug register raises #DB (a fault) before it runs, with DR6.BD set
+ * and GD cleared so the handler can use the registers (SDM vol. 3 §17.2.4).
+ */
+function generalDetect(c: Tier0): void {
+  const s = c.state;
+  if (((s.dr[7] ?? 0) & 0x2000) === 0) return;
+  s.dr[6] = (s.dr[6] ?? 0) | 0x2000;
+  s.dr[7] = (s.dr[7] ?? 0) & ~0x2000;
+  raise(Vector.db);
+}
+
 const movFromDr: Handler = (c, ins) => {
   const s = c.state;
+  generalDetect(c);
   let n = ins.op1Register - Register.dr0;
   if (n === 4 || n === 5) {
     if (s.cr4 & 8) raise(Vector.ud);
@@ -1106,6 +1119,7 @@ const movFromDr: Handler = (c, ins) => {
 
 const movToDr: Handler = (c, ins) => {
   const s = c.state;
+  generalDetect(c);
   let n = ins.op0Register - Register.dr0;
   if (n === 4 || n === 5) {
     if (s.cr4 & 8) raise(Vector.ud);

@@ -227,11 +227,15 @@ export class Mmu {
     return this.bus.read32(p) | 0;
   }
 
-  /** Checks that `length` bytes from `linear` are writable, raising #PF before anything is written. */
+  /**
+   * Checks that `length` bytes (at most a page) from `linear` are writable, raising #PF before
+   * anything is written. When the second page faults, CR2 is its first byte, as this host reports
+   * for split stores and read-modify-writes (recorded against a PROT_NONE page).
+   */
   probeWrite(linear: number, length: number, user: boolean): void {
     this.translate(linear, true, user);
     const last = (linear + length - 1) | 0;
-    if ((last ^ linear) >>> 12 !== 0) this.translate(last, true, user);
+    if ((last ^ linear) >>> 12 !== 0) this.translate(last & ~0xfff, true, user);
   }
 
   write8(linear: number, value: number, user: boolean): void {

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { Reg, Seg } from './cpu-state';
 import { Vector } from './fault';
 import { createHarness, HARNESS_GDT } from './harness';
+import { a16, a32 } from './instructions/snippet';
 import { StopReason } from './tier0';
 
-const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 const takeExceptions = { callouts: { exception: () => true } } as const;
 
 function identityPaging(
@@ -19,10 +19,8 @@ function identityPaging(
 
 describe('real mode', () => {
   it('far CALL and RETF move CS:IP and the 16-bit stack (SDM vol. 2 "CALL", "RET")', () => {
-    // call far 0200:0010 / hlt ; at 0x2010: retf
-    const { cpu, memory } = createHarness(new Uint8Array([0x9a, 0x10, 0x00, 0x00, 0x02, 0xf4]), {
-      mode: 'real',
-    });
+    // At 0x2010 (0200:0010): RETF.
+    const { cpu, memory } = createHarness(a16`call 0x0200:0x0010\nhlt`.bytes, { mode: 'real' });
     memory.write8(0x2010, 0xcb);
     cpu.run(10);
     const s = cpu.state;
@@ -34,11 +32,12 @@ describe('real mode', () => {
   });
 
   it('segment loads compute base = selector × 16 (SDM vol. 3 §20.1.1)', () => {
-    // mov ax,0x1234 / mov ds,ax / mov byte [0x10],0x77 / hlt
-    const { cpu, memory } = createHarness(
-      new Uint8Array([0xb8, 0x34, 0x12, 0x8e, 0xd8, 0xc6, 0x06, 0x10, 0x00, 0x77, 0xf4]),
-      { mode: 'real' },
-    );
+    const p = a16`
+      mov ax, 0x1234
+      mov ds, ax
+      mov byte [0x10], 0x77
+      hlt`;
+    const { cpu, memory } = createHarness(p.bytes, { mode: 'real' });
     cpu.run(10);
     expect(cpu.state.segBase[Seg.ds]).toBe(0x12340);
     expect(memory.read8(0x12350)).toBe(0x77);
@@ -47,12 +46,12 @@ describe('real mode', () => {
 
 describe('protected mode segmentation', () => {
   it('far JMP to a 16-bit code segment switches the decoder to 16-bit operands (SDM vol. 3 §3.4.5)', () => {
-    // jmp far 0x30:0x2000 ; at 0x2000 (16-bit): mov ax,0x1234 / hlt
-    const { cpu, memory } = createHarness(new Uint8Array([0xea, ...le32(0x2000), 0x30, 0x00]));
+    // At 0x2000 (16-bit code): mov ax, 0x1234 / hlt.
+    const { cpu, memory } = createHarness(a32`jmp 0x30:0x2000`.bytes);
     memory.write32(HARNESS_GDT + 0x30, 0x0000ffff);
     memory.write32(HARNESS_GDT + 0x34, 0x00009b00); // 16-bit ring-0 code, base 0, limit 0xffff
     cpu.state.gdtrLimit = 0x37;
-    memory.ram.set([0xb8, 0x34, 0x12, 0xf4], 0x2000);
+    memory.ram.set(a16`mov ax, 0x1234\nhlt`.bytes, 0x2000);
     const reason = cpu.run(10);
     expect(reason).toBe(StopReason.halt);
     expect(cpu.state.codeBits).toBe(16);
@@ -61,8 +60,7 @@ describe('protected mode segmentation', () => {
   });
 
   it('MOV DS with a selector beyond the GDT limit raises #GP(selector) (SDM vol. 2 "MOV")', () => {
-    // mov ax,0x40 / mov ds,ax
-    const { cpu } = createHarness(new Uint8Array([0x66, 0xb8, 0x40, 0x00, 0x8e, 0xd8, 0xf4]), takeExceptions);
+    const { cpu } = createHarness(a32`mov ax, 0x40\nmov ds, ax\nhlt`.bytes, takeExceptions);
     cpu.run(10);
     expect(cpu.lastVector).toBe(Vector.gp);
     expect(cpu.lastErrorCode).toBe(0x40);
@@ -70,27 +68,26 @@ describe('protected mode segmentation', () => {
   });
 
   it('MOV SS with RPL ≠ CPL raises #GP(selector) (SDM vol. 2 "MOV")', () => {
-    const { cpu } = createHarness(new Uint8Array([0x66, 0xb8, 0x23, 0x00, 0x8e, 0xd0, 0xf4]), takeExceptions);
+    const { cpu } = createHarness(a32`mov ax, 0x23\nmov ss, ax\nhlt`.bytes, takeExceptions);
     cpu.run(10);
     expect(cpu.lastVector).toBe(Vector.gp);
     expect(cpu.lastErrorCode).toBe(0x20);
   });
 
   it('far JMP from ring 0 to a ring-3 code segment raises #GP(selector) (SDM vol. 2 "JMP")', () => {
-    const { cpu } = createHarness(new Uint8Array([0xea, ...le32(0x2000), 0x1b, 0x00]), takeExceptions);
+    const { cpu } = createHarness(a32`jmp 0x1b:0x2000`.bytes, takeExceptions);
     cpu.run(10);
     expect(cpu.lastVector).toBe(Vector.gp);
     expect(cpu.lastErrorCode).toBe(0x18);
   });
 
   it('CALL through a 32-bit call gate from CPL 3 switches to the ring-0 stack and copies parameters (SDM vol. 3 §5.8.5)', () => {
-    // push 0x1234 / call far 0x3b:0 (gate) ; ring-0 target at 0x3000: hlt
-    const { cpu, memory } = createHarness(
-      new Uint8Array([0x68, ...le32(0x1234), 0x9a, 0, 0, 0, 0, 0x3b, 0x00]),
-      {
-        mode: 'flat32-user',
-      },
-    );
+    // 0x3b is a call gate (one parameter) to the ring-0 code at 0x3000: a HLT.
+    const p = a32`
+      push dword 0x1234
+      call 0x3b:0
+    back:`;
+    const { cpu, memory } = createHarness(p.bytes, { mode: 'flat32-user' });
     memory.write32(HARNESS_GDT + 0x38, (0x08 << 16) | 0x3000);
     memory.write32(HARNESS_GDT + 0x3c, 0x8000 | (3 << 13) | (0x0c << 8) | 1);
     cpu.state.gdtrLimit = 0x3f;
@@ -103,7 +100,7 @@ describe('protected mode segmentation', () => {
     expect(s.eip).toBe(0x3001);
     expect(s.regs[Reg.esp]).toBe(esp0 - 20);
     expect([0, 4, 8, 12, 16].map((o) => memory.read32(esp0 - 20 + o))).toEqual([
-      0x100c,
+      p.at('back'),
       0x1b,
       0x1234,
       userEsp,
@@ -112,10 +109,12 @@ describe('protected mode segmentation', () => {
   });
 
   it('a segment override prefix selects the source segment of MOVSB (SDM vol. 2 "MOVS")', () => {
-    // mov esi,0x10 / mov edi,0x3000 / fs movsb / hlt
-    const { cpu, memory } = createHarness(
-      new Uint8Array([0xbe, ...le32(0x10), 0xbf, ...le32(0x3000), 0x64, 0xa4, 0xf4]),
-    );
+    const p = a32`
+      mov esi, 0x10
+      mov edi, 0x3000
+      fs movsb
+      hlt`;
+    const { cpu, memory } = createHarness(p.bytes);
     cpu.state.segBase[Seg.fs] = 0x8000;
     memory.write8(0x8010, 0x5c);
     cpu.run(10);
@@ -123,8 +122,9 @@ describe('protected mode segmentation', () => {
   });
 
   it('SYSENTER enters ring 0 at SYSENTER_EIP and SYSEXIT returns to ring 3 at EDX/ECX (SDM vol. 2 "SYSENTER")', () => {
-    // user: sysenter ; kernel at 0x3000: mov edx,0x1010 / mov ecx,0x7000 / sysexit (four instructions)
-    const { cpu, memory } = createHarness(new Uint8Array([0x0f, 0x34]), {
+    // User code: SYSENTER. Kernel at 0x3000: mov edx, 0x1010 / mov ecx, 0x7000 / sysexit (four
+    // instructions in all).
+    const { cpu, memory } = createHarness(a32`sysenter`.bytes, {
       ...takeExceptions,
       mode: 'flat32-user',
     });
@@ -132,7 +132,7 @@ describe('protected mode segmentation', () => {
     s.sysenterCs = 0x08;
     s.sysenterEip = 0x3000;
     s.sysenterEsp = 0x9000;
-    memory.ram.set([0xba, ...le32(0x1010), 0xb9, ...le32(0x7000), 0x0f, 0x35], 0x3000);
+    memory.ram.set(a32`mov edx, 0x1010\nmov ecx, 0x7000\nsysexit`.bytes, 0x3000);
     memory.write8(0x1010, 0x90);
     cpu.run(4);
     expect(s.cpl).toBe(3);
@@ -145,8 +145,7 @@ describe('protected mode segmentation', () => {
 
 describe('paging', () => {
   it('a 4 MiB page (CR4.PSE) aliases physical memory, and cached code branches relative to its linear EIP (SDM vol. 3 §4.3)', () => {
-    // at phys 0x1000: inc eax / jmp short +0 / hlt
-    const { cpu, memory } = createHarness(new Uint8Array([0x40, 0xeb, 0x00, 0xf4]));
+    const { cpu, memory } = createHarness(a32`inc eax\njmp short next\nnext: hlt`.bytes);
     const pd = 0x40000;
     memory.write32(pd, 0x83); // 0–4 MiB → phys 0, 4 MiB page
     memory.write32(pd + 4, 0x83); // 4–8 MiB → phys 0 as well
@@ -165,29 +164,16 @@ describe('paging', () => {
   });
 
   it('INVLPG drops a stale translation after the guest edits its page table (SDM vol. 2 "INVLPG")', () => {
-    // mov eax,[0x50000] / mov dword [pte],0x60007 / mov ebx,[0x50000] / invlpg [0x50000] / mov ecx,[0x50000] / hlt
     const pt = 0x41000;
     const pte = pt + 0x50 * 4;
-    const code = [
-      0xa1,
-      ...le32(0x50000),
-      0xc7,
-      0x05,
-      ...le32(pte),
-      ...le32(0x60007),
-      0x8b,
-      0x1d,
-      ...le32(0x50000),
-      0x0f,
-      0x01,
-      0x3d,
-      ...le32(0x50000),
-      0x8b,
-      0x0d,
-      ...le32(0x50000),
-      0xf4,
-    ];
-    const { cpu, memory } = createHarness(new Uint8Array(code));
+    const p = a32`
+      mov eax, [0x50000]
+      mov dword [${pte}], 0x60007
+      mov ebx, [0x50000]
+      invlpg [0x50000]
+      mov ecx, [0x50000]
+      hlt`;
+    const { cpu, memory } = createHarness(p.bytes);
     identityPaging(memory, 0x40000, pt);
     memory.write32(0x50000, 0xaaaa);
     memory.write32(0x60000, 0xbbbb);
@@ -201,10 +187,8 @@ describe('paging', () => {
   });
 
   it('PAE paging with a 2 MiB page translates and sets the accessed and dirty bits (SDM vol. 3 §4.4)', () => {
-    // mov eax,0x1234 / mov [0x90000],eax / hlt (CR4.PAE set directly)
-    const { cpu, memory } = createHarness(
-      new Uint8Array([0xb8, ...le32(0x1234), 0xa3, ...le32(0x90000), 0xf4]),
-    );
+    // CR4.PAE is set directly.
+    const { cpu, memory } = createHarness(a32`mov eax, 0x1234\nmov [0x90000], eax\nhlt`.bytes);
     const pdpt = 0x40000;
     const pd = 0x41000;
     memory.write32(pdpt, pd | 1);
@@ -219,7 +203,7 @@ describe('paging', () => {
   });
 
   it('CR0.WP makes supervisor writes to read-only pages fault (SDM vol. 3 §4.6.1)', () => {
-    const { cpu, memory } = createHarness(new Uint8Array([0xa3, ...le32(0x50000), 0xf4]), takeExceptions);
+    const { cpu, memory } = createHarness(a32`mov [0x50000], eax\nhlt`.bytes, takeExceptions);
     identityPaging(memory, 0x40000, 0x41000);
     memory.write32(0x41000 + 0x50 * 4, 0x50005); // present, user, read-only
     cpu.state.cr3 = 0x40000;

@@ -463,14 +463,22 @@ export class Tier0 {
     const s = this.state;
     s.eip = this.startEip;
     this.trapAfter = false;
+    const breakpoint = this.breakpointHit;
+    this.breakpointHit = false;
     if (this.callouts.exception(FAULT.vector, FAULT.errorCode, s)) {
       this.lastVector = FAULT.vector;
       this.lastErrorCode = FAULT.errorCode;
       this.endRun(StopReason.exception);
       return;
     }
+    // Every fault but an instruction breakpoint pushes RF = 1, so the handler's IRET restarts the
+    // instruction without its breakpoint firing again (SDM vol. 3 §17.3.1.1); delivery clears RF.
+    if (!breakpoint) s.flags |= Eflags.rf;
     this.deliver(FAULT.vector, FAULT.errorCode, false, this.startEip);
   }
+
+  /** Set by an instruction breakpoint just before its #DB is raised (see `fault`). */
+  private breakpointHit = false;
 
   /** Executes one instruction (or delivers the exception it raised). */
   step(): void {
@@ -488,8 +496,14 @@ export class Tier0 {
       const cls = (CLASS_OF[code] ?? 0) as Sensitivity;
       if (cls !== Sensitivity.innocuous && !this.allow(code, cls)) return;
 
-      (HANDLERS[code] as Handler)(this, ins);
+      // RF is cleared at the start of the instruction, after the breakpoint check: INT n and
+      // traps push it as 0, faults as 1 (`fault`) (SDM vol. 3 §17.3.1.1).
       s.flags &= ~Eflags.rf;
+      (HANDLERS[code] as Handler)(this, ins);
+      // A load of SS (MOV SS, POP SS: the shadow not set by STI) holds single-step and other
+      // debug traps back until the boundary after the next instruction (SDM vol. 3 §6.8.3): TF,
+      // still set, traps once after that instruction, and a pending trap stays pending.
+      if (s.interruptShadow && IS_CLI_STI[code] !== 1) return;
       if (tf || this.trapAfter) {
         this.trapAfter = false;
         s.dr[6] = (s.dr[6] ?? 0) | (tf ? 0x4000 : 0);
@@ -602,6 +616,7 @@ export class Tier0 {
       if (((dr7 >>> (16 + i * 4)) & 3) !== 0) continue; // only instruction breakpoints here
       if ((s.dr[i] ?? 0) === linear) {
         s.dr[6] = ((s.dr[6] ?? 0) & ~0xf) | (1 << i);
+        this.breakpointHit = true;
         raise(Vector.db);
       }
     }
@@ -909,7 +924,10 @@ export class Tier0 {
       this.injecting ? 'external' : software ? 'software' : 'exception',
       (this.injecting ? s.eip : this.startEip) >>> 0,
     );
-    if (this.delivering >= 2 || (this.delivering === 1 && vector === Vector.df)) {
+    // `delivering` is 1 while an exception is delivered and 2 while the #DF it escalated to is
+    // (a #DF arriving at depth 1 is that escalation and is delivered); a fault at depth 2 shuts
+    // the processor down, in the catch below (SDM vol. 3 §6.15 "Interrupt 8", table 6-5).
+    if (this.delivering >= 2) {
       this.delivering = 0;
       this.lastVector = vector;
       this.endRun(StopReason.tripleFault);

@@ -62,6 +62,22 @@ function fpuException(c: Tier0, flags: number): boolean {
   return true;
 }
 
+/**
+ * The real indefinite: the QNaN with the sign bit set that the x87 returns for a masked invalid
+ * operation (SDM vol. 1 §4.8.3.7, table 4-3). `Number.NaN` has the sign bit clear, so the value
+ * is built from its bits (typed arrays and DataView keep NaN bits). This host stores it as
+ * FFF8000000000000 after 0/0, a stack overflow, a stack underflow and √−1.
+ */
+const INDEFINITE = nanWithHigh(0xfff80000);
+/** A QNaN with the sign bit clear, for loading a positive NaN from an 80-bit image. */
+const POSITIVE_NAN = nanWithHigh(0x7ff80000);
+
+function nanWithHigh(hi: number): number {
+  const d = new DataView(new ArrayBuffer(8));
+  d.setUint32(4, hi, true);
+  return d.getFloat64(0, true);
+}
+
 function st(c: Tier0, i: number): number {
   const s = c.state;
   const p = (s.fpuTop + i) & 7;
@@ -69,7 +85,7 @@ function st(c: Tier0, i: number): number {
     // Stack underflow (SDM vol. 1 §8.5.1.1): IE + SF, C1 = 0.
     s.fpuStatus &= ~SW_C1;
     if (!fpuException(c, SW_IE | SW_SF)) throw ABORT;
-    return Number.NaN;
+    return INDEFINITE;
   }
   return s.fpr[p] ?? 0;
 }
@@ -86,7 +102,7 @@ function push(c: Tier0, v: number): void {
   if (tagOf(c, p) !== TAG_EMPTY) {
     s.fpuStatus |= SW_C1;
     if (!fpuException(c, SW_IE | SW_SF)) return;
-    v = Number.NaN;
+    v = INDEFINITE;
   }
   s.fpuTop = p;
   s.fpr[p] = v;
@@ -172,7 +188,7 @@ export function extendedToDouble(lo: number, hi: number, se: number): number {
   const mant = (hi >>> 0) * 4294967296 + (lo >>> 0);
   if (exp === 0x7fff) {
     const frac = ((hi & 0x7fffffff) >>> 0) * 4294967296 + (lo >>> 0);
-    return frac === 0 ? sign * Number.POSITIVE_INFINITY : Number.NaN;
+    return frac === 0 ? sign * Number.POSITIVE_INFINITY : sign < 0 ? INDEFINITE : POSITIVE_NAN;
   }
   if (mant === 0) return sign * 0;
   let e = (exp === 0 ? 1 : exp) - 16383 - 63;
@@ -450,6 +466,19 @@ function loadEnv(c: Tier0, lin: number, bits: number): void {
   s.fpuDs = c.read(lin + step * 6, w) & 0xffff;
 }
 
+/**
+ * Faults before a state image (FSTENV/FLDENV/FSAVE/FRSTOR/FXSAVE/FXRSTOR) is read or written, so
+ * nothing is stored or loaded from an image that is partly unmapped (images are at most 512
+ * bytes: two pages). The last byte is checked first: for an image straddling into an unmapped
+ * page this host reports CR2 = that byte for all six forms (recorded against a PROT_NONE page),
+ * where an ordinary split access reports the first byte of the second page.
+ */
+function probeImage(c: Tier0, lin: number, size: number, write: boolean): void {
+  const user = c.state.cpl === 3;
+  c.mmu.translate((lin + size - 1) | 0, write, user);
+  c.mmu.translate(lin, write, user);
+}
+
 function fninit(c: Tier0): void {
   const s = c.state;
   s.fpuControl = 0x37f;
@@ -500,11 +529,23 @@ function stiOf(ins: Instruction): number {
 function x87(name: string, body: Handler, control = false): Handler {
   void name;
   return (c, ins) => {
+    const s = c.state;
+    const ip = s.fpuIp;
+    const cs = s.fpuCs;
+    const dp = s.fpuDp;
+    const ds = s.fpuDs;
     prologue(c, ins, control);
     try {
       body(c, ins);
     } catch (e) {
-      if (e !== ABORT) throw e;
+      if (e === ABORT) return;
+      // A fault on the memory operand means the instruction did not execute: the pointers keep
+      // those of the last x87 instruction that did (SDM vol. 1 §8.1.8), like the rest of the state.
+      s.fpuIp = ip;
+      s.fpuCs = cs;
+      s.fpuDp = dp;
+      s.fpuDs = ds;
+      throw e;
     }
   };
 }
@@ -591,7 +632,7 @@ function partialRemainder(c: Tier0, ieee: boolean): void {
   s.fpuStatus &= ~CC_MASK;
   if (Number.isNaN(a) || Number.isNaN(b) || !Number.isFinite(a) || b === 0) {
     if (!fpuException(c, SW_IE)) throw ABORT;
-    setSt(c, 0, Number.NaN);
+    setSt(c, 0, INDEFINITE);
     return;
   }
   if (a === 0 || !Number.isFinite(b)) {
@@ -841,7 +882,7 @@ function build(name: string): Handler | undefined {
         (c, ins) => {
           const bits = ins.operandSize === 16 ? 16 : 32;
           const lin = c.memLinear(ins, bits === 16 ? 14 : 28, true);
-          c.mmu.probeWrite(lin, bits === 16 ? 14 : 28, c.state.cpl === 3);
+          probeImage(c, lin, bits === 16 ? 14 : 28, true);
           storeEnv(c, lin, bits);
           c.state.fpuControl |= 0x3f; // FSTENV masks all exceptions afterwards
         },
@@ -852,7 +893,9 @@ function build(name: string): Handler | undefined {
         name,
         (c, ins) => {
           const bits = ins.operandSize === 16 ? 16 : 32;
-          loadEnv(c, c.memLinear(ins, bits === 16 ? 14 : 28, false), bits);
+          const lin = c.memLinear(ins, bits === 16 ? 14 : 28, false);
+          probeImage(c, lin, bits === 16 ? 14 : 28, false);
+          loadEnv(c, lin, bits);
         },
         true,
       );
@@ -863,7 +906,7 @@ function build(name: string): Handler | undefined {
           const bits = ins.operandSize === 16 ? 16 : 32;
           const env = bits === 16 ? 14 : 28;
           const lin = c.memLinear(ins, env + 80, true);
-          c.mmu.probeWrite(lin, env + 80, c.state.cpl === 3);
+          probeImage(c, lin, env + 80, true);
           storeEnv(c, lin, bits);
           for (let i = 0; i < 8; i++) {
             doubleToExtended(c.state.fpr[SAVE_ORDER(c, i)] ?? 0, EXT);
@@ -882,6 +925,7 @@ function build(name: string): Handler | undefined {
           const bits = ins.operandSize === 16 ? 16 : 32;
           const env = bits === 16 ? 14 : 28;
           const lin = c.memLinear(ins, env + 80, false);
+          probeImage(c, lin, env + 80, false);
           const vals = RESTORE;
           for (let i = 0; i < 8; i++) {
             vals[i] = extendedToDouble(
@@ -902,7 +946,7 @@ function build(name: string): Handler | undefined {
         const off = c.offset(ins);
         if (off & 15) raise(Vector.gp, 0);
         const lin = c.memLinear(ins, 512, true);
-        c.mmu.probeWrite(lin, 512, s.cpl === 3);
+        probeImage(c, lin, 512, true);
         // FXSAVE layout (SDM vol. 2 "FXSAVE", table 3-53), 32-bit form.
         let abridged = 0;
         for (let p = 0; p < 8; p++) if (tagOf(c, p) !== TAG_EMPTY) abridged |= 1 << p;
@@ -931,6 +975,7 @@ function build(name: string): Handler | undefined {
         const off = c.offset(ins);
         if (off & 15) raise(Vector.gp, 0);
         const lin = c.memLinear(ins, 512, false);
+        probeImage(c, lin, 512, false);
         const mxcsr = c.read(lin + 24, 32);
         if (mxcsr & ~0xffff) raise(Vector.gp, 0);
         const cwsw = c.read(lin, 32);
