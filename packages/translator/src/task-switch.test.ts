@@ -1,4 +1,4 @@
-import { assemble } from '@ringzero/assembler';
+import { asm, assemble } from '@ringzero/assembler';
 import { encodeDescriptor, encodeGate, SystemType, TSS16, TSS32 } from '@ringzero/rings';
 import { describe, expect, it } from 'vitest';
 import { Eflags, Reg, Seg } from './cpu-state';
@@ -471,6 +471,73 @@ ret1:   iret
     expect(w.memory.read32(esp)).toBe(0x1238); // error code
     expect(w.memory.read32(esp + 4)).toBe(w.sym('task_b')); // the new task's first instruction
     expect(s.eip).toBe(w.sym('ts_handler') + 1);
+  });
+
+  it('a new-task fault of a switch made for an external interrupt has EXT set in its error code (SDM Vol. 3A §6.13, §7.3)', () => {
+    const w = world(`${PROLOGUE}\nsti\nspin: jmp spin\ntask_b: hlt\nts_handler: hlt`, jit);
+    writeTss32(w.memory, TSS_B, { eip: w.sym('task_b'), seg: [0x10, 0x08, 0x10, 0x1238, 0x10, 0x10] });
+    w.gdt(SEL_B, tssDescriptor(TSS_B));
+    w.idtTaskGate(0x20, SEL_B);
+    setGate(w.memory, Vector.ts, w.sym('ts_handler'));
+    w.cpu.run(20);
+    expect(w.cpu.injectInterrupt(0x20)).toBe(true);
+    const s = w.cpu.state;
+    expect(s.tr.selector).toBe(SEL_B);
+    expect(s.eip).toBe(w.sym('ts_handler'));
+    const esp = s.regs[Reg.esp]! >>> 0;
+    expect(w.memory.read32(esp)).toBe(0x1238 | 1); // EXT
+    expect(w.memory.read32(esp + 4)).toBe(w.sym('task_b'));
+    // The interrupted task was saved at the instruction it was about to run.
+    expect(w.memory.read32(TSS_A + TSS32.eip)).toBe(w.sym('spin'));
+  });
+
+  it('a #PF on a planned store is taken in the old task before any store is made (SDM Vol. 3A §7.2.1, §7.3)', () => {
+    const w = world(`${PROLOGUE}\nswitch: call 0x30:0\nhlt`, jit, { takeExceptions: true });
+    const m = w.memory;
+    // Identity-map the first MiB with CR0.WP set; the page holding task B's TSS is read-only, so
+    // writing its back-link faults even at CPL 0.
+    const pd = 0x20000;
+    const pt = 0x21000;
+    m.write32(pd, pt | 3);
+    for (let i = 0; i < 256; i++) m.write32(pt + 4 * i, (i << 12) | (i === TSS_B >>> 12 ? 1 : 3));
+    writeTss32(m, TSS_B, { eip: 0 });
+    w.gdt(SEL_B, tssDescriptor(TSS_B));
+    m.write32(TSS_A + TSS32.eip, 0xdead);
+    const s = w.cpu.state;
+    s.cr3 = pd;
+    s.cr0 |= 0x80010000;
+    expect(w.cpu.run(100)).toBe(StopReason.exception);
+    expect(w.cpu.lastVector).toBe(Vector.pf);
+    expect(w.cpu.lastErrorCode).toBe(3); // present, write, supervisor
+    expect(s.cr2 >>> 0).toBe(TSS_B);
+    expect(s.eip).toBe(w.sym('switch'));
+    expect(s.tr.selector).toBe(SEL_A);
+    expect(m.read32(TSS_A + TSS32.eip)).toBe(0xdead);
+    expect(gdtType(m, SEL_B)).toBe(SystemType.tss32Available);
+  });
+
+  it('a TSS with EFLAGS.VM = 1 starts a virtual-8086 task: segments are selector × 16, CPL 3 (SDM Vol. 3A §20.2.5)', () => {
+    const w = world(`${PROLOGUE}\njmp 0x30:0\nhlt`, jit, { takeExceptions: true });
+    w.memory.ram.set(asm.with({ bits: 16 })`inc ax\nnop\nhlt`, 0x2000);
+    writeTss32(w.memory, TSS_B, {
+      eip: 0,
+      eflags: 0x20002,
+      esp: 0x100,
+      seg: [0x300, 0x200, 0x800, 0x400, 0, 0],
+      gpr: [0x41],
+    });
+    w.gdt(SEL_B, tssDescriptor(TSS_B));
+    expect(w.cpu.run(100)).toBe(StopReason.exception);
+    const s = w.cpu.state;
+    // HLT at CPL 3 is #GP(0): the task runs in virtual-8086 mode.
+    expect(w.cpu.lastVector).toBe(Vector.gp);
+    expect(s.eip).toBe(2);
+    expect(s.regs[Reg.eax]).toBe(0x42);
+    expect(s.cpl).toBe(3);
+    expect(s.getFlags() & Eflags.vm).toBe(Eflags.vm);
+    expect(s.segBase[Seg.cs]).toBe(0x2000);
+    expect(s.segBase[Seg.ss]).toBe(0x8000);
+    expect(s.segBase[Seg.es]).toBe(0x3000);
   });
 
   it('a TSS with T = 1 raises #DB with DR6.BT before the new task runs (SDM Vol. 3A §7.2.1, §17.3.1.5)', () => {
