@@ -1,5 +1,5 @@
 import { CODE_COUNT, CODE_NAMES, type Instruction, OpKind, PrefixBit, Register } from '@ringzero/decoder';
-import { farTransfer } from '@ringzero/rings';
+import { farTransferOrTask, loadTaskRegister, taskReturnTarget } from '@ringzero/rings';
 import {
   AluOp,
   alu,
@@ -21,6 +21,7 @@ import {
 import { Eflags, Reg, Seg } from './cpu-state';
 import { raise, Vector } from './fault';
 import { MMX_HANDLERS } from './mmx';
+import { switchTask } from './task-switch';
 import type { Tier0 } from './tier0';
 import { X87_HANDLERS } from './x87';
 
@@ -587,9 +588,15 @@ function farJump(c: Tier0, sel: number, off: number, bits: number): void {
     s.eip = target;
     return;
   }
-  // Direct or through a call gate, by the rings package's rules (SDM vol. 3 §5.8).
-  const t = farTransfer(c.tables, s.cpl, sel & 0xffff, target >>> 0, 'jmp');
+  // Direct, through a call gate, or a task switch, by the rings package's rules (SDM vol. 3
+  // §5.8, §7.3).
+  const t = farTransferOrTask(c.tables, s.cpl, sel & 0xffff, target >>> 0, 'jmp');
   if (!t.ok) raise(t.fault.vector, t.fault.errorCode);
+  if (t.kind === 'task') {
+    switchTask(c, 'jmp', t, s.eip);
+    c.deliverTaskTrap();
+    return;
+  }
   c.desc[0] = t.code.lo | 0;
   c.desc[1] = t.code.hi | 0;
   c.commitCodeSegment(t.selector, t.newCpl);
@@ -641,8 +648,14 @@ function callFarH(bits: number, mem: boolean): Handler {
     }
     // Check the destination first (a bad selector faults before the stack changes).
     const target = bits === 16 ? off & 0xffff : off >>> 0;
-    const t = farTransfer(c.tables, s.cpl, sel & 0xffff, target, 'call');
+    const t = farTransferOrTask(c.tables, s.cpl, sel & 0xffff, target, 'call');
     if (!t.ok) raise(t.fault.vector, t.fault.errorCode);
+    if (t.kind === 'task') {
+      // A nested task (SDM vol. 3 §7.3, §7.4): nothing is pushed; the new TSS links back to this one.
+      switchTask(c, 'call', t, eip);
+      c.deliverTaskTrap();
+      return;
+    }
     const size = t.gate !== null ? (t.gate.is32 ? 32 : 16) : bits;
     const ss = s.segSel[Seg.ss] ?? 0;
     const ssBase = s.segBase[Seg.ss] ?? 0;
@@ -723,6 +736,15 @@ function retfH(bits: number, imm: boolean): Handler {
 function iretH(bits: number): Handler {
   return (c) => {
     const s = c.state;
+    if (s.cr0 & 1 && (s.flags & (Eflags.vm | Eflags.nt)) === Eflags.nt) {
+      // Task return (SDM vol. 2A IRET "TASK-RETURN", vol. 3 §7.4): nothing is popped; the
+      // back-link of the current TSS names the task to resume.
+      const t = taskReturnTarget(c.tables, s.tr);
+      if (!t.ok) raise(t.fault.vector, t.fault.errorCode);
+      switchTask(c, 'iret', t, s.eip);
+      c.deliverTaskTrap();
+      return;
+    }
     const size = bits >> 3;
     const off = c.peek(bits, 0);
     const sel = c.peek(bits, size) & 0xffff;
@@ -744,7 +766,6 @@ function iretH(bits: number): Handler {
       writeFlagsChecked(c, fl, bits, true);
       return;
     }
-    if (s.flags & Eflags.nt) raise(Vector.gp, s.tr.selector & 0xfffc); // task return: not implemented
     if (bits === 32 && fl & Eflags.vm && s.cpl === 0) {
       // Return to virtual-8086 mode (SDM vol. 3 §20.3.1.3).
       const esp = c.peek(32, 12);
@@ -1198,25 +1219,23 @@ const lldt: Handler = (c, ins) => {
   s.ldtr.access = ((hi >>> 8) & 0xff) | ((hi >>> 8) & 0xf000);
 };
 
+/**
+ * LTR (SDM vol. 2A "LTR"), by the rings package's rule: a null selector is #GP(0); TI = 1, beyond
+ * the GDT or not an available 16- or 32-bit TSS #GP(selector); not present #NP(selector). The
+ * descriptor is marked busy in the GDT before TR is loaded; no task switch happens.
+ */
 const ltr: Handler = (c, ins) => {
   requireProtected(c);
   const s = c.state;
   const sel = c.readOp(ins, 0, 16) & 0xffff;
-  if ((sel & 0xfffc) === 0 || sel & 4) raise(Vector.gp, sel & 0xfffc);
-  c.readDescriptor(sel, Vector.gp);
-  const hi = c.desc[1] ?? 0;
-  const lo = c.desc[0] ?? 0;
-  const type = (hi >>> 8) & 0x1f;
-  if (type !== 0x01 && type !== 0x09) raise(Vector.gp, sel & 0xfffc);
-  if ((hi & 0x8000) === 0) raise(Vector.np, sel & 0xfffc);
-  // Mark busy in the GDT (SDM vol. 2 "LTR").
-  c.mmu.write32((s.gdtrBase + (sel & 0xfff8) + 4) | 0, hi | 0x200, false);
-  let limit = (lo & 0xffff) | (hi & 0xf0000);
-  if (hi & 0x800000) limit = ((limit << 12) | 0xfff) >>> 0;
+  const r = loadTaskRegister(c.tables, sel);
+  if (!r.ok) raise(r.fault.vector, r.fault.errorCode);
+  c.mmu.write32(r.write.linear | 0, r.write.value | 0, false);
+  const d = r.descriptor;
   s.tr.selector = sel;
-  s.tr.base = ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) >>> 0;
-  s.tr.limit = limit;
-  s.tr.access = (((hi | 0x200) >>> 8) & 0xff) | ((hi >>> 8) & 0xf000);
+  s.tr.base = d.base >>> 0;
+  s.tr.limit = d.limit >>> 0;
+  s.tr.access = ((d.hi >>> 8) & 0xff) | ((d.hi >>> 8) & 0xf000);
 };
 
 const smsw: Handler = (c, ins) => {

@@ -1,5 +1,5 @@
 import { CODE_COUNT, Code, Decoder, Instruction, OpKind, Register } from '@ringzero/decoder';
-import { type DescriptorTables, escalate, interruptTarget, ioAllowed } from '@ringzero/rings';
+import { type DescriptorTables, escalate, interruptTargetOrTask, ioAllowed } from '@ringzero/rings';
 import { maskOf } from './alu';
 import { CpuState, Eflags, Reg, Seg } from './cpu-state';
 import { FAULT, GuestFault, hasErrorCode, raise, Vector } from './fault';
@@ -14,6 +14,7 @@ import {
   type Policy,
   Sensitivity,
 } from './policy';
+import { switchTask } from './task-switch';
 import { BLOCK_HELPERS, type Block, HOT_THRESHOLD, IS_SEGMENT_LOAD, NO_BLOCK, Tier1 } from './tier1';
 
 /** Why `Tier0.run` returned. */
@@ -112,6 +113,14 @@ export class Tier0 {
   private endSlice = false;
   /** Depth of nested exception delivery (for #DF and triple fault). */
   private delivering = 0;
+  /**
+   * Set with the fault a task switch raises past its commit point (SDM Vol. 3A §7.3 step 13):
+   * the fault belongs to the new task, so it is delivered with the new task's EIP instead of
+   * rolling EIP back to the instruction that switched.
+   */
+  faultInNewTask = false;
+  /** A switch to a TSS with T = 1 left a #DB to raise before the new task's first instruction. */
+  pendingTaskTrap = false;
   /** Trap pending after the current instruction (single-step). */
   private trapAfter = false;
   readonly cpuidOut = new Int32Array(4);
@@ -461,7 +470,9 @@ export class Tier0 {
   /** Rolls EIP back to the faulting instruction and delivers (or hands out) the exception. */
   private fault(): void {
     const s = this.state;
-    s.eip = this.startEip;
+    const newTask = this.faultInNewTask;
+    this.faultInNewTask = false;
+    if (!newTask) s.eip = this.startEip;
     this.trapAfter = false;
     const breakpoint = this.breakpointHit;
     this.breakpointHit = false;
@@ -474,7 +485,7 @@ export class Tier0 {
     // Every fault but an instruction breakpoint pushes RF = 1, so the handler's IRET restarts the
     // instruction without its breakpoint firing again (SDM vol. 3 §17.3.1.1); delivery clears RF.
     if (!breakpoint) s.flags |= Eflags.rf;
-    this.deliver(FAULT.vector, FAULT.errorCode, false, this.startEip);
+    this.deliver(FAULT.vector, FAULT.errorCode, false, newTask ? s.eip : this.startEip);
   }
 
   /** Set by an instruction breakpoint just before its #DB is raised (see `fault`). */
@@ -924,10 +935,10 @@ export class Tier0 {
       this.injecting ? 'external' : software ? 'software' : 'exception',
       (this.injecting ? s.eip : this.startEip) >>> 0,
     );
-    // `delivering` is 1 while an exception is delivered and 2 while the #DF it escalated to is
-    // (a #DF arriving at depth 1 is that escalation and is delivered); a fault at depth 2 shuts
-    // the processor down, in the catch below (SDM vol. 3 §6.15 "Interrupt 8", table 6-5).
-    if (this.delivering >= 2) {
+    // Table 6-5 ends every chain within four deliveries (an interrupt, a contributory fault
+    // delivering it, a #PF delivering that, #DF); a fault while delivering #DF itself shuts the
+    // processor down in the catch below. Deeper is a guard, not architecture.
+    if (this.delivering >= 4) {
       this.delivering = 0;
       this.lastVector = vector;
       this.endRun(StopReason.tripleFault);
@@ -940,8 +951,13 @@ export class Tier0 {
       this.delivering = 0;
     } catch (e) {
       if (!(e instanceof GuestFault)) throw e;
-      const nested = this.delivering;
-      if (nested >= 2 || vector === Vector.df) {
+      // A fault past a task switch's commit point is taken in the new task, at its EIP.
+      if (this.faultInNewTask) {
+        this.faultInNewTask = false;
+        returnEip = s.eip;
+      }
+      if (vector === Vector.df) {
+        // A fault while delivering #DF shuts the processor down (SDM vol. 3 §6.15, interrupt 8).
         this.delivering = 0;
         this.lastVector = vector;
         this.endRun(StopReason.tripleFault);
@@ -951,11 +967,20 @@ export class Tier0 {
       // The rings package's rule (SDM vol. 3 table 6-5): benign pairs deliver the second
       // exception, contributory/page-fault pairs become #DF.
       if (escalate(vector, v) === 'double-fault') this.deliver(Vector.df, 0, false, returnEip);
-      else {
-        this.delivering = 0;
-        this.deliver(v, FAULT.errorCode, false, returnEip);
-      }
+      else this.deliver(v, FAULT.errorCode, false, returnEip);
+      return;
     }
+    this.deliverTaskTrap();
+  }
+
+  /**
+   * Raises the #DB a task switch to a TSS with T = 1 left pending, after the switch and before
+   * the new task's first instruction (SDM Vol. 3A §7.2.1, §17.3.1.5); DR6.BT is already set.
+   */
+  deliverTaskTrap(): void {
+    if (!this.pendingTaskTrap) return;
+    this.pendingTaskTrap = false;
+    this.deliver(Vector.db, -1, false, this.state.eip);
   }
 
   deliverReal(vector: number, returnEip: number): void {
@@ -983,8 +1008,17 @@ export class Tier0 {
   deliverProtected(vector: number, errorCode: number, software: boolean, returnEip: number): void {
     const s = this.state;
     // Gate and target checks are the rings package's rules (SDM vol. 3 §6.12.1).
-    const target = interruptTarget(this.tables, s.cpl, vector, { software, external: !software });
+    const target = interruptTargetOrTask(this.tables, s.cpl, vector, { software, external: !software });
     if (!target.ok) raise(target.fault.vector, target.fault.errorCode);
+    if (target.kind === 'task') {
+      // A task gate (SDM vol. 3 §6.12.2): the handler is a task; an exception's error code is
+      // pushed on its stack.
+      const external = !software;
+      if (errorCode >= 0 && hasErrorCode(vector) && !software)
+        switchTask(this, 'int', target, returnEip, { external, errorCode });
+      else switchTask(this, 'int', target, returnEip, { external });
+      return;
+    }
     const ext = software ? 0 : 1;
     const gate32 = target.gate.is32;
     const selector = target.gate.selector;
@@ -1118,7 +1152,10 @@ export class Tier0 {
     // Faults while delivering INT n are faults of the INT instruction itself: let them propagate.
     this.trace?.interrupt?.(vector, -1, 'software', this.startEip >>> 0);
     if ((s.cr0 & 1) === 0) this.deliverReal(vector, s.eip);
-    else this.deliverProtected(vector, -1, true, s.eip);
+    else {
+      this.deliverProtected(vector, -1, true, s.eip);
+      this.deliverTaskTrap();
+    }
   }
 }
 
