@@ -134,8 +134,8 @@ export class Tier0 {
   /** Translated blocks by instruction-cache slot (valid while the slot holds the same code). */
   private readonly blockAt: (Block | undefined)[] = new Array(ICACHE_SIZE);
   /** Tier-0 executions per slot, towards `hotThreshold`. */
-  private readonly heat = new Uint8Array(ICACHE_SIZE);
-  private readonly hotThreshold: number;
+  private readonly heat = new Uint16Array(ICACHE_SIZE);
+  hotThreshold: number;
   /** Slot of the instruction `fetch` returned last. */
   private fetchSlot = 0;
   /** Entry EIPs of the last 16 blocks tier 1 ran, oldest overwritten first (`recentBlocks()`). */
@@ -154,7 +154,7 @@ export class Tier0 {
     this.callouts = { ...defaultCallouts(), ...options.callouts };
     this.policy = options.policy ?? NATIVE_POLICY;
     this.jit = options.jit && options.memory.ram !== undefined ? new Tier1() : null;
-    this.hotThreshold = Math.min(255, Math.max(1, Math.floor(options.jitThreshold ?? HOT_THRESHOLD)));
+    this.hotThreshold = Math.min(65535, Math.max(1, Math.floor(options.jitThreshold ?? HOT_THRESHOLD)));
     this.mmu.onCodeWrite = (page) => this.invalidatePage(page);
     // Writes that bypass this processor (device DMA, loaders) reach us through the bus's watch.
     options.memory.onCodeWrite?.((page) => this.invalidateCode(page * 4096, 4096));

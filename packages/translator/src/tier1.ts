@@ -403,17 +403,43 @@ export function discoverRegion(
 
 type BlockLinks = 'linkEip0' | 'link0' | 'linkEip1' | 'link1' | 'linkCode' | 'linkTlb';
 
+/**
+ * The one class of every entry: all entries share one hidden class, so the dispatcher's
+ * property loads stay monomorphic (objects built by spreading a literal got a map each).
+ */
+class Entry implements Block {
+  readonly fn: BlockFn;
+  readonly phys: number;
+  readonly entry: number;
+  readonly entryOffset: number;
+  linkEip0 = 0;
+  link0: Block | undefined = undefined;
+  linkEip1 = 0;
+  link1: Block | undefined = undefined;
+  linkCode = -1;
+  linkTlb = -1;
+  readonly ins: readonly Instruction[];
+  readonly handlers: readonly Handler[];
+  readonly count: number;
+  readonly mode: number;
+  readonly source: string;
+
+  constructor(f: Omit<Block, BlockLinks>) {
+    this.fn = f.fn;
+    this.phys = f.phys;
+    this.entry = f.entry;
+    this.entryOffset = f.entryOffset;
+    this.ins = f.ins;
+    this.handlers = f.handlers;
+    this.count = f.count;
+    this.mode = f.mode;
+    this.source = f.source;
+  }
+}
+
 /** An entry with no links yet. */
 function newBlock(fields: Omit<Block, BlockLinks>): Block {
-  return {
-    ...fields,
-    linkEip0: 0,
-    link0: undefined,
-    linkEip1: 0,
-    link1: undefined,
-    linkCode: -1,
-    linkTlb: -1,
-  };
+  return new Entry(fields);
 }
 
 /** Marks an address whose code cannot be translated (its first instruction needs tier 0). */
