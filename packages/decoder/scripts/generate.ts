@@ -337,6 +337,8 @@ function build(rows: readonly Row[]) {
     if (ops.some((o) => VVVV.has(o))) vex |= 0x10;
     const usesModrm = ops.some((o) => MODRM_USERS.has(o));
     if (usesModrm && modrmKind === 0) fail(row, 'operands need ModRM but the encoding has none');
+    // The decoder keys REX.B into the form choice only for opcodes without ModRM (NOP/XCHG 90).
+    if (norexb && modrmKind !== 0) fail(row, 'norexb is for opcodes without ModRM');
     let modc = 0;
     if (ops.some((o) => MEM_ONLY.has(o))) modc = 1;
     if (ops.some((o) => REG_ONLY.has(o))) {

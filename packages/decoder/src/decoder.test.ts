@@ -168,6 +168,39 @@ describe('Decoder', () => {
     expect(i.opCount).toBe(0);
   });
 
+  it('a reused Instruction reports only the memory and immediate fields of the form just decoded', () => {
+    const d = new Decoder(32);
+    const i = new Instruction();
+    // enter 0x10, 0x2 then mov eax, [ebx+esi*2+0x7f] then add eax, ecx then stosb
+    d.decodeOut(b(0xc8, 0x10, 0x00, 0x02), 0, 0, i);
+    expect([i.immediate, i.immediate2]).toEqual([0x10, 2]);
+    d.decodeOut(b(0x8b, 0x44, 0x73, 0x7f), 0, 0, i);
+    expect([i.immediate, i.immediate2, i.memBase, i.memIndex, i.memScale, i.memDisplacement]).toEqual([
+      0,
+      0,
+      Register.ebx,
+      Register.esi,
+      2,
+      0x7f,
+    ]);
+    d.decodeOut(b(0x01, 0xc8), 0, 0, i);
+    expect([i.memBase, i.memIndex, i.memScale, i.memDisplacement, i.memSegment, i.memSize]).toEqual([
+      0, 0, 1, 0, 0, 0,
+    ]);
+    expect([i.op0Register, i.op1Register]).toEqual([Register.eax, Register.ecx]);
+    d.decodeOut(b(0xaa), 0, 0, i);
+    expect([i.op0Kind, i.memSegment, i.memBase, i.memSize]).toEqual([
+      OpKind.memoryESDI,
+      Register.es,
+      0,
+      MemSize.u8,
+    ]);
+    d.decodeOut(b(0x0f, 0x0b), 0, 0, i);
+    expect(i.mnemonic).toBe('ud2');
+    d.decodeOut(b(0x0f, 0x04), 0, 0, i);
+    expect([i.invalid, i.mnemonic, i.opCount, i.op0Kind, i.op0Register]).toEqual([true, '', 0, 0, 0]);
+  });
+
   it('rejects a bitness other than 16, 32 or 64', () => {
     expect(() => new Decoder(8 as unknown as 16)).toThrow(RangeError);
   });
