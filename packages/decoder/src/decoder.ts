@@ -62,7 +62,7 @@ const IDX16 = [Register.si, Register.di, Register.si, Register.di, 0, 0, 0, 0];
 
 const SCRATCH_SIZE = 40;
 
-// Prefix classes, indexed by byte: 0 is "not a prefix".
+// Byte classes, indexed by byte: prefixes (1–7), then what a byte ending the prefixes starts.
 const PK_OSIZE = 1;
 const PK_ASIZE = 2;
 const PK_LOCK = 3;
@@ -70,17 +70,25 @@ const PK_REP = 4;
 const PK_SEG_LEGACY = 5;
 const PK_SEG_FSGS = 6;
 const PK_REX = 7;
-const PREFIX_KIND = new Uint8Array(256);
-PREFIX_KIND[0x66] = PK_OSIZE;
-PREFIX_KIND[0x67] = PK_ASIZE;
-PREFIX_KIND[0xf0] = PK_LOCK;
-PREFIX_KIND[0xf2] = PK_REP;
-PREFIX_KIND[0xf3] = PK_REP;
-for (const c of [0x26, 0x2e, 0x36, 0x3e]) PREFIX_KIND[c] = PK_SEG_LEGACY;
-PREFIX_KIND[0x64] = PK_SEG_FSGS;
-PREFIX_KIND[0x65] = PK_SEG_FSGS;
-const PREFIX_KIND_64 = PREFIX_KIND.slice();
-for (let c = 0x40; c < 0x50; c++) PREFIX_KIND_64[c] = PK_REX;
+/** A one-byte opcode. */
+const BC_OPCODE = 8;
+/** The 0F escape of the two- and three-byte maps. */
+const BC_ESCAPE = 9;
+/** C4/C5/62/8F: VEX, EVEX or XOP, or in 16/32-bit mode possibly LES/LDS/BOUND/POP. */
+const BC_VEX = 10;
+const BYTE_CLASS = new Uint8Array(256).fill(BC_OPCODE);
+BYTE_CLASS[0x66] = PK_OSIZE;
+BYTE_CLASS[0x67] = PK_ASIZE;
+BYTE_CLASS[0xf0] = PK_LOCK;
+BYTE_CLASS[0xf2] = PK_REP;
+BYTE_CLASS[0xf3] = PK_REP;
+for (const c of [0x26, 0x2e, 0x36, 0x3e]) BYTE_CLASS[c] = PK_SEG_LEGACY;
+BYTE_CLASS[0x64] = PK_SEG_FSGS;
+BYTE_CLASS[0x65] = PK_SEG_FSGS;
+BYTE_CLASS[0x0f] = BC_ESCAPE;
+for (const c of [0xc4, 0xc5, 0x62, 0x8f]) BYTE_CLASS[c] = BC_VEX;
+const BYTE_CLASS_64 = BYTE_CLASS.slice();
+for (let c = 0x40; c < 0x50; c++) BYTE_CLASS_64[c] = PK_REX;
 
 /*
  * Form choice per opcode slot (SDM Vol. 2 §2.1–2.3: the prefixes and ModRM fields that select a
@@ -119,14 +127,12 @@ for (let slot = 0; slot < 7 * 256; slot++) {
   resultsSize += KEYS_PER_MODE[keyMode]!;
 }
 const RESULTS: Partial<Record<Bitness, Uint16Array>> = {};
-
-/** Opcode bytes that start something other than a one-byte opcode: 1 = 0F escape, 2 = VEX/EVEX/XOP. */
-const ESCAPE = new Uint8Array(256);
-ESCAPE[0x0f] = 1;
-ESCAPE[0xc4] = 2;
-ESCAPE[0xc5] = 2;
-ESCAPE[0x62] = 2;
-ESCAPE[0x8f] = 2;
+/**
+ * First level, for the common case in one load: FAST_RESULTS[mode][slot << 9 | prefix key |
+ * ModRM reg/mod << 5] = `code << 4 | sizeIndex << 2 | hasModrm << 1`, or 1 for "ask the slot's
+ * table" (no form, invalid combination, forms keyed by the whole ModRM byte or by REX.B).
+ */
+const FAST_RESULTS: Partial<Record<Bitness, Uint16Array>> = {};
 
 /** Displacement bytes by ModRM (32/64-bit addressing), and whether a SIB byte follows. */
 const MODRM_DISP = new Uint8Array(256);
@@ -151,16 +157,24 @@ for (let m = 0; m < 256; m++) {
 export class Decoder {
   readonly bitness: Bitness;
   private readonly scratch = new Uint8Array(SCRATCH_SIZE);
+  /** Prefix/opcode byte classes of this mode. */
+  private readonly byteClass: Uint8Array;
+  private readonly slotInfo = SLOT_INFO;
+  private readonly codeFast = CODE_FAST;
+  private readonly extra = EXTRA;
   /** The mode's bits in `Instruction.state`. */
   private readonly modeBits: number;
   /** Form choice per opcode slot and key (shared by all decoders of this mode). */
   private readonly results: Uint16Array;
+  /** First-level form choice per slot, prefixes and ModRM reg/mod (shared by the mode's decoders). */
+  private readonly fastResults: Uint16Array;
 
   constructor(bitness: Bitness) {
     if (bitness !== 16 && bitness !== 32 && bitness !== 64) {
       throw new RangeError(`bitness must be 16, 32 or 64 (got ${String(bitness)})`);
     }
     this.bitness = bitness;
+    this.byteClass = bitness === 64 ? BYTE_CLASS_64 : BYTE_CLASS;
     this.modeBits = (bitness === 16 ? 0 : bitness === 32 ? 1 : 2) << STATE_MODE_SHIFT;
     let results = RESULTS[bitness];
     if (results === undefined) {
@@ -168,6 +182,12 @@ export class Decoder {
       RESULTS[bitness] = results;
     }
     this.results = results;
+    let fast = FAST_RESULTS[bitness];
+    if (fast === undefined) {
+      fast = new Uint16Array(7 * 256 * 512).fill(NOT_BUILT);
+      FAST_RESULTS[bitness] = fast;
+    }
+    this.fastResults = fast;
   }
 
   /** Decodes the instruction at `bytes[offset]`, located at address `ip`, into `out`. */
@@ -192,49 +212,52 @@ export class Decoder {
     let prefixes = 0;
     const limit = off + 15;
 
-    // Legacy prefixes and REX (SDM Vol. 2 §2.1.1, §2.2.1): one table lookup per byte.
-    const kinds = mode === 64 ? PREFIX_KIND_64 : PREFIX_KIND;
+    // Legacy prefixes and REX (SDM Vol. 2 §2.1.1, §2.2.1): one table lookup per byte, which
+    // also classes the opcode byte that ends them.
+    const classes = this.byteClass;
     let c = b[p]!;
-    let k = kinds[c]!;
-    while (k !== 0) {
+    let k = classes[c]!;
+    if (k < BC_OPCODE) {
+      do {
+        if (p >= limit) {
+          this.invalid(out, off, p, InvalidReason.tooLong);
+          return;
+        }
+        if (k === PK_REX) {
+          rex = c;
+        } else {
+          if (k === PK_OSIZE) {
+            pfx66 = 1;
+            prefixes |= PrefixBit.operandSize;
+          } else if (k === PK_ASIZE) {
+            pfx67 = 1;
+            prefixes |= PrefixBit.addressSize;
+          } else if (k === PK_LOCK) {
+            lock = 1;
+            prefixes |= PrefixBit.lock;
+          } else if (k === PK_REP) {
+            rep = c === 0xf3 ? 2 : 4;
+          } else if (k === PK_SEG_LEGACY) {
+            // In 64-bit mode ES/CS/SS/DS overrides are ignored and do not replace FS/GS.
+            if (mode !== 64 || seg < Register.fs) seg = Register.es + ((c >> 3) & 3);
+            prefixes |= PrefixBit.segment;
+          } else {
+            seg = c === 0x64 ? Register.fs : Register.gs;
+            prefixes |= PrefixBit.segment;
+          }
+          rex = 0; // a legacy prefix after REX cancels it
+        }
+        c = b[++p]!;
+        k = classes[c]!;
+      } while (k < BC_OPCODE);
       if (p >= limit) {
         this.invalid(out, off, p, InvalidReason.tooLong);
         return;
       }
-      if (k === PK_REX) {
-        rex = c;
-      } else {
-        if (k === PK_OSIZE) {
-          pfx66 = 1;
-          prefixes |= PrefixBit.operandSize;
-        } else if (k === PK_ASIZE) {
-          pfx67 = 1;
-          prefixes |= PrefixBit.addressSize;
-        } else if (k === PK_LOCK) {
-          lock = 1;
-          prefixes |= PrefixBit.lock;
-        } else if (k === PK_REP) {
-          rep = c === 0xf3 ? 2 : 4;
-        } else if (k === PK_SEG_LEGACY) {
-          // In 64-bit mode ES/CS/SS/DS overrides are ignored and do not replace FS/GS.
-          if (mode !== 64 || seg < Register.fs) seg = Register.es + ((c >> 3) & 3);
-          prefixes |= PrefixBit.segment;
-        } else {
-          seg = c === 0x64 ? Register.fs : Register.gs;
-          prefixes |= PrefixBit.segment;
-        }
-        rex = 0; // a legacy prefix after REX cancels it
-      }
-      c = b[++p]!;
-      k = kinds[c]!;
+      if (rep === 2) prefixes |= PrefixBit.rep;
+      else if (rep === 4) prefixes |= PrefixBit.repne;
+      if (rex !== 0) prefixes |= PrefixBit.rex;
     }
-    if (p >= limit) {
-      this.invalid(out, off, p, InvalidReason.tooLong);
-      return;
-    }
-    if (rep === 2) prefixes |= PrefixBit.rep;
-    else if (rep === 4) prefixes |= PrefixBit.repne;
-    if (rex !== 0) prefixes |= PrefixBit.rex;
     const rexByte = rex;
 
     let rexW = (rex >> 3) & 1;
@@ -251,8 +274,7 @@ export class Decoder {
     let op = c;
     p++;
     let map = 0;
-    const esc = ESCAPE[op]!;
-    if (esc === 1) {
+    if (k === BC_ESCAPE) {
       op = b[p++]!;
       map = 1;
       if (op === 0x38) {
@@ -262,7 +284,7 @@ export class Decoder {
         op = b[p++]!;
         map = 3;
       }
-    } else if (esc === 2) {
+    } else if (k === BC_VEX) {
       const next = b[p]!;
       // In 16/32-bit mode these are LES/LDS/BOUND/POP unless ModRM.mod = 11 (VEX/EVEX) or
       // the XOP map field is 8 or more; in 64-bit mode C4/C5/62 are always VEX/EVEX.
@@ -313,43 +335,61 @@ export class Decoder {
       }
     }
 
-    // Form choice: one load of the slot's info, one load of its precomputed result.
+    // Form choice: one load, keyed by the opcode slot, the prefixes and the next byte's ModRM
+    // reg and mod fields (read before knowing whether the opcode has ModRM: the byte is there,
+    // in `bytes` or in the padded scratch copy).
     const slot = map * 256 + op;
-    const si = SLOT_INFO[slot]!;
-    if (si === 0) {
-      if (vexL >= 0) this.skipVex(b, off, vexAt, vexEsc, mode, out);
-      else this.invalid(out, off, p, InvalidReason.undefinedOpcode);
-      return;
-    }
+    const pk = pfx66 | rep | (rexW << 3) | ((vexL >= 0 ? vexL : pfx67) << 4);
+    const next = b[p]!;
+    const fk = (slot << 9) | pk | ((((next >> 3) & 7) | (((next + 0x40) >> 5) & 8)) << 5);
+    let fr = this.fastResults[fk]!;
+    if (fr === NOT_BUILT) fr = this.buildFast(slot, fk);
     let modrm = -1;
-    let key = pfx66 | rep | (rexW << 3) | ((vexL >= 0 ? vexL : pfx67) << 4);
-    const keyMode = si & 3;
-    if (keyMode === 3) modrm = b[p++]!;
-    else if (keyMode === 1) {
-      modrm = b[p++]!;
-      key |= (((modrm >> 3) & 7) | (((modrm + 0x40) >> 5) & 8)) << 5;
-    } else if (keyMode === 2) {
-      modrm = b[p++]!;
-      key |= modrm << 5;
-    } else key |= rexB << 2;
-    let r = this.results[(si >>> 3) + key]!;
-    if (r === NOT_BUILT) r = this.buildSlot(slot, si, key);
-    const code = r >>> 4;
-    if (code === 0) {
-      // VEX coverage is partial: a VEX opcode without a matching row is reported as unsupported
-      // (with its length), not as undefined.
-      if (vexL >= 0) this.skipVex(b, off, vexAt, vexEsc, mode, out);
-      else
-        this.invalid(
-          out,
-          off,
-          p,
-          (r & 2) !== 0 ? InvalidReason.invalidInMode : InvalidReason.undefinedOpcode,
-        );
-      return;
+    let r: number;
+    if ((fr & 1) === 0) {
+      r = fr;
+      if ((fr & 2) !== 0) {
+        modrm = next;
+        p++;
+      }
+    } else {
+      // The rest: opcodes without forms, invalid combinations, forms that depend on the whole
+      // ModRM byte or on REX.B.
+      const si = this.slotInfo[slot]!;
+      if (si === 0) {
+        if (vexL >= 0) this.skipVex(b, off, vexAt, vexEsc, mode, out);
+        else this.invalid(out, off, p, InvalidReason.undefinedOpcode);
+        return;
+      }
+      let key = pk;
+      const keyMode = si & 3;
+      if (keyMode === 3) modrm = b[p++]!;
+      else if (keyMode === 1) {
+        modrm = b[p++]!;
+        key |= (((modrm >> 3) & 7) | (((modrm + 0x40) >> 5) & 8)) << 5;
+      } else if (keyMode === 2) {
+        modrm = b[p++]!;
+        key |= modrm << 5;
+      } else key |= rexB << 2;
+      r = this.results[(si >>> 3) + key]!;
+      if (r === NOT_BUILT) r = this.buildSlot(slot, si, key);
+      if (r >>> 4 === 0) {
+        // VEX coverage is partial: a VEX opcode without a matching row is reported as unsupported
+        // (with its length), not as undefined.
+        if (vexL >= 0) this.skipVex(b, off, vexAt, vexEsc, mode, out);
+        else
+          this.invalid(
+            out,
+            off,
+            p,
+            (r & 2) !== 0 ? InvalidReason.invalidInMode : InvalidReason.undefinedOpcode,
+          );
+        return;
+      }
     }
+    const code = r >>> 4;
     // A VEX form without a VEX.vvvv operand requires vvvv = 1111b (stored inverted: 0 here).
-    const fast = CODE_FAST[code]!;
+    const fast = this.codeFast[code]!;
     if (vexL >= 0 && vvvv !== 0 && (fast & FAST_USES_VVVV) === 0) {
       this.invalid(out, off, p, InvalidReason.undefinedOpcode);
       return;
@@ -384,7 +424,7 @@ export class Decoder {
       }
       const reg = ((modrm >> 3) & 7) | rexR;
       for (let i = 0; i < extras; i++) {
-        const k = EXTRA[code * 4 + i]!;
+        const k = this.extra[code * 4 + i]!;
         switch (k) {
           case OD.ib:
             out.imm = b[p]!;
@@ -763,6 +803,29 @@ export class Decoder {
       );
     }
     return this.results[base + wanted]!;
+  }
+
+  /**
+   * Fills the first-level entries of one opcode slot (512 keys: prefixes and ModRM reg/mod) from
+   * the slot's own table; entries the first level cannot answer are marked for the slow path.
+   * Returns the entry for `wanted`.
+   */
+  private buildFast(slot: number, wanted: number): number {
+    const si = this.slotInfo[slot]!;
+    const keyMode = si & 3;
+    const base = si >>> 3;
+    if (si !== 0 && this.results[base] === NOT_BUILT) this.buildSlot(slot, si, 0);
+    for (let key = 0; key < 512; key++) {
+      let entry = 1;
+      if (si !== 0 && keyMode !== 2) {
+        const r = this.results[base + (keyMode === 1 ? key : key & 31)]!;
+        // Without ModRM the slot's table is keyed by REX.B instead (NOP against XCHG r8, rAX).
+        const sameForRexB = keyMode !== 0 || this.results[base + (key & 31) + 32] === r;
+        if (r >>> 4 !== 0 && sameForRexB) entry = (r & 0xfffc) | (keyMode !== 0 ? 2 : 0);
+      }
+      this.fastResults[(slot << 9) | key] = entry;
+    }
+    return this.fastResults[wanted]!;
   }
 
   /** Marks `out` invalid: no form, no operands, the reason and the bytes examined. */
