@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Decoder, decode } from './decoder';
+import { formatIntel } from './format';
 import { Code } from './generated/tables';
 import { flowControl, formInfo, Instruction, PrefixBit, privilege } from './instruction';
 import { Flag, FlowControl, InvalidReason, MemSize, OpKind, Privilege } from './kinds';
@@ -217,9 +218,29 @@ describe('Decoder', () => {
     expect(shlx.op2Register).toBe(Register.rax);
   });
 
+  it('decodes FMA, F16C, broadcasts and masked moves (SDM Vol. 2: VFMADD231PS, VCVTPH2PS, VBROADCASTSS, VPMASKMOVD)', () => {
+    const fma = decode(b(0xc4, 0xe2, 0x71, 0xb8, 0xc2), 0, 64);
+    expect([fma.codeName, formatIntel(fma)]).toEqual([
+      'vex_vfmadd231ps_xmm_xmm_xmmm128',
+      'vfmadd231ps xmm0, xmm1, xmm2',
+    ]);
+    const fmaSd = decode(b(0xc4, 0xe2, 0xf1, 0xa9, 0xc2), 0, 64);
+    expect(fmaSd.codeName).toBe('vex_vfmadd213sd_xmm_xmm_xmmm64');
+    expect(decode(b(0xc4, 0xe2, 0x7d, 0x13, 0xc1), 0, 64).codeName).toBe('vex_vcvtph2ps_ymm_xmmm128');
+    const bc = decode(b(0xc4, 0xe2, 0x79, 0x18, 0x44, 0x24, 0x08), 0, 64);
+    expect([bc.codeName, bc.length, formatIntel(bc)]).toEqual([
+      'vex_vbroadcastss_xmm_m32',
+      7,
+      'vbroadcastss xmm0, [rsp+0x8]',
+    ]);
+    // VPMASKMOVD has no register form: mod = 11b is undefined.
+    expect(decode(b(0xc4, 0xe2, 0x71, 0x8c, 0xc2), 0, 64).invalid).toBe(true);
+    expect(decode(b(0xc4, 0xe2, 0x71, 0x8c, 0x02), 0, 64).codeName).toBe('vex_vpmaskmovd_xmm_xmm_m128');
+  });
+
   it('VEX after a 66/F2/F3/REX prefix is invalid; VEX forms without rows and EVEX are unsupported with their length', () => {
     expect(decode(b(0x66, 0xc5, 0xf8, 0x77), 0, 32).invalid).toBe(true);
-    const v = decode(b(0xc4, 0xe2, 0x79, 0x18, 0x44, 0x24, 0x08), 0, 64); // vbroadcastss (no row yet)
+    const v = decode(b(0xc4, 0xe2, 0x71, 0x50, 0x44, 0x24, 0x08), 0, 64); // AVX-VNNI vpdpbusd (no row)
     expect(v.invalidReason).toBe(InvalidReason.unsupported);
     expect(v.length).toBe(7);
     const e = decode(b(0x62, 0xf1, 0x4c, 0x0b, 0x55, 0xd3), 0, 64);

@@ -37,7 +37,7 @@ export type Bitness = 16 | 32 | 64;
  *   0–2   modes the form exists in (bit 0: 16-bit, 1: 32-bit, 2: 64-bit)
  *   3–5   effective operand sizes it matches (16, 32, 64)
  *   6–8   effective address sizes it matches (16, 32, 64)
- *   9–11  mandatory prefix: 0 legacy, 1 none allowed, 2 = 66, 3 = F3, 4 = F2
+ *   9–11  mandatory prefix: 0 legacy, 1 none allowed, 2 = 66, 3 = F3, 4 = F2, 5 no F2/F3 (66 sizes)
  *   12    d64: operand size defaults to 64 in 64-bit mode
  *   13    f64: operand size is 64 in 64-bit mode
  *   14–15 REX.W / VEX.W: 0 any, 1 required, 2 must be clear, 3 clear in 64-bit mode only
@@ -133,6 +133,10 @@ const RESULTS: Partial<Record<Bitness, Uint16Array>> = {};
  * table" (no form, invalid combination, forms keyed by the whole ModRM byte or by REX.B).
  */
 const FAST_RESULTS: Partial<Record<Bitness, Uint16Array>> = {};
+
+/** VEX/EVEX map 1 opcodes followed by an imm8 (SDM Vol. 2 appendix A, table A-3). */
+const MAP1_IMM8 = new Uint8Array(256);
+for (const op of [0x70, 0x71, 0x72, 0x73, 0xc2, 0xc4, 0xc5, 0xc6]) MAP1_IMM8[op] = 1;
 
 /** Displacement bytes by ModRM (32/64-bit addressing), and whether a SIB byte follows. */
 const MODRM_DISP = new Uint8Array(256);
@@ -291,7 +295,7 @@ export class Decoder {
       const isVex = op === 0x8f ? (next & 0x1f) >= 8 : mode === 64 || (next & 0xc0) === 0xc0;
       if (isVex) {
         if (op === 0x62 || op === 0x8f) {
-          this.skipVex(b, off, p, op, mode, out);
+          this.skipVex(b, off, p, op, pfx67, out);
           return;
         }
         // VEX (SDM Vol. 2 §2.3): 66/F2/F3/REX before it are #UD; fields are stored inverted.
@@ -357,7 +361,7 @@ export class Decoder {
       // ModRM byte or on REX.B.
       const si = this.slotInfo[slot]!;
       if (si === 0) {
-        if (vexL >= 0) this.skipVex(b, off, vexAt, vexEsc, mode, out);
+        if (vexL >= 0) this.skipVex(b, off, vexAt, vexEsc, pfx67, out);
         else this.invalid(out, off, p, InvalidReason.undefinedOpcode);
         return;
       }
@@ -376,7 +380,7 @@ export class Decoder {
       if (r >>> 4 === 0) {
         // VEX coverage is partial: a VEX opcode without a matching row is reported as unsupported
         // (with its length), not as undefined.
-        if (vexL >= 0) this.skipVex(b, off, vexAt, vexEsc, mode, out);
+        if (vexL >= 0) this.skipVex(b, off, vexAt, vexEsc, pfx67, out);
         else
           this.invalid(
             out,
@@ -575,6 +579,9 @@ export class Decoder {
             }
             break;
           case OD.dr:
+          case OD.kr:
+            // DR8–DR15 do not exist (SDM Vol. 2B MOV—Move to/from Debug Registers); opmask operands
+            // are k0–k7 only, so an opmask ModRM.reg with VEX.R set names no register.
             if (reg > 7) {
               this.invalid(out, off, p, InvalidReason.badRegister);
               return;
@@ -732,6 +739,8 @@ export class Decoder {
       if (mp !== 0) {
         if (mp === 1) {
           if (pfx66 || rep) continue;
+        } else if (mp === 5) {
+          if (rep) continue;
         } else if (mp !== mpActive) continue;
       }
       const kind = (m >>> 17) & 3;
@@ -841,7 +850,8 @@ export class Decoder {
    * VEX (C4/C5), EVEX (62) and XOP (8F) encodings: computes the length so that a disassembly
    * stays in step, and marks the instruction unsupported.
    */
-  private skipVex(b: Uint8Array, off: number, p: number, esc: number, mode: Bitness, out: Instruction): void {
+  private skipVex(b: Uint8Array, off: number, p: number, esc: number, pfx67: number, out: Instruction): void {
+    const mode = this.bitness;
     let map = 1;
     let pp = 0;
     if (esc === 0xc5) {
@@ -867,9 +877,10 @@ export class Decoder {
     const modrm = b[p++]!;
     const mod = modrm >> 6;
     const rm = modrm & 7;
-    const as = mode === 16 ? 16 : 32;
+    // 16-bit addressing in 16-bit mode, or in 32-bit mode with 67 (SDM Vol. 2 §2.1.5).
+    const as16 = mode === 16 ? pfx67 === 0 : mode === 32 && pfx67 === 1;
     if (mod !== 3) {
-      if (as === 16 && mode === 16) {
+      if (as16) {
         if (mod === 0 && rm === 6) p += 2;
         else if (mod === 1) p += 1;
         else if (mod === 2) p += 2;
@@ -882,8 +893,13 @@ export class Decoder {
         else if (mod === 2) p += 4;
       }
     }
-    // Immediate byte: VEX map 3 (0F3A) forms and XOP map 8 take an imm8.
-    if ((esc !== 0x8f && map === 3) || (esc === 0x8f && map === 8)) p += 1;
+    // Immediate byte: map 3 (0F3A) forms, the map 1 opcodes with an imm8 (PSHUFD, the shift
+    // groups 71–73, CMPPS, PINSRW, PEXTRW, SHUFPS) and XOP map 8 take one.
+    if (
+      (esc !== 0x8f && (map === 3 || (map === 1 && MAP1_IMM8[opcode] === 1))) ||
+      (esc === 0x8f && map === 8)
+    )
+      p += 1;
     else if (esc === 0x8f && map === 0xa) p += 4;
     this.invalid(out, off, p, InvalidReason.unsupported);
     out.length = Math.min(15, p - off);

@@ -156,6 +156,16 @@ function isString(k: number): boolean {
   return k === OD.segSI || k === OD.esDI;
 }
 
+/**
+ * Conversions from 128 or 256 bits to an XMM register: only the memory size tells the two VEX
+ * forms apart (NASM `oword`/`yword`, GNU `x`/`y` suffixes).
+ */
+const XY_MNEMONICS = new Set(['vcvtpd2ps', 'vcvtpd2dq', 'vcvttpd2dq']);
+const XY_MNEMONIC = new Uint8Array(MNEMONIC_NAMES.length);
+MNEMONIC_NAMES.forEach((m, i) => {
+  XY_MNEMONIC[i] = XY_MNEMONICS.has(m) ? 1 : 0;
+});
+
 /** Per form: 1 string instruction (implied operands), 2 the memory size is always written. */
 const FORM_STYLE = new Uint8Array(CODE_COUNT);
 /** Per mnemonic: whether Intel syntax writes the memory size even next to a register operand. */
@@ -172,7 +182,8 @@ MNEMONIC_NAMES.forEach((m, i) => {
     m.startsWith('rc') ||
     m === 'sal' ||
     m === 'sar' ||
-    m === 'crc32'
+    m === 'crc32' ||
+    XY_MNEMONICS.has(m)
       ? 1
       : 0;
   FLOW_MNEMONIC[i] = m.startsWith('jmp') || m.startsWith('call') ? 1 : 0;
@@ -265,6 +276,7 @@ export function formatAtt(ins: Instruction): string {
     else if (kind === OpKind.memory) hasMem = true;
   }
   if (hasMem && !hasReg) mnem += ATT_SUFFIX[ins.memSize] ?? '';
+  else if (hasMem && XY_MNEMONIC[ins.mnemonicId] === 1) mnem += ins.memSize === MemSize.u256 ? 'y' : 'x';
   const parts: string[] = [];
   for (let i = n - 1; i >= 0; i--) {
     const kind = ins.opKind(i);

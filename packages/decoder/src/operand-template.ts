@@ -28,6 +28,7 @@ export const F_RM8 = 6;
 export const F_OPLOW8 = 7;
 export const F_REG3 = 8; // ModRM.reg without REX.R
 export const F_RM3 = 9; // ModRM.rm without REX.B
+export const F_VVVV3 = 10; // VEX.vvvv, low three bits
 
 /**
  * Operand i of form c: `kind | field << 3 | base << 7` at `variant * CODE_COUNT * 4 + c * 4 + i`
@@ -188,6 +189,21 @@ function build(): void {
         case OD.vvvvR64:
           both(OpKind.register, Register.rax, F_VVVV);
           break;
+        // Opmask registers: three bits; VEX.R, VEX.B and VEX.vvvv[3] do not extend them.
+        case OD.kr:
+          // VEX.R must be 0 for an opmask ModRM.reg (checked as an extra).
+          both(OpKind.register, Register.k0, F_REG3);
+          EXTRA[c * 4 + extras++] = k;
+          break;
+        case OD.rkr:
+          both(OpKind.register, Register.k0, F_RM3);
+          break;
+        case OD.krm:
+          rm(Register.k0, F_RM3);
+          break;
+        case OD.vvvvK:
+          both(OpKind.register, Register.k0, F_VVVV3);
+          break;
         case OD.sreg:
         case OD.sregw:
           both(OpKind.register, Register.es, F_REG3);
@@ -334,6 +350,8 @@ export function templateRegister(code: number, ops: number, i: number): number {
       return base + ((ops >>> OPS_REG_SHIFT) & 7);
     case F_RM3:
       return base + ((ops >>> OPS_RM_SHIFT) & 7);
+    case F_VVVV3:
+      return base + ((ops >>> OPS_VVVV_SHIFT) & 7);
     default:
       return base;
   }

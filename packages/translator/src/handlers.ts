@@ -1504,6 +1504,7 @@ function build(name: string): Handler {
     case 'nopw':
     case 'nopd':
     case 'nop':
+    case 'reservednop':
     case 'pause':
     case 'endbr32':
     case 'lfence':
@@ -1697,6 +1698,7 @@ function build(name: string): Handler {
       return clts;
     case 'invd':
     case 'wbinvd':
+    case 'wbnoinvd':
       return nop;
     case 'sgdt':
       return descTableStore(false);
