@@ -477,6 +477,7 @@ const CLASS_BIT: Readonly<Record<string, number>> = {
   mm: 2048,
   xmm: 4096,
   ymm: 8192,
+  k: 16384,
 };
 
 function gprBit(size: number): number {

@@ -55,7 +55,7 @@ export type OpSpec =
   /** The register in VEX.vvvv. */
   | { readonly t: 'vvvv'; readonly cls: SpecClass; readonly size: number };
 
-export type SpecClass = 'gpr' | 'seg' | 'cr' | 'dr' | 'st' | 'mm' | 'xmm' | 'ymm';
+export type SpecClass = 'gpr' | 'seg' | 'cr' | 'dr' | 'st' | 'mm' | 'xmm' | 'ymm' | 'k';
 
 /** A memory operand's size: bytes it accesses and the size keyword that selects it. */
 export interface MemSpec {
@@ -76,7 +76,7 @@ export interface Form {
   readonly mnemonic: string;
   /** Position in the decoder's row table: earlier rows win ties, as in the decoder. */
   readonly order: number;
-  /** Mandatory prefix: 0 none, 1 none allowed (NP), 2 = 66, 3 = F3, 4 = F2. */
+  /** Mandatory prefix: 0 none, 1 none allowed (NP), 2 = 66, 3 = F3, 4 = F2, 5 no F2/F3 (NR). */
   readonly mp: number;
   /** Escape bytes and opcode (`[0x0f, 0x01]`); for VEX forms only the opcode byte. */
   readonly opcode: readonly number[];
@@ -239,6 +239,13 @@ const TOKENS: Readonly<Record<string, OpSpec>> = {
   rymm: { t: 'rr', cls: 'ymm', size: 0 },
   vx: { t: 'vvvv', cls: 'xmm', size: 0 },
   vy: { t: 'vvvv', cls: 'ymm', size: 0 },
+  kr: { t: 'reg', cls: 'k', size: 0 },
+  rkr: { t: 'rr', cls: 'k', size: 0 },
+  krm8: { t: 'rm', cls: 'k', size: 0, mem: memSpec(MemSize.u8) },
+  krm16: { t: 'rm', cls: 'k', size: 0, mem: memSpec(MemSize.u16) },
+  krm32: { t: 'rm', cls: 'k', size: 0, mem: memSpec(MemSize.u32) },
+  krm64: { t: 'rm', cls: 'k', size: 0, mem: memSpec(MemSize.u64) },
+  vk: { t: 'vvvv', cls: 'k', size: 0 },
   vr32: { t: 'vvvv', cls: G, size: 4 },
   vr64: { t: 'vvvv', cls: G, size: 8 },
 };
@@ -305,6 +312,7 @@ function parseRow(row: Row, order: number): Form {
     else if (t === 'p66') mp = 2;
     else if (t === 'pF3') mp = 3;
     else if (t === 'pF2') mp = 4;
+    else if (t === 'pNR') mp = 5;
     else if (/^[0-9A-F]{2}$/.test(t)) {
       if (modrm === 0 && !plusR && needsOpcode()) bytes.push(Number.parseInt(t, 16));
       else {

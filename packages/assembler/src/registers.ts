@@ -13,7 +13,8 @@ export type RegClass =
   | 'st'
   | 'mm'
   | 'xmm'
-  | 'ymm';
+  | 'ymm'
+  | 'k';
 
 /** A register as the assembler sees it: the decoder's id plus what encoding it needs. */
 export interface Reg {
@@ -44,7 +45,8 @@ function classOf(id: number): RegClass {
   if (id < Register.mm0) return 'st';
   if (id < Register.xmm0) return 'mm';
   if (id < Register.ymm0) return 'xmm';
-  return 'ymm';
+  if (id < Register.k0) return 'ymm';
+  return 'k';
 }
 
 const SIZE: Record<string, number> = { gpr8: 1, gpr16: 2, gpr32: 4, gpr64: 8 };

@@ -117,11 +117,18 @@ const OPERAND_TOKENS: Record<string, readonly [number, number]> = {
   vy: [OD.vvvvY, MemSize.none],
   vr32: [OD.vvvvR32, MemSize.none],
   vr64: [OD.vvvvR64, MemSize.none],
+  kr: [OD.kr, MemSize.none],
+  rkr: [OD.rkr, MemSize.none],
+  krm8: [OD.krm, MemSize.u8],
+  krm16: [OD.krm, MemSize.u16],
+  krm32: [OD.krm, MemSize.u32],
+  krm64: [OD.krm, MemSize.u64],
+  vk: [OD.vvvvK, MemSize.none],
 };
 
 const MEM_ONLY = new Set<number>([OD.mem]);
-const REG_ONLY = new Set<number>([OD.rr16, OD.rr32, OD.rr64, OD.sti, OD.rmm, OD.rxmm, OD.rymm]);
-const VVVV = new Set<number>([OD.vvvvX, OD.vvvvY, OD.vvvvR32, OD.vvvvR64]);
+const REG_ONLY = new Set<number>([OD.rr16, OD.rr32, OD.rr64, OD.sti, OD.rmm, OD.rxmm, OD.rymm, OD.rkr]);
+const VVVV = new Set<number>([OD.vvvvX, OD.vvvvY, OD.vvvvR32, OD.vvvvR64, OD.vvvvK]);
 const MODRM_USERS = new Set<number>([
   OD.reg8,
   OD.reg16,
@@ -150,6 +157,12 @@ const MODRM_USERS = new Set<number>([
   OD.xmm,
   OD.xmmrm,
   OD.rxmm,
+  OD.ymm,
+  OD.ymmrm,
+  OD.rymm,
+  OD.kr,
+  OD.rkr,
+  OD.krm,
 ]);
 
 const FLAG_LETTERS: Record<string, number> = {
@@ -295,6 +308,7 @@ function build(rows: readonly Row[]) {
       else if (t === 'p66') mp = 2;
       else if (t === 'pF3') mp = 3;
       else if (t === 'pF2') mp = 4;
+      else if (t === 'pNR') mp = 5;
       else if (/^[0-9A-F]{2}$/.test(t)) {
         if (modrmKind === 0 && !plusR && needsOpcode(opcodeBytes)) opcodeBytes.push(Number.parseInt(t, 16));
         else {
@@ -337,6 +351,8 @@ function build(rows: readonly Row[]) {
     if (ops.some((o) => VVVV.has(o))) vex |= 0x10;
     const usesModrm = ops.some((o) => MODRM_USERS.has(o));
     if (usesModrm && modrmKind === 0) fail(row, 'operands need ModRM but the encoding has none');
+    // The decoder keys REX.B into the form choice only for opcodes without ModRM (NOP/XCHG 90).
+    if (norexb && modrmKind !== 0) fail(row, 'norexb is for opcodes without ModRM');
     let modc = 0;
     if (ops.some((o) => MEM_ONLY.has(o))) modc = 1;
     if (ops.some((o) => REG_ONLY.has(o))) {

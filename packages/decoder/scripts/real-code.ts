@@ -1,7 +1,8 @@
 /**
  * Real machine code for the differential tests and the benchmark: the `.text` sections of
  * Debian's statically linked busybox for i386 (32-bit) and amd64 (64-bit), obtained with
- * `apt-get download` and `dpkg -x` and cached under `<repo>/.cache/decoder/`.
+ * `apt-get download` and `dpkg -x` and cached under `<repo>/.cache/decoder/`, and the `.text` of
+ * the running Node executable (a large x86-64 binary).
  *
  *   pnpm --filter @ringzero/decoder fetch-real-code
  */
@@ -98,7 +99,24 @@ export function fetchRealCode(): string[] {
   return done;
 }
 
-/** The cached samples (empty when `fetchRealCode` has not run on this machine). */
+/**
+ * A large x86-64 binary every machine running this code has: the Node executable itself (tens of
+ * megabytes of compiled C++ and V8 builtins, with AVX2/AVX-512 paths). Undefined on other
+ * architectures or when the file is not an x86-64 ELF.
+ */
+export function nodeText(): CodeSample | undefined {
+  try {
+    const file = new Uint8Array(readFileSync(process.execPath));
+    // ELF64 (EI_CLASS 2), little-endian, e_machine 0x3E (x86-64).
+    if (file[4] !== 2 || file[5] !== 1 || file[0x12] !== 0x3e || file[0x13] !== 0) return undefined;
+    const text = elfText(file);
+    return { name: 'node-x86-64', bitness: 64, bytes: text.bytes, address: text.address };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The cached samples (empty when `fetchRealCode` has not run on this machine), then `nodeText()`. */
 export function loadRealCode(): CodeSample[] {
   const out: CodeSample[] = [];
   for (const s of SAMPLES) {
@@ -111,6 +129,8 @@ export function loadRealCode(): CodeSample[] {
       address: Number(readFileSync(`${target}.addr`, 'utf8')),
     });
   }
+  const node = nodeText();
+  if (node !== undefined) out.push(node);
   return out;
 }
 

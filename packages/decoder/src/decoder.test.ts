@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Decoder, decode } from './decoder';
+import { formatIntel } from './format';
 import { Code } from './generated/tables';
 import { flowControl, formInfo, Instruction, PrefixBit, privilege } from './instruction';
 import { Flag, FlowControl, InvalidReason, MemSize, OpKind, Privilege } from './kinds';
@@ -168,6 +169,39 @@ describe('Decoder', () => {
     expect(i.opCount).toBe(0);
   });
 
+  it('a reused Instruction reports only the memory and immediate fields of the form just decoded', () => {
+    const d = new Decoder(32);
+    const i = new Instruction();
+    // enter 0x10, 0x2 then mov eax, [ebx+esi*2+0x7f] then add eax, ecx then stosb
+    d.decodeOut(b(0xc8, 0x10, 0x00, 0x02), 0, 0, i);
+    expect([i.immediate, i.immediate2]).toEqual([0x10, 2]);
+    d.decodeOut(b(0x8b, 0x44, 0x73, 0x7f), 0, 0, i);
+    expect([i.immediate, i.immediate2, i.memBase, i.memIndex, i.memScale, i.memDisplacement]).toEqual([
+      0,
+      0,
+      Register.ebx,
+      Register.esi,
+      2,
+      0x7f,
+    ]);
+    d.decodeOut(b(0x01, 0xc8), 0, 0, i);
+    expect([i.memBase, i.memIndex, i.memScale, i.memDisplacement, i.memSegment, i.memSize]).toEqual([
+      0, 0, 1, 0, 0, 0,
+    ]);
+    expect([i.op0Register, i.op1Register]).toEqual([Register.eax, Register.ecx]);
+    d.decodeOut(b(0xaa), 0, 0, i);
+    expect([i.op0Kind, i.memSegment, i.memBase, i.memSize]).toEqual([
+      OpKind.memoryESDI,
+      Register.es,
+      0,
+      MemSize.u8,
+    ]);
+    d.decodeOut(b(0x0f, 0x0b), 0, 0, i);
+    expect(i.mnemonic).toBe('ud2');
+    d.decodeOut(b(0x0f, 0x04), 0, 0, i);
+    expect([i.invalid, i.mnemonic, i.opCount, i.op0Kind, i.op0Register]).toEqual([true, '', 0, 0, 0]);
+  });
+
   it('rejects a bitness other than 16, 32 or 64', () => {
     expect(() => new Decoder(8 as unknown as 16)).toThrow(RangeError);
   });
@@ -184,9 +218,29 @@ describe('Decoder', () => {
     expect(shlx.op2Register).toBe(Register.rax);
   });
 
+  it('decodes FMA, F16C, broadcasts and masked moves (SDM Vol. 2: VFMADD231PS, VCVTPH2PS, VBROADCASTSS, VPMASKMOVD)', () => {
+    const fma = decode(b(0xc4, 0xe2, 0x71, 0xb8, 0xc2), 0, 64);
+    expect([fma.codeName, formatIntel(fma)]).toEqual([
+      'vex_vfmadd231ps_xmm_xmm_xmmm128',
+      'vfmadd231ps xmm0, xmm1, xmm2',
+    ]);
+    const fmaSd = decode(b(0xc4, 0xe2, 0xf1, 0xa9, 0xc2), 0, 64);
+    expect(fmaSd.codeName).toBe('vex_vfmadd213sd_xmm_xmm_xmmm64');
+    expect(decode(b(0xc4, 0xe2, 0x7d, 0x13, 0xc1), 0, 64).codeName).toBe('vex_vcvtph2ps_ymm_xmmm128');
+    const bc = decode(b(0xc4, 0xe2, 0x79, 0x18, 0x44, 0x24, 0x08), 0, 64);
+    expect([bc.codeName, bc.length, formatIntel(bc)]).toEqual([
+      'vex_vbroadcastss_xmm_m32',
+      7,
+      'vbroadcastss xmm0, [rsp+0x8]',
+    ]);
+    // VPMASKMOVD has no register form: mod = 11b is undefined.
+    expect(decode(b(0xc4, 0xe2, 0x71, 0x8c, 0xc2), 0, 64).invalid).toBe(true);
+    expect(decode(b(0xc4, 0xe2, 0x71, 0x8c, 0x02), 0, 64).codeName).toBe('vex_vpmaskmovd_xmm_xmm_m128');
+  });
+
   it('VEX after a 66/F2/F3/REX prefix is invalid; VEX forms without rows and EVEX are unsupported with their length', () => {
     expect(decode(b(0x66, 0xc5, 0xf8, 0x77), 0, 32).invalid).toBe(true);
-    const v = decode(b(0xc4, 0xe2, 0x79, 0x18, 0x44, 0x24, 0x08), 0, 64); // vbroadcastss (no row yet)
+    const v = decode(b(0xc4, 0xe2, 0x71, 0x50, 0x44, 0x24, 0x08), 0, 64); // AVX-VNNI vpdpbusd (no row)
     expect(v.invalidReason).toBe(InvalidReason.unsupported);
     expect(v.length).toBe(7);
     const e = decode(b(0x62, 0xf1, 0x4c, 0x0b, 0x55, 0xd3), 0, 64);

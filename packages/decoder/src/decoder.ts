@@ -1,17 +1,32 @@
-import {
-  CODE_ARGS,
-  CODE_ATTR,
-  CODE_MATCH,
-  CODE_MNEMONIC,
-  CODE_OP_COUNT,
-  CODE_OPS,
-  CODE_VEX,
-  DISPATCH,
-  DISPATCH_START,
-  MNEMONIC_NAMES,
-} from './generated/tables';
+import { CODE_MATCH, CODE_VEX, DISPATCH, DISPATCH_START } from './generated/tables';
 import { Instruction, PrefixBit } from './instruction';
 import { InvalidReason, OperandDecode as OD, OpKind } from './kinds';
+import {
+  CODE_FAST,
+  DETAIL_MEM,
+  EXTRA,
+  FAST_DETAIL_SHIFT,
+  FAST_LOCKABLE,
+  FAST_RM_ALWAYS_REGISTER,
+  FAST_USES_VVVV,
+  MEM_DISP_SIZE_SHIFT,
+  MEM_INDEX_SHIFT,
+  MEM_SCALE_SHIFT,
+  MEM_SEGMENT_SHIFT,
+  OPS_LOW_SHIFT,
+  OPS_MEMORY,
+  OPS_MEMORY_DETAIL,
+  OPS_REG_SHIFT,
+  OPS_REX,
+  OPS_RM_SHIFT,
+  OPS_VVVV_SHIFT,
+  STATE_AS_SHIFT,
+  STATE_MODE_SHIFT,
+  STATE_OS_SHIFT,
+  STATE_REX_SHIFT,
+  STATE_SEGMENT_SHIFT,
+  templateKind,
+} from './operand-template';
 import { Register } from './registers';
 
 /** Processor mode of the code being decoded. */
@@ -22,7 +37,7 @@ export type Bitness = 16 | 32 | 64;
  *   0–2   modes the form exists in (bit 0: 16-bit, 1: 32-bit, 2: 64-bit)
  *   3–5   effective operand sizes it matches (16, 32, 64)
  *   6–8   effective address sizes it matches (16, 32, 64)
- *   9–11  mandatory prefix: 0 legacy, 1 none allowed, 2 = 66, 3 = F3, 4 = F2
+ *   9–11  mandatory prefix: 0 legacy, 1 none allowed, 2 = 66, 3 = F3, 4 = F2, 5 no F2/F3 (66 sizes)
  *   12    d64: operand size defaults to 64 in 64-bit mode
  *   13    f64: operand size is 64 in 64-bit mode
  *   14–15 REX.W / VEX.W: 0 any, 1 required, 2 must be clear, 3 clear in 64-bit mode only
@@ -46,16 +61,8 @@ const BX_SI = [
 const IDX16 = [Register.si, Register.di, Register.si, Register.di, 0, 0, 0, 0];
 
 const SCRATCH_SIZE = 40;
-const SIZES = [16, 32, 64, 64] as const;
 
-/** Per mode and opcode slot: precomputed form choices, built on first use and shared. */
-const RESOLVED: Record<Bitness, (Uint16Array | null | undefined)[]> = {
-  16: new Array(7 * 256).fill(undefined),
-  32: new Array(7 * 256).fill(undefined),
-  64: new Array(7 * 256).fill(undefined),
-};
-
-// Prefix classes, indexed by byte: 0 is "not a prefix".
+// Byte classes, indexed by byte: prefixes (1–7), then what a byte ending the prefixes starts.
 const PK_OSIZE = 1;
 const PK_ASIZE = 2;
 const PK_LOCK = 3;
@@ -63,23 +70,80 @@ const PK_REP = 4;
 const PK_SEG_LEGACY = 5;
 const PK_SEG_FSGS = 6;
 const PK_REX = 7;
-const PREFIX_KIND = new Uint8Array(256);
-PREFIX_KIND[0x66] = PK_OSIZE;
-PREFIX_KIND[0x67] = PK_ASIZE;
-PREFIX_KIND[0xf0] = PK_LOCK;
-PREFIX_KIND[0xf2] = PK_REP;
-PREFIX_KIND[0xf3] = PK_REP;
-for (const c of [0x26, 0x2e, 0x36, 0x3e]) PREFIX_KIND[c] = PK_SEG_LEGACY;
-PREFIX_KIND[0x64] = PK_SEG_FSGS;
-PREFIX_KIND[0x65] = PK_SEG_FSGS;
-const PREFIX_KIND_64 = PREFIX_KIND.slice();
-for (let c = 0x40; c < 0x50; c++) PREFIX_KIND_64[c] = PK_REX;
+/** A one-byte opcode. */
+const BC_OPCODE = 8;
+/** The 0F escape of the two- and three-byte maps. */
+const BC_ESCAPE = 9;
+/** C4/C5/62/8F: VEX, EVEX or XOP, or in 16/32-bit mode possibly LES/LDS/BOUND/POP. */
+const BC_VEX = 10;
+const BYTE_CLASS = new Uint8Array(256).fill(BC_OPCODE);
+BYTE_CLASS[0x66] = PK_OSIZE;
+BYTE_CLASS[0x67] = PK_ASIZE;
+BYTE_CLASS[0xf0] = PK_LOCK;
+BYTE_CLASS[0xf2] = PK_REP;
+BYTE_CLASS[0xf3] = PK_REP;
+for (const c of [0x26, 0x2e, 0x36, 0x3e]) BYTE_CLASS[c] = PK_SEG_LEGACY;
+BYTE_CLASS[0x64] = PK_SEG_FSGS;
+BYTE_CLASS[0x65] = PK_SEG_FSGS;
+BYTE_CLASS[0x0f] = BC_ESCAPE;
+for (const c of [0xc4, 0xc5, 0x62, 0x8f]) BYTE_CLASS[c] = BC_VEX;
+const BYTE_CLASS_64 = BYTE_CLASS.slice();
+for (let c = 0x40; c < 0x50; c++) BYTE_CLASS_64[c] = PK_REX;
 
-/** Registers of the 8-bit class: with a REX prefix, numbers 4–7 are SPL..DIL instead of AH..BH. */
-function reg8(n: number, rex: number): number {
-  if (n < 4) return Register.al + n;
-  if (n < 8) return rex !== 0 ? Register.spl + n - 4 : Register.ah + n - 4;
-  return Register.r8b + n - 8;
+/*
+ * Form choice per opcode slot (SDM Vol. 2 §2.1–2.3: the prefixes and ModRM fields that select a
+ * form), precomputed into one flat table per mode:
+ *
+ *   SLOT_INFO[slot]         0 no form, else `base << 3 | 4 | keyMode` (the same for every mode)
+ *   RESULTS[mode][base + key]  the `match` result for that key; NOT_BUILT until the slot is
+ *                           first seen, when all its keys are computed at once
+ *
+ * key = 66 | F3 << 1 | F2 << 2 | W << 3 | (VEX ? VEX.L : 67) << 4 | ModRM part << 5, where the
+ * ModRM part depends on keyMode: 0 no ModRM (REX.B: NOP against XCHG r8, rAX), 1 the reg field
+ * and whether mod = 11b (16 values), 2 the whole ModRM byte (slots with forms of a fixed ModRM),
+ * 3 a ModRM byte that no form's choice depends on (none: 32 keys, one or two cache lines).
+ */
+const NOT_BUILT = 0xffff;
+/** Keys per slot by key mode. */
+const KEYS_PER_MODE = [64, 512, 8192, 32] as const;
+const SLOT_INFO = new Int32Array(7 * 256);
+let resultsSize = 0;
+for (let slot = 0; slot < 7 * 256; slot++) {
+  const ds = DISPATCH_START[slot]!;
+  const de = DISPATCH_START[slot + 1]!;
+  if (ds === de) continue;
+  let keyMode = 0;
+  if (((CODE_MATCH[DISPATCH[ds]!]! >>> 17) & 3) !== 0) {
+    // ModRM: ignored by the choice unless a form fixes its reg field, byte, or mod class.
+    keyMode = 3;
+    for (let i = ds; i < de; i++) {
+      const m = CODE_MATCH[DISPATCH[i]!]!;
+      const kind = (m >>> 17) & 3;
+      if (kind === 3) keyMode = 2;
+      else if ((kind === 2 || ((m >>> 22) & 3) !== 0) && keyMode === 3) keyMode = 1;
+    }
+  }
+  SLOT_INFO[slot] = (resultsSize << 3) | 4 | keyMode;
+  resultsSize += KEYS_PER_MODE[keyMode]!;
+}
+const RESULTS: Partial<Record<Bitness, Uint16Array>> = {};
+/**
+ * First level, for the common case in one load: FAST_RESULTS[mode][slot << 9 | prefix key |
+ * ModRM reg/mod << 5] = `code << 4 | sizeIndex << 2 | hasModrm << 1`, or 1 for "ask the slot's
+ * table" (no form, invalid combination, forms keyed by the whole ModRM byte or by REX.B).
+ */
+const FAST_RESULTS: Partial<Record<Bitness, Uint16Array>> = {};
+
+/** VEX/EVEX map 1 opcodes followed by an imm8 (SDM Vol. 2 appendix A, table A-3). */
+const MAP1_IMM8 = new Uint8Array(256);
+for (const op of [0x70, 0x71, 0x72, 0x73, 0xc2, 0xc4, 0xc5, 0xc6]) MAP1_IMM8[op] = 1;
+
+/** Displacement bytes by ModRM (32/64-bit addressing), and whether a SIB byte follows. */
+const MODRM_DISP = new Uint8Array(256);
+for (let m = 0; m < 256; m++) {
+  const mod = m >> 6;
+  const rm = m & 7;
+  MODRM_DISP[m] = mod === 1 ? 1 : mod === 2 ? 4 : mod === 0 && rm === 5 ? 4 : 0;
 }
 
 /**
@@ -97,125 +161,108 @@ function reg8(n: number, rex: number): number {
 export class Decoder {
   readonly bitness: Bitness;
   private readonly scratch = new Uint8Array(SCRATCH_SIZE);
-  /** Per opcode slot: the precomputed form choice (shared by all decoders of this mode). */
-  private readonly resolved: (Uint16Array | null | undefined)[];
+  /** Prefix/opcode byte classes of this mode. */
+  private readonly byteClass: Uint8Array;
+  private readonly slotInfo = SLOT_INFO;
+  private readonly codeFast = CODE_FAST;
+  private readonly extra = EXTRA;
+  /** The mode's bits in `Instruction.state`. */
+  private readonly modeBits: number;
+  /** Form choice per opcode slot and key (shared by all decoders of this mode). */
+  private readonly results: Uint16Array;
+  /** First-level form choice per slot, prefixes and ModRM reg/mod (shared by the mode's decoders). */
+  private readonly fastResults: Uint16Array;
 
   constructor(bitness: Bitness) {
     if (bitness !== 16 && bitness !== 32 && bitness !== 64) {
       throw new RangeError(`bitness must be 16, 32 or 64 (got ${String(bitness)})`);
     }
     this.bitness = bitness;
-    this.resolved = RESOLVED[bitness];
+    this.byteClass = bitness === 64 ? BYTE_CLASS_64 : BYTE_CLASS;
+    this.modeBits = (bitness === 16 ? 0 : bitness === 32 ? 1 : 2) << STATE_MODE_SHIFT;
+    let results = RESULTS[bitness];
+    if (results === undefined) {
+      results = new Uint16Array(resultsSize).fill(NOT_BUILT);
+      RESULTS[bitness] = results;
+    }
+    this.results = results;
+    let fast = FAST_RESULTS[bitness];
+    if (fast === undefined) {
+      fast = new Uint16Array(7 * 256 * 512).fill(NOT_BUILT);
+      FAST_RESULTS[bitness] = fast;
+    }
+    this.fastResults = fast;
   }
 
   /** Decodes the instruction at `bytes[offset]`, located at address `ip`, into `out`. */
   decodeOut(bytes: Uint8Array, offset: number, ip: number, out: Instruction): void {
-    if (offset + SCRATCH_SIZE <= bytes.length && offset >= 0) {
-      this.decodeAt(bytes, offset, ip, out);
+    if (offset + SCRATCH_SIZE > bytes.length || offset < 0) {
+      this.decodeNearEnd(bytes, offset, ip, out);
       return;
     }
-    // Near the end of the buffer: decode from a zero-padded copy, then check the length.
-    const avail = Math.max(0, Math.min(bytes.length - offset, SCRATCH_SIZE));
-    const s = this.scratch;
-    s.fill(0);
-    for (let i = 0; i < avail; i++) s[i] = bytes[offset + i] ?? 0;
-    this.decodeAt(s, 0, ip, out);
-    if (out.length > avail) {
-      out.code = 0;
-      out.mnemonic = '';
-      out.mnemonicId = 0;
-      out.opCount = 0;
-      out.invalidReason = InvalidReason.truncated;
-      out.length = avail === 0 ? 0 : avail;
-    }
-  }
-
-  private decodeAt(b: Uint8Array, off: number, ip: number, out: Instruction): void {
+    const b = bytes;
+    const off = offset;
     const mode = this.bitness;
     out.ip = ip;
-    out.bitness = mode;
-    out.code = 0;
-    out.mnemonic = '';
-    out.mnemonicId = 0;
-    out.invalidReason = 0;
-    out.opCount = 0;
-    out.op0Kind = 0;
-    out.op1Kind = 0;
-    out.op2Kind = 0;
-    out.op3Kind = 0;
-    out.op0Register = 0;
-    out.op1Register = 0;
-    out.op2Register = 0;
-    out.op3Register = 0;
-    out.memBase = 0;
-    out.memIndex = 0;
-    out.memScale = 1;
-    out.memDisplacement = 0;
-    out.memDisplacementHigh = 0;
-    out.memDisplacementSize = 0;
-    out.memSize = 0;
-    out.memSegment = 0;
-    out.segmentPrefix = 0;
-    out.immediate = 0;
-    out.immediateHigh = 0;
-    out.immediate2 = 0;
-    out.nearBranchTarget = 0;
-    out.farSelector = 0;
-    out.farOffset = 0;
 
     let p = off;
     let pfx66 = 0;
     let pfx67 = 0;
     let lock = 0;
+    /** REP prefix as a key bit: 2 for F3, 4 for F2 (the last one counts). */
     let rep = 0;
     let seg = 0;
     let rex = 0;
     let prefixes = 0;
     const limit = off + 15;
 
-    // Legacy prefixes and REX (SDM Vol. 2 §2.1.1, §2.2.1): one table lookup per byte.
-    const kinds = mode === 64 ? PREFIX_KIND_64 : PREFIX_KIND;
-    for (;;) {
+    // Legacy prefixes and REX (SDM Vol. 2 §2.1.1, §2.2.1): one table lookup per byte, which
+    // also classes the opcode byte that ends them.
+    const classes = this.byteClass;
+    let c = b[p]!;
+    let k = classes[c]!;
+    if (k < BC_OPCODE) {
+      do {
+        if (p >= limit) {
+          this.invalid(out, off, p, InvalidReason.tooLong);
+          return;
+        }
+        if (k === PK_REX) {
+          rex = c;
+        } else {
+          if (k === PK_OSIZE) {
+            pfx66 = 1;
+            prefixes |= PrefixBit.operandSize;
+          } else if (k === PK_ASIZE) {
+            pfx67 = 1;
+            prefixes |= PrefixBit.addressSize;
+          } else if (k === PK_LOCK) {
+            lock = 1;
+            prefixes |= PrefixBit.lock;
+          } else if (k === PK_REP) {
+            rep = c === 0xf3 ? 2 : 4;
+          } else if (k === PK_SEG_LEGACY) {
+            // In 64-bit mode ES/CS/SS/DS overrides are ignored and do not replace FS/GS.
+            if (mode !== 64 || seg < Register.fs) seg = Register.es + ((c >> 3) & 3);
+            prefixes |= PrefixBit.segment;
+          } else {
+            seg = c === 0x64 ? Register.fs : Register.gs;
+            prefixes |= PrefixBit.segment;
+          }
+          rex = 0; // a legacy prefix after REX cancels it
+        }
+        c = b[++p]!;
+        k = classes[c]!;
+      } while (k < BC_OPCODE);
       if (p >= limit) {
         this.invalid(out, off, p, InvalidReason.tooLong);
         return;
       }
-      const c = b[p]!;
-      const k = kinds[c]!;
-      if (k === 0) break;
-      if (k === PK_REX) {
-        rex = c;
-        p++;
-        continue;
-      }
-      if (k === PK_OSIZE) {
-        pfx66 = 1;
-        prefixes |= PrefixBit.operandSize;
-      } else if (k === PK_ASIZE) {
-        pfx67 = 1;
-        prefixes |= PrefixBit.addressSize;
-      } else if (k === PK_LOCK) {
-        lock = 1;
-        prefixes |= PrefixBit.lock;
-      } else if (k === PK_REP) {
-        rep = c;
-      } else if (k === PK_SEG_LEGACY) {
-        // In 64-bit mode ES/CS/SS/DS overrides are ignored and do not replace FS/GS.
-        if (mode !== 64 || seg < Register.fs) seg = Register.es + ((c >> 3) & 3);
-        prefixes |= PrefixBit.segment;
-      } else {
-        seg = c === 0x64 ? Register.fs : Register.gs;
-        prefixes |= PrefixBit.segment;
-      }
-      rex = 0; // a legacy prefix after REX cancels it
-      p++;
+      if (rep === 2) prefixes |= PrefixBit.rep;
+      else if (rep === 4) prefixes |= PrefixBit.repne;
+      if (rex !== 0) prefixes |= PrefixBit.rex;
     }
-    if (rep === 0xf3) prefixes |= PrefixBit.rep;
-    else if (rep === 0xf2) prefixes |= PrefixBit.repne;
-    if (rex !== 0) prefixes |= PrefixBit.rex;
-    out.prefixes = prefixes;
-    out.rex = rex;
-    out.segmentPrefix = seg;
+    const rexByte = rex;
 
     let rexW = (rex >> 3) & 1;
     let rexR = (rex & 4) << 1;
@@ -228,9 +275,10 @@ export class Decoder {
     let vexEsc = 0;
 
     // Opcode and map.
-    let op = b[p++]!;
+    let op = c;
+    p++;
     let map = 0;
-    if (op === 0x0f) {
+    if (k === BC_ESCAPE) {
       op = b[p++]!;
       map = 1;
       if (op === 0x38) {
@@ -240,14 +288,14 @@ export class Decoder {
         op = b[p++]!;
         map = 3;
       }
-    } else if (op === 0xc4 || op === 0xc5 || op === 0x62 || op === 0x8f) {
+    } else if (k === BC_VEX) {
       const next = b[p]!;
       // In 16/32-bit mode these are LES/LDS/BOUND/POP unless ModRM.mod = 11 (VEX/EVEX) or
       // the XOP map field is 8 or more; in 64-bit mode C4/C5/62 are always VEX/EVEX.
       const isVex = op === 0x8f ? (next & 0x1f) >= 8 : mode === 64 || (next & 0xc0) === 0xc0;
       if (isVex) {
         if (op === 0x62 || op === 0x8f) {
-          this.skipVex(b, off, p, op, mode, out);
+          this.skipVex(b, off, p, op, pfx67, out);
           return;
         }
         // VEX (SDM Vol. 2 §2.3): 66/F2/F3/REX before it are #UD; fields are stored inverted.
@@ -284,402 +332,264 @@ export class Decoder {
         vexL = (b1 >> 2) & 1;
         const pp = b1 & 3;
         pfx66 = pp === 1 ? 1 : 0;
-        rep = pp === 2 ? 0xf3 : pp === 3 ? 0xf2 : 0;
+        rep = pp === 2 ? 2 : pp === 3 ? 4 : 0;
         rexW = w;
         rex = w << 3;
         op = b[p++]!;
       }
     }
 
-    const ds = DISPATCH_START[map * 256 + op]!;
-    const de = DISPATCH_START[map * 256 + op + 1]!;
-    if (ds === de) {
-      if (vexL >= 0) this.skipVex(b, off, vexAt, vexEsc, mode, out);
-      else this.invalid(out, off, p, InvalidReason.undefinedOpcode);
-      return;
-    }
-
-    const first = CODE_MATCH[DISPATCH[ds]!]!;
-    let modrm = -1;
-    if (((first >>> 17) & 3) !== 0) modrm = b[p++]!;
-    const mod = modrm >> 6;
-
-    const as = mode === 16 ? (pfx67 ? 32 : 16) : mode === 32 ? (pfx67 ? 16 : 32) : pfx67 ? 32 : 64;
+    // Form choice: one load, keyed by the opcode slot, the prefixes and the next byte's ModRM
+    // reg and mod fields (read before knowing whether the opcode has ModRM: the byte is there,
+    // in `bytes` or in the padded scratch copy).
     const slot = map * 256 + op;
-    // VEX forms also depend on VEX.L, so they take the candidate scan instead of the table.
-    let table = vexL >= 0 ? null : this.resolved[slot];
-    if (table === undefined) table = this.resolveSlot(slot, ds, de);
-    const r =
-      table !== null
-        ? table[
-            pfx66 |
-              (rep === 0xf3 ? 2 : rep === 0xf2 ? 4 : 0) |
-              (rexW << 3) |
-              (pfx67 << 4) |
-              ((modrm & 0xff) << 5)
-          ]!
-        : this.match(ds, de, modrm, rex, pfx66, rep, pfx67, vexL);
-    const code = r >>> 4;
-    const cos = SIZES[(r >>> 2) & 3]!;
-    const modeFail = (r & 2) !== 0;
-    if (code === 0) {
-      // VEX coverage is partial: a VEX opcode without a matching row is reported as unsupported
-      // (with its length), not as undefined.
-      if (vexL >= 0) this.skipVex(b, off, vexAt, vexEsc, mode, out);
-      else this.invalid(out, off, p, modeFail ? InvalidReason.invalidInMode : InvalidReason.undefinedOpcode);
-      return;
+    const pk = pfx66 | rep | (rexW << 3) | ((vexL >= 0 ? vexL : pfx67) << 4);
+    const next = b[p]!;
+    const fk = (slot << 9) | pk | ((((next >> 3) & 7) | (((next + 0x40) >> 5) & 8)) << 5);
+    let fr = this.fastResults[fk]!;
+    if (fr === NOT_BUILT) fr = this.buildFast(slot, fk);
+    let modrm = -1;
+    let r: number;
+    if ((fr & 1) === 0) {
+      r = fr;
+      if ((fr & 2) !== 0) {
+        modrm = next;
+        p++;
+      }
+    } else {
+      // The rest: opcodes without forms, invalid combinations, forms that depend on the whole
+      // ModRM byte or on REX.B.
+      const si = this.slotInfo[slot]!;
+      if (si === 0) {
+        if (vexL >= 0) this.skipVex(b, off, vexAt, vexEsc, pfx67, out);
+        else this.invalid(out, off, p, InvalidReason.undefinedOpcode);
+        return;
+      }
+      let key = pk;
+      const keyMode = si & 3;
+      if (keyMode === 3) modrm = b[p++]!;
+      else if (keyMode === 1) {
+        modrm = b[p++]!;
+        key |= (((modrm >> 3) & 7) | (((modrm + 0x40) >> 5) & 8)) << 5;
+      } else if (keyMode === 2) {
+        modrm = b[p++]!;
+        key |= modrm << 5;
+      } else key |= rexB << 2;
+      r = this.results[(si >>> 3) + key]!;
+      if (r === NOT_BUILT) r = this.buildSlot(slot, si, key);
+      if (r >>> 4 === 0) {
+        // VEX coverage is partial: a VEX opcode without a matching row is reported as unsupported
+        // (with its length), not as undefined.
+        if (vexL >= 0) this.skipVex(b, off, vexAt, vexEsc, pfx67, out);
+        else
+          this.invalid(
+            out,
+            off,
+            p,
+            (r & 2) !== 0 ? InvalidReason.invalidInMode : InvalidReason.undefinedOpcode,
+          );
+        return;
+      }
     }
+    const code = r >>> 4;
     // A VEX form without a VEX.vvvv operand requires vvvv = 1111b (stored inverted: 0 here).
-    if (vexL >= 0 && vvvv !== 0 && (CODE_VEX[code]! & 0x10) === 0) {
+    const fast = this.codeFast[code]!;
+    if (vexL >= 0 && vvvv !== 0 && (fast & FAST_USES_VVVV) === 0) {
       this.invalid(out, off, p, InvalidReason.undefinedOpcode);
       return;
     }
-    out.operandSize = cos;
-    out.addressSize = as;
+    const osIdx = (r >>> 2) & 3;
+    const cos = 16 << osIdx;
+    const asIdx = mode === 16 ? pfx67 : mode === 32 ? pfx67 ^ 1 : 2 - pfx67;
+    const as = 16 << asIdx;
 
     // Memory operand from ModRM/SIB (SDM Vol. 2 §2.1.5, tables 2-1 to 2-3).
-    let memUsed = false;
-    if (modrm >= 0 && mod !== 3 && ((CODE_MATCH[code]! >>> 22) & 3) !== 3) {
-      memUsed = true;
-      const rm = modrm & 7;
-      let defSeg: number = Register.ds;
-      if (as === 16) {
-        if (mod === 0 && rm === 6) {
-          out.memDisplacement = b[p]! | (b[p + 1]! << 8);
-          out.memDisplacementSize = 2;
-          p += 2;
-        } else {
-          out.memBase = BX_SI[rm]!;
-          out.memIndex = IDX16[rm]!;
-          if (rm === 2 || rm === 3 || rm === 6) defSeg = Register.ss;
-          if (mod === 1) {
-            out.memDisplacement = ((b[p]! << 24) >> 24) & 0xffff;
-            out.memDisplacementSize = 1;
-            p += 1;
-          } else if (mod === 2) {
-            out.memDisplacement = b[p]! | (b[p + 1]! << 8);
-            out.memDisplacementSize = 2;
-            p += 2;
-          }
-        }
-      } else {
-        const regBase = as === 32 ? Register.eax : Register.rax;
-        let baseNum = -1;
-        if (rm === 4) {
-          const sib = b[p++]!;
-          const idx = ((sib >> 3) & 7) | rexX;
-          if (idx !== 4) {
-            out.memIndex = regBase + idx;
-            out.memScale = 1 << (sib >> 6);
-          } else out.memScale = 1 << (sib >> 6);
-          const bn = sib & 7;
-          if (bn === 5 && mod === 0) {
-            out.memDisplacement = b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
-            out.memDisplacementSize = 4;
-            p += 4;
-          } else baseNum = bn | rexB;
-        } else if (rm === 5 && mod === 0) {
-          out.memDisplacement = b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
-          out.memDisplacementSize = 4;
-          p += 4;
-          if (mode === 64) out.memBase = as === 64 ? Register.rip : Register.eip;
-        } else baseNum = rm | rexB;
-        if (baseNum >= 0) {
-          out.memBase = regBase + baseNum;
-          if (baseNum === 4 || baseNum === 5) defSeg = Register.ss;
-        }
-        if (mod === 1) {
-          out.memDisplacement = (b[p]! << 24) >> 24;
-          out.memDisplacementSize = 1;
-          p += 1;
-        } else if (mod === 2) {
-          out.memDisplacement = b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
-          out.memDisplacementSize = 4;
-          p += 4;
-        }
-        if (as === 32) out.memDisplacement >>>= 0;
-      }
-      out.memSegment = seg !== 0 ? seg : defSeg;
+    let ops =
+      ((((modrm >> 3) & 7) | rexR) << OPS_REG_SHIFT) |
+      (((modrm & 7) | rexB) << OPS_RM_SHIFT) |
+      (((op & 7) | rexB) << OPS_LOW_SHIFT) |
+      (vvvv << OPS_VVVV_SHIFT) |
+      (rex !== 0 ? OPS_REX : 0);
+    if (modrm >= 0 && modrm < 0xc0 && (fast & FAST_RM_ALWAYS_REGISTER) === 0) {
+      ops |= OPS_MEMORY;
+      p =
+        as === 16 ? this.memory16(b, p, modrm, seg, out) : this.memory(b, p, modrm, as, seg, rexX, rexB, out);
     }
+    out.operandBits = ops;
 
-    // Operands.
-    const count = CODE_OP_COUNT[code]!;
-    const reg = ((modrm >> 3) & 7) | rexR;
-    const rmReg = (modrm & 7) | rexB;
-    for (let i = 0; i < count; i++) {
-      const k = CODE_OPS[code * 4 + i]!;
-      const arg = CODE_ARGS[code * 4 + i]!;
-      let kind: number = OpKind.register;
-      let r = 0;
-      switch (k) {
-        case OD.reg8:
-          r = reg8(reg, rex);
-          break;
-        case OD.reg16:
-          r = Register.ax + reg;
-          break;
-        case OD.reg32:
-          r = Register.eax + reg;
-          break;
-        case OD.reg64:
-          r = Register.rax + reg;
-          break;
-        case OD.rm8:
-        case OD.rm16:
-        case OD.rm32:
-        case OD.rm64:
-        case OD.r32m16:
-        case OD.r64m16:
-          if (memUsed) {
-            kind = OpKind.memory;
-            out.memSize = arg;
-          } else {
-            r =
-              k === OD.rm8
-                ? reg8(rmReg, rex)
-                : k === OD.rm16
-                  ? Register.ax + rmReg
-                  : k === OD.rm32 || k === OD.r32m16
-                    ? Register.eax + rmReg
-                    : Register.rax + rmReg;
-          }
-          break;
-        case OD.mem:
-          kind = OpKind.memory;
-          out.memSize = arg;
-          break;
-        case OD.rr16:
-          r = Register.ax + rmReg;
-          break;
-        case OD.rr32:
-        case OD.rx32:
-          r = Register.eax + rmReg;
-          break;
-        case OD.rr64:
-        case OD.rx64:
-          r = Register.rax + rmReg;
-          break;
-        case OD.sreg:
-        case OD.sregw: {
-          const n = (modrm >> 3) & 7;
-          if (n > 5 || (k === OD.sregw && n === 1)) {
-            this.invalid(out, off, p, InvalidReason.badRegister);
-            return;
-          }
-          r = Register.es + n;
-          break;
-        }
-        case OD.cr: {
-          const n = reg;
-          if (!(n === 0 || n === 2 || n === 3 || n === 4 || n === 8)) {
-            this.invalid(out, off, p, InvalidReason.badRegister);
-            return;
-          }
-          r = Register.cr0 + n;
-          break;
-        }
-        case OD.dr:
-          if (reg > 7) {
-            this.invalid(out, off, p, InvalidReason.badRegister);
-            return;
-          }
-          r = Register.dr0 + reg;
-          break;
-        case OD.zr8:
-          r = reg8((op & 7) | rexB, rex);
-          break;
-        case OD.zr16:
-          r = Register.ax + ((op & 7) | rexB);
-          break;
-        case OD.zr32:
-          r = Register.eax + ((op & 7) | rexB);
-          break;
-        case OD.zr64:
-          r = Register.rax + ((op & 7) | rexB);
-          break;
-        case OD.fixed:
-          r = arg;
-          break;
-        case OD.sti:
-          r = Register.st0 + (modrm & 7);
-          break;
-        case OD.mm:
-          r = Register.mm0 + ((modrm >> 3) & 7);
-          break;
-        case OD.rmm:
-          r = Register.mm0 + (modrm & 7);
-          break;
-        case OD.mmrm:
-          if (memUsed) {
-            kind = OpKind.memory;
-            out.memSize = arg;
-          } else r = Register.mm0 + (modrm & 7);
-          break;
-        case OD.xmm:
-          r = Register.xmm0 + reg;
-          break;
-        case OD.rxmm:
-          r = Register.xmm0 + rmReg;
-          break;
-        case OD.xmmrm:
-          if (memUsed) {
-            kind = OpKind.memory;
-            out.memSize = arg;
-          } else r = Register.xmm0 + rmReg;
-          break;
-        case OD.ymm:
-          r = Register.ymm0 + reg;
-          break;
-        case OD.rymm:
-          r = Register.ymm0 + rmReg;
-          break;
-        case OD.ymmrm:
-          if (memUsed) {
-            kind = OpKind.memory;
-            out.memSize = arg;
-          } else r = Register.ymm0 + rmReg;
-          break;
-        case OD.vvvvX:
-          r = Register.xmm0 + vvvv;
-          break;
-        case OD.vvvvY:
-          r = Register.ymm0 + vvvv;
-          break;
-        case OD.vvvvR32:
-          r = Register.eax + vvvv;
-          break;
-        case OD.vvvvR64:
-          r = Register.rax + vvvv;
-          break;
-        case OD.ib:
-        case OD.one:
-          kind = OpKind.immediate;
-          if (k === OD.one) out.immediate = 1;
-          else out.immediate = b[p++]!;
-          break;
-        case OD.iw:
-          kind = OpKind.immediate;
-          out.immediate = b[p]! | (b[p + 1]! << 8);
-          p += 2;
-          break;
-        case OD.id:
-          kind = OpKind.immediate;
-          out.immediate = (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
-          p += 4;
-          break;
-        case OD.iq:
-          kind = OpKind.immediate;
-          out.immediate = (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
-          out.immediateHigh = (b[p + 4]! | (b[p + 5]! << 8) | (b[p + 6]! << 16) | (b[p + 7]! << 24)) >>> 0;
-          p += 8;
-          break;
-        case OD.ibs16:
-          kind = OpKind.immediate;
-          out.immediate = ((b[p++]! << 24) >> 24) & 0xffff;
-          break;
-        case OD.ibs32:
-          kind = OpKind.immediate;
-          out.immediate = ((b[p++]! << 24) >> 24) >>> 0;
-          break;
-        case OD.ibs64:
-          kind = OpKind.immediate;
-          out.immediate = (b[p++]! << 24) >> 24;
-          out.immediateHigh = out.immediate < 0 ? 0xffffffff : 0;
-          out.immediate >>>= 0;
-          break;
-        case OD.ids64:
-          kind = OpKind.immediate;
-          out.immediate = b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
-          out.immediateHigh = out.immediate < 0 ? 0xffffffff : 0;
-          out.immediate >>>= 0;
-          p += 4;
-          break;
-        case OD.ib2:
-          kind = OpKind.immediate;
-          out.immediate2 = b[p++]!;
-          break;
-        case OD.rel8:
-        case OD.rel16:
-        case OD.rel32: {
-          kind = OpKind.nearBranch;
-          let rel: number;
-          if (k === OD.rel8) rel = (b[p++]! << 24) >> 24;
-          else if (k === OD.rel16) {
-            rel = ((b[p]! | (b[p + 1]! << 8)) << 16) >> 16;
-            p += 2;
-          } else {
-            rel = b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
-            p += 4;
-          }
-          const t = ip + (p - off) + rel;
-          out.nearBranchTarget = cos === 16 ? t & 0xffff : cos === 32 ? t >>> 0 : wrap64(t);
-          break;
-        }
-        case OD.ptr1616:
-        case OD.ptr1632:
-          kind = OpKind.farBranch;
-          if (k === OD.ptr1616) {
-            out.farOffset = b[p]! | (b[p + 1]! << 8);
-            p += 2;
-          } else {
-            out.farOffset = (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
-            p += 4;
-          }
-          out.farSelector = b[p]! | (b[p + 1]! << 8);
-          p += 2;
-          break;
-        case OD.moffs:
-          kind = OpKind.memory;
-          out.memSize = arg;
-          out.memSegment = seg !== 0 ? seg : Register.ds;
-          if (as === 16) {
-            out.memDisplacement = b[p]! | (b[p + 1]! << 8);
-            out.memDisplacementSize = 2;
-            p += 2;
-          } else {
-            out.memDisplacement = (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
-            out.memDisplacementSize = 4;
-            p += 4;
-            if (as === 64) {
-              out.memDisplacementHigh =
-                (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
-              out.memDisplacementSize = 8;
-              p += 4;
-            }
-          }
-          break;
-        case OD.segSI:
-          kind = OpKind.memorySegSI;
-          out.memSize = arg;
-          out.memSegment = seg !== 0 ? seg : Register.ds;
-          break;
-        case OD.esDI:
-          kind = OpKind.memoryESDI;
-          out.memSize = arg;
-          if (out.memSegment === 0) out.memSegment = Register.es;
-          break;
-        case OD.segBXAL:
-          kind = OpKind.memory;
-          out.memSize = arg;
-          out.memBase = as === 16 ? Register.bx : as === 32 ? Register.ebx : Register.rbx;
-          out.memIndex = Register.al;
-          out.memSegment = seg !== 0 ? seg : Register.ds;
-          break;
-        default:
-          kind = OpKind.none;
+    // Operands that read bytes or need a check; the others come from the form's template.
+    const extras = fast & 7;
+    if (extras !== 0) {
+      if ((fast & (DETAIL_MEM << FAST_DETAIL_SHIFT)) !== 0) {
+        out.operandBits = ops | OPS_MEMORY_DETAIL;
+        out.memBits = 0;
+        out.displacement = 0;
+        out.displacementHigh = 0;
       }
-      if (i === 0) {
-        out.op0Kind = kind as OpKind;
-        out.op0Register = r;
-      } else if (i === 1) {
-        out.op1Kind = kind as OpKind;
-        out.op1Register = r;
-      } else if (i === 2) {
-        out.op2Kind = kind as OpKind;
-        out.op2Register = r;
-      } else {
-        out.op3Kind = kind as OpKind;
-        out.op3Register = r;
+      const reg = ((modrm >> 3) & 7) | rexR;
+      for (let i = 0; i < extras; i++) {
+        const k = this.extra[code * 4 + i]!;
+        switch (k) {
+          case OD.ib:
+            out.imm = b[p]!;
+            p += 1;
+            break;
+          case OD.one:
+            out.imm = 1;
+            break;
+          case OD.iw:
+            out.imm = b[p]! | (b[p + 1]! << 8);
+            p += 2;
+            break;
+          case OD.id:
+            out.imm = (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+            p += 4;
+            break;
+          case OD.iq:
+            out.imm = (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+            out.immHigh = (b[p + 4]! | (b[p + 5]! << 8) | (b[p + 6]! << 16) | (b[p + 7]! << 24)) >>> 0;
+            p += 8;
+            break;
+          case OD.ibs16:
+            out.imm = ((b[p]! << 24) >> 24) & 0xffff;
+            p += 1;
+            break;
+          case OD.ibs32:
+            out.imm = ((b[p]! << 24) >> 24) >>> 0;
+            p += 1;
+            break;
+          case OD.ibs64: {
+            const v = (b[p]! << 24) >> 24;
+            out.imm = v >>> 0;
+            out.immHigh = v < 0 ? 0xffffffff : 0;
+            p += 1;
+            break;
+          }
+          case OD.ids64: {
+            const v = b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
+            out.imm = v >>> 0;
+            out.immHigh = v < 0 ? 0xffffffff : 0;
+            p += 4;
+            break;
+          }
+          case OD.ib2:
+            out.imm2 = b[p]!;
+            p += 1;
+            break;
+          case OD.rel8: {
+            const t = ip + (p + 1 - off) + ((b[p]! << 24) >> 24);
+            out.target =
+              cos === 16
+                ? t & 0xffff
+                : cos === 32
+                  ? t >>> 0
+                  : t < 0
+                    ? t + 2 ** 64
+                    : t >= 2 ** 64
+                      ? t - 2 ** 64
+                      : t;
+            p += 1;
+            break;
+          }
+          case OD.rel16: {
+            const t = ip + (p + 2 - off) + (((b[p]! | (b[p + 1]! << 8)) << 16) >> 16);
+            out.target =
+              cos === 16
+                ? t & 0xffff
+                : cos === 32
+                  ? t >>> 0
+                  : t < 0
+                    ? t + 2 ** 64
+                    : t >= 2 ** 64
+                      ? t - 2 ** 64
+                      : t;
+            p += 2;
+            break;
+          }
+          case OD.rel32: {
+            const t = ip + (p + 4 - off) + (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24));
+            out.target =
+              cos === 16
+                ? t & 0xffff
+                : cos === 32
+                  ? t >>> 0
+                  : t < 0
+                    ? t + 2 ** 64
+                    : t >= 2 ** 64
+                      ? t - 2 ** 64
+                      : t;
+            p += 4;
+            break;
+          }
+          case OD.ptr1616:
+            out.farOff = b[p]! | (b[p + 1]! << 8);
+            out.selector = b[p + 2]! | (b[p + 3]! << 8);
+            p += 4;
+            break;
+          case OD.ptr1632:
+            out.farOff = (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+            out.selector = b[p + 4]! | (b[p + 5]! << 8);
+            p += 6;
+            break;
+          case OD.moffs:
+            if (as === 16) {
+              out.memBits =
+                ((seg !== 0 ? seg : Register.ds) << MEM_SEGMENT_SHIFT) | (2 << MEM_DISP_SIZE_SHIFT);
+              out.displacement = b[p]! | (b[p + 1]! << 8);
+              p += 2;
+              break;
+            }
+            out.displacement = (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+            if (as === 64) {
+              out.displacementHigh =
+                (b[p + 4]! | (b[p + 5]! << 8) | (b[p + 6]! << 16) | (b[p + 7]! << 24)) >>> 0;
+              out.memBits =
+                ((seg !== 0 ? seg : Register.ds) << MEM_SEGMENT_SHIFT) | (8 << MEM_DISP_SIZE_SHIFT);
+              p += 8;
+              break;
+            }
+            out.memBits = ((seg !== 0 ? seg : Register.ds) << MEM_SEGMENT_SHIFT) | (4 << MEM_DISP_SIZE_SHIFT);
+            p += 4;
+            break;
+          case OD.segSI:
+            out.memBits = (seg !== 0 ? seg : Register.ds) << MEM_SEGMENT_SHIFT;
+            break;
+          case OD.esDI:
+            out.memBits = Register.es << MEM_SEGMENT_SHIFT;
+            break;
+          case OD.segBXAL:
+            out.memBits =
+              (as === 16 ? Register.bx : as === 32 ? Register.ebx : Register.rbx) |
+              (Register.al << MEM_INDEX_SHIFT) |
+              ((seg !== 0 ? seg : Register.ds) << MEM_SEGMENT_SHIFT);
+            break;
+          case OD.sreg:
+          case OD.sregw: {
+            const n = (modrm >> 3) & 7;
+            if (n > 5 || (k === OD.sregw && n === 1)) {
+              this.invalid(out, off, p, InvalidReason.badRegister);
+              return;
+            }
+            break;
+          }
+          case OD.cr:
+            if (!(reg === 0 || reg === 2 || reg === 3 || reg === 4 || reg === 8)) {
+              this.invalid(out, off, p, InvalidReason.badRegister);
+              return;
+            }
+            break;
+          case OD.dr:
+          case OD.kr:
+            // DR8–DR15 do not exist (SDM Vol. 2B MOV—Move to/from Debug Registers); opmask operands
+            // are k0–k7 only, so an opmask ModRM.reg with VEX.R set names no register.
+            if (reg > 7) {
+              this.invalid(out, off, p, InvalidReason.badRegister);
+              return;
+            }
+            break;
+          default:
+            break;
+        }
       }
     }
 
@@ -690,18 +600,108 @@ export class Decoder {
     }
     if (lock) {
       // LOCK needs a lockable form with a memory destination (SDM Vol. 2, LOCK: #UD otherwise).
-      if ((CODE_ATTR[code]! & 1) === 0 || out.op0Kind !== OpKind.memory) {
+      if ((fast & FAST_LOCKABLE) === 0 || templateKind(code, ops, 0) !== OpKind.memory) {
         this.invalid(out, off, p, InvalidReason.lockNotAllowed);
         return;
       }
     }
     out.length = len;
     out.code = code;
-    const mn = CODE_MNEMONIC[code]!;
-    out.mnemonicId = mn;
-    out.mnemonic = MNEMONIC_NAMES[mn]!;
-    out.opCount = count;
-    if (out.memSegment === 0 && memUsed) out.memSegment = Register.ds;
+    out.state =
+      prefixes |
+      (rexByte << STATE_REX_SHIFT) |
+      (seg << STATE_SEGMENT_SHIFT) |
+      (osIdx << STATE_OS_SHIFT) |
+      (asIdx << STATE_AS_SHIFT) |
+      this.modeBits;
+  }
+
+  /** Near the end of the buffer: decodes from a zero-padded copy, then checks the length. */
+  private decodeNearEnd(bytes: Uint8Array, offset: number, ip: number, out: Instruction): void {
+    const avail = Math.max(0, Math.min(bytes.length - offset, SCRATCH_SIZE));
+    const s = this.scratch;
+    s.fill(0);
+    for (let i = 0; i < avail; i++) s[i] = bytes[offset + i] ?? 0;
+    this.decodeOut(s, 0, ip, out);
+    if (out.length > avail) {
+      this.invalid(out, 0, avail, InvalidReason.truncated);
+      out.length = avail === 0 ? 0 : avail;
+    }
+  }
+
+  /** 16-bit ModRM addressing (SDM Vol. 2 table 2-1); returns the position after the displacement. */
+  private memory16(b: Uint8Array, p: number, modrm: number, seg: number, out: Instruction): number {
+    const mod = modrm >> 6;
+    const rm = modrm & 7;
+    let defSeg: number = Register.ds;
+    let bits = 0;
+    let disp = 0;
+    if (mod === 0 && rm === 6) {
+      disp = b[p]! | (b[p + 1]! << 8);
+      bits = 2 << MEM_DISP_SIZE_SHIFT;
+      p += 2;
+    } else {
+      bits = BX_SI[rm]! | (IDX16[rm]! << MEM_INDEX_SHIFT);
+      if (rm === 2 || rm === 3 || rm === 6) defSeg = Register.ss;
+      if (mod === 1) {
+        disp = ((b[p]! << 24) >> 24) & 0xffff;
+        bits |= 1 << MEM_DISP_SIZE_SHIFT;
+        p += 1;
+      } else if (mod === 2) {
+        disp = b[p]! | (b[p + 1]! << 8);
+        bits |= 2 << MEM_DISP_SIZE_SHIFT;
+        p += 2;
+      }
+    }
+    out.displacement = disp;
+    out.memBits = bits | ((seg !== 0 ? seg : defSeg) << MEM_SEGMENT_SHIFT);
+    return p;
+  }
+
+  /** 32/64-bit ModRM/SIB addressing (SDM Vol. 2 tables 2-2 and 2-3, §2.2.1.6 RIP-relative). */
+  private memory(
+    b: Uint8Array,
+    p: number,
+    modrm: number,
+    as: number,
+    seg: number,
+    rexX: number,
+    rexB: number,
+    out: Instruction,
+  ): number {
+    const rm = modrm & 7;
+    const regBase = as === 32 ? Register.eax : Register.rax;
+    let dispSize = MODRM_DISP[modrm]!;
+    let bits = 0;
+    let defSeg: number = Register.ds;
+    if (rm === 4) {
+      const sib = b[p++]!;
+      const idx = ((sib >> 3) & 7) | rexX;
+      if (idx !== 4) bits = (regBase + idx) << MEM_INDEX_SHIFT;
+      bits |= (sib >> 6) << MEM_SCALE_SHIFT;
+      const bn = sib & 7;
+      if (bn === 5 && modrm < 0x40) dispSize = 4;
+      else {
+        const n = bn | rexB;
+        bits |= regBase + n;
+        if (n === 4 || n === 5) defSeg = Register.ss;
+      }
+    } else if (dispSize === 4 && modrm < 0x40) {
+      // mod = 00, r/m = 101: disp32, RIP-relative in 64-bit mode.
+      if (as === 64) bits = Register.rip;
+      else if (this.bitness === 64) bits = Register.eip;
+    } else {
+      const n = rm | rexB;
+      bits = regBase + n;
+      if (n === 4 || n === 5) defSeg = Register.ss;
+    }
+    let disp = 0;
+    if (dispSize === 1) disp = (b[p]! << 24) >> 24;
+    else if (dispSize === 4) disp = b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
+    out.displacement = as === 32 ? disp >>> 0 : disp;
+    out.memBits =
+      bits | ((seg !== 0 ? seg : defSeg) << MEM_SEGMENT_SHIFT) | (dispSize << MEM_DISP_SIZE_SHIFT);
+    return p + dispSize;
   }
 
   /**
@@ -739,6 +739,8 @@ export class Decoder {
       if (mp !== 0) {
         if (mp === 1) {
           if (pfx66 || rep) continue;
+        } else if (mp === 5) {
+          if (rep) continue;
         } else if (mp !== mpActive) continue;
       }
       const kind = (m >>> 17) & 3;
@@ -776,44 +778,71 @@ export class Decoder {
   }
 
   /**
-   * Precomputes `match` for every combination of 66/67/REP/REX.W prefixes and ModRM byte of one
-   * opcode (8,192 entries), the first time the opcode is seen, so later decodes take one table
-   * load. Opcodes whose forms depend on REX.B (NOP vs XCHG r8) keep the candidate scan.
+   * Precomputes `match` for every key of one opcode slot (see `SLOT_INFO`), the first time the
+   * slot is seen: 64 entries without ModRM, 512 with, 8,192 when a form has a fixed ModRM byte.
+   * Returns the result for the key `wanted`.
    */
-  private resolveSlot(slot: number, ds: number, de: number): Uint16Array | null {
-    for (let i = ds; i < de; i++) {
-      if (CODE_MATCH[DISPATCH[i]!]! & 0x10000) {
-        this.resolved[slot] = null;
-        return null;
-      }
-    }
-    const hasModrm = ((CODE_MATCH[DISPATCH[ds]!]! >>> 17) & 3) !== 0;
-    const t = new Uint16Array(8192);
-    for (let key = 0; key < 8192; key++) {
-      const modrm = hasModrm ? key >>> 5 : -1;
-      if (!hasModrm && key >>> 5 !== 0) {
-        t[key] = t[key & 31]!;
-        continue;
-      }
+  private buildSlot(slot: number, info: number, wanted: number): number {
+    const ds = DISPATCH_START[slot]!;
+    const de = DISPATCH_START[slot + 1]!;
+    const keyMode = info & 3;
+    const base = info >>> 3;
+    const size = KEYS_PER_MODE[keyMode]!;
+    const vex = slot >= 4 * 256;
+    for (let key = 0; key < size; key++) {
+      const part = key >>> 5;
+      let modrm = -1;
+      let rex = (key >>> 3) & 1 ? 0x48 : 0;
+      if (keyMode === 2) modrm = part;
+      else if (keyMode === 1) modrm = (part & 8 ? 0xc0 : 0) | ((part & 7) << 3);
+      else if (keyMode === 3) modrm = 0;
+      else rex |= part;
       const repBits = (key >>> 1) & 3;
       const rep = repBits === 1 ? 0xf3 : repBits === 2 ? 0xf2 : 0;
-      const rex = (key >>> 3) & 1 ? 0x48 : 0;
-      t[key] = this.match(ds, de, modrm, rex, key & 1, rep, (key >>> 4) & 1);
+      const bit4 = (key >>> 4) & 1;
+      this.results[base + key] = this.match(
+        ds,
+        de,
+        modrm,
+        rex,
+        key & 1,
+        rep,
+        vex ? 0 : bit4,
+        vex ? bit4 : -1,
+      );
     }
-    this.resolved[slot] = t;
-    return t;
+    return this.results[base + wanted]!;
   }
 
+  /**
+   * Fills the first-level entries of one opcode slot (512 keys: prefixes and ModRM reg/mod) from
+   * the slot's own table; entries the first level cannot answer are marked for the slow path.
+   * Returns the entry for `wanted`.
+   */
+  private buildFast(slot: number, wanted: number): number {
+    const si = this.slotInfo[slot]!;
+    const keyMode = si & 3;
+    const base = si >>> 3;
+    if (si !== 0 && this.results[base] === NOT_BUILT) this.buildSlot(slot, si, 0);
+    for (let key = 0; key < 512; key++) {
+      let entry = 1;
+      if (si !== 0 && keyMode !== 2) {
+        const r = this.results[base + (keyMode === 1 ? key : key & 31)]!;
+        // Without ModRM the slot's table is keyed by REX.B instead (NOP against XCHG r8, rAX).
+        const sameForRexB = keyMode !== 0 || this.results[base + (key & 31) + 32] === r;
+        if (r >>> 4 !== 0 && sameForRexB) entry = (r & 0xfffc) | (keyMode !== 0 ? 2 : 0);
+      }
+      this.fastResults[(slot << 9) | key] = entry;
+    }
+    return this.fastResults[wanted]!;
+  }
+
+  /** Marks `out` invalid: no form, no operands, the reason and the bytes examined. */
   private invalid(out: Instruction, off: number, p: number, reason: number): void {
     out.code = 0;
-    out.mnemonic = '';
-    out.mnemonicId = 0;
-    out.opCount = 0;
-    out.op0Kind = 0;
-    out.op1Kind = 0;
-    out.op2Kind = 0;
-    out.op3Kind = 0;
-    out.invalidReason = reason;
+    out.reason = reason;
+    out.operandBits = 0;
+    out.state = this.modeBits;
     out.length = Math.max(1, Math.min(15, p - off));
   }
 
@@ -821,7 +850,8 @@ export class Decoder {
    * VEX (C4/C5), EVEX (62) and XOP (8F) encodings: computes the length so that a disassembly
    * stays in step, and marks the instruction unsupported.
    */
-  private skipVex(b: Uint8Array, off: number, p: number, esc: number, mode: Bitness, out: Instruction): void {
+  private skipVex(b: Uint8Array, off: number, p: number, esc: number, pfx67: number, out: Instruction): void {
+    const mode = this.bitness;
     let map = 1;
     let pp = 0;
     if (esc === 0xc5) {
@@ -847,9 +877,10 @@ export class Decoder {
     const modrm = b[p++]!;
     const mod = modrm >> 6;
     const rm = modrm & 7;
-    const as = mode === 16 ? 16 : 32;
+    // 16-bit addressing in 16-bit mode, or in 32-bit mode with 67 (SDM Vol. 2 §2.1.5).
+    const as16 = mode === 16 ? pfx67 === 0 : mode === 32 && pfx67 === 1;
     if (mod !== 3) {
-      if (as === 16 && mode === 16) {
+      if (as16) {
         if (mod === 0 && rm === 6) p += 2;
         else if (mod === 1) p += 1;
         else if (mod === 2) p += 2;
@@ -862,18 +893,17 @@ export class Decoder {
         else if (mod === 2) p += 4;
       }
     }
-    // Immediate byte: VEX map 3 (0F3A) forms and XOP map 8 take an imm8.
-    if ((esc !== 0x8f && map === 3) || (esc === 0x8f && map === 8)) p += 1;
+    // Immediate byte: map 3 (0F3A) forms, the map 1 opcodes with an imm8 (PSHUFD, the shift
+    // groups 71–73, CMPPS, PINSRW, PEXTRW, SHUFPS) and XOP map 8 take one.
+    if (
+      (esc !== 0x8f && (map === 3 || (map === 1 && MAP1_IMM8[opcode] === 1))) ||
+      (esc === 0x8f && map === 8)
+    )
+      p += 1;
     else if (esc === 0x8f && map === 0xa) p += 4;
     this.invalid(out, off, p, InvalidReason.unsupported);
     out.length = Math.min(15, p - off);
   }
-}
-
-function wrap64(t: number): number {
-  if (t < 0) return t + 2 ** 64;
-  if (t >= 2 ** 64) return t - 2 ** 64;
-  return t;
 }
 
 const shared = { 16: new Decoder(16), 32: new Decoder(32), 64: new Decoder(64) } as const;

@@ -22,6 +22,7 @@ for (const [name, value] of Object.entries(IcedCode)) {
   if (typeof value === 'number') ICED_NAMES.set(value, name.toLowerCase());
 }
 const OURS = new Set(CODE_NAMES);
+const NOT_INTEL = /^(d3now|femms|xcrypt|xsha|xstore)/;
 
 interface Tally {
   agree: number;
@@ -29,7 +30,13 @@ interface Tally {
   disagreements: string[];
 }
 
-function compareAt(bytes: Uint8Array, bitness: Bitness, offsets: Iterable<number>): Tally {
+function compareAt(
+  bytes: Uint8Array,
+  bitness: Bitness,
+  offsets: Iterable<number>,
+  /** Also require iced's length for forms we do not cover (real code: the disassembly stays in step). */
+  lengthOfUncovered = false,
+): Tally {
   const iced = new IcedDecoder(bitness, bytes, DecoderOptions.None);
   const ii = new IcedInstruction();
   const d = new Decoder(bitness);
@@ -42,8 +49,16 @@ function compareAt(bytes: Uint8Array, bitness: Bitness, offsets: Iterable<number
     d.decodeOut(bytes, off, off, ours);
     const icedName = ii.code === IcedCode.INVALID ? 'invalid' : (ICED_NAMES.get(ii.code) ?? '?');
     if (icedName !== 'invalid' && !OURS.has(icedName)) {
-      if (ours.invalid) t.notCovered++;
-      else t.disagreements.push(`${hexAt(bytes, off, ii.length)}: ours ${ours.codeName}, iced ${icedName}`);
+      // Not covered yet (EVEX, XOP, the VEX forms without rows): unsupported, with iced's length
+      // so that a disassembly stays in step. 3DNow! and VIA PadLock opcodes are #UD on Intel
+      // processors (no such rows in SDM Vol. 2 appendix A) and decode as invalid here.
+      if (!ours.invalid)
+        t.disagreements.push(`${hexAt(bytes, off, ii.length)}: ours ${ours.codeName}, iced ${icedName}`);
+      else if (lengthOfUncovered && ours.length !== ii.length && !NOT_INTEL.test(icedName))
+        t.disagreements.push(
+          `${hexAt(bytes, off, ii.length)}: unsupported with length ${ours.length}, iced ${icedName}/${ii.length}`,
+        );
+      else t.notCovered++;
       continue;
     }
     const same =
@@ -64,12 +79,19 @@ function hexAt(b: Uint8Array, off: number, n: number): string {
 }
 
 const samples = loadRealCode();
+const NODE_DEFAULT_BYTES = 4 << 20;
 
 describe.skipIf(samples.length === 0)('differential against iced-x86 on real code', () => {
   for (const s of samples) {
-    it(`every instruction of ${s.name} .text that we cover decodes exactly as iced decodes it`, () => {
+    // The Node binary's .text is tens of megabytes: its first 4 MB by default, all of it with
+    // RINGZERO_REAL_CODE_FULL=1.
+    const bytes =
+      s.bytes.length > NODE_DEFAULT_BYTES && process.env.RINGZERO_REAL_CODE_FULL !== '1'
+        ? s.bytes.subarray(0, NODE_DEFAULT_BYTES)
+        : s.bytes;
+    it(`every instruction of ${s.name} .text (${bytes.length} bytes) that we cover decodes exactly as iced decodes it`, () => {
       const offsets: number[] = [];
-      const iced = new IcedDecoder(s.bitness, s.bytes, DecoderOptions.None);
+      const iced = new IcedDecoder(s.bitness, bytes, DecoderOptions.None);
       const ii = new IcedInstruction();
       while (iced.canDecode) {
         offsets.push(iced.position);
@@ -77,7 +99,7 @@ describe.skipIf(samples.length === 0)('differential against iced-x86 on real cod
       }
       iced.free();
       ii.free();
-      const t = compareAt(s.bytes, s.bitness, offsets);
+      const t = compareAt(bytes, s.bitness, offsets, true);
       console.log(
         `${s.name}: ${offsets.length} instructions, ${t.agree} agree, ${t.notCovered} not covered yet (${((100 * t.notCovered) / offsets.length).toFixed(2)}%)`,
       );

@@ -1,4 +1,4 @@
-import { CODE_ATTR, CODE_OPS } from './generated/tables';
+import { CODE_ATTR, CODE_COUNT, CODE_OPS, MNEMONIC_NAMES } from './generated/tables';
 import type { Instruction } from './instruction';
 import { MemSize, OperandDecode as OD, OpKind } from './kinds';
 import { REGISTER_NAMES, Register } from './registers';
@@ -102,32 +102,37 @@ function displacement(ins: Instruction): number {
 }
 
 function intelMemory(ins: Instruction, withSize: boolean): string {
-  let s = withSize ? (INTEL_SIZE[ins.memSize] ?? '') : '';
-  if (ins.memSize === MemSize.far16 || ins.memSize === MemSize.far32 || ins.memSize === MemSize.far64) {
-    const fl = ins.mnemonic === 'jmp' || ins.mnemonic === 'call';
-    if (fl) s = 'far ';
+  const size = ins.memSize;
+  let s = withSize ? (INTEL_SIZE[size] ?? '') : '';
+  if (size === MemSize.far16 || size === MemSize.far32 || size === MemSize.far64) {
+    const m = ins.mnemonic;
+    if (m === 'jmp' || m === 'call') s = 'far ';
   }
   s += '[';
-  if (ins.segmentPrefix !== 0) s += `${REGISTER_NAMES[ins.segmentPrefix]}:`;
+  const seg = ins.segmentPrefix;
+  if (seg !== 0) s += `${REGISTER_NAMES[seg]}:`;
+  const base = ins.memBase;
+  if (base === Register.rip || base === Register.eip) {
+    return `${s}rel ${hex((ins.ip + ins.length + displacement(ins)) >>> 0)}]`;
+  }
   let any = false;
-  if (ins.memBase === Register.rip || ins.memBase === Register.eip) {
-    s += `rel ${hex((ins.ip + ins.length + displacement(ins)) >>> 0)}]`;
-    return s;
-  }
-  if (ins.memBase !== 0) {
-    s += REGISTER_NAMES[ins.memBase];
+  if (base !== 0) {
+    s += REGISTER_NAMES[base];
     any = true;
   }
-  if (ins.memIndex !== 0) {
-    s += `${any ? '+' : ''}${REGISTER_NAMES[ins.memIndex]}`;
-    if (ins.memScale !== 1 && ins.memIndex !== Register.al) s += `*${ins.memScale}`;
+  const index = ins.memIndex;
+  if (index !== 0) {
+    s += any ? `+${REGISTER_NAMES[index]}` : REGISTER_NAMES[index];
+    const scale = ins.memScale;
+    if (scale !== 1 && index !== Register.al) s += `*${scale}`;
     any = true;
   }
-  if (ins.memDisplacementSize === 8) {
+  const dispSize = ins.memDisplacementSize;
+  if (dispSize === 8) {
     s += hex64(ins.memDisplacement, ins.memDisplacementHigh);
   } else if (!any) {
     s += hex(ins.addressSize === 16 ? ins.memDisplacement & 0xffff : ins.memDisplacement >>> 0);
-  } else if (ins.memDisplacementSize !== 0) {
+  } else if (dispSize !== 0) {
     const d = displacement(ins);
     if (d < 0) s += `-${hex(-d)}`;
     else if (d > 0) s += `+${hex(d)}`;
@@ -152,18 +157,55 @@ function isString(k: number): boolean {
 }
 
 /**
+ * Conversions from 128 or 256 bits to an XMM register: only the memory size tells the two VEX
+ * forms apart (NASM `oword`/`yword`, GNU `x`/`y` suffixes).
+ */
+const XY_MNEMONICS = new Set(['vcvtpd2ps', 'vcvtpd2dq', 'vcvttpd2dq']);
+const XY_MNEMONIC = new Uint8Array(MNEMONIC_NAMES.length);
+MNEMONIC_NAMES.forEach((m, i) => {
+  XY_MNEMONIC[i] = XY_MNEMONICS.has(m) ? 1 : 0;
+});
+
+/** Per form: 1 string instruction (implied operands), 2 the memory size is always written. */
+const FORM_STYLE = new Uint8Array(CODE_COUNT);
+/** Per mnemonic: whether Intel syntax writes the memory size even next to a register operand. */
+const SIZE_MATTERS = new Uint8Array(MNEMONIC_NAMES.length);
+/** Per mnemonic: JMP and CALL (`far` memory operands, `*` in AT&T syntax). */
+const FLOW_MNEMONIC = new Uint8Array(MNEMONIC_NAMES.length);
+MNEMONIC_NAMES.forEach((m, i) => {
+  SIZE_MATTERS[i] =
+    m === 'movzx' ||
+    m === 'movsx' ||
+    m === 'movsxd' ||
+    m.startsWith('sh') ||
+    m.startsWith('ro') ||
+    m.startsWith('rc') ||
+    m === 'sal' ||
+    m === 'sar' ||
+    m === 'crc32' ||
+    XY_MNEMONICS.has(m)
+      ? 1
+      : 0;
+  FLOW_MNEMONIC[i] = m.startsWith('jmp') || m.startsWith('call') ? 1 : 0;
+});
+for (let c = 1; c < CODE_COUNT; c++) {
+  if (isString(CODE_OPS[c * 4] ?? 0) || isString(CODE_OPS[c * 4 + 1] ?? 0)) FORM_STYLE[c] = 1;
+}
+
+/**
  * Formats an instruction in Intel syntax as NASM accepts it: `add dword [eax+0x10], ecx`.
  * Invalid instructions format as `(bad)`.
  */
 export function formatIntel(ins: Instruction): string {
-  if (ins.code === 0) return '(bad)';
   const code = ins.code;
-  let s = prefixText(ins) + ins.mnemonic;
+  if (code === 0) return '(bad)';
+  const mn = ins.mnemonicId;
+  let s = ins.prefixes === 0 ? (MNEMONIC_NAMES[mn] ?? '') : prefixText(ins) + (MNEMONIC_NAMES[mn] ?? '');
   const n = ins.opCount;
   if (n === 0) return s;
   const base = code * 4;
   // String instructions: the operands are implied; show a segment override and address size.
-  if (isString(CODE_OPS[base] ?? 0) || isString(CODE_OPS[base + 1] ?? 0)) {
+  if (FORM_STYLE[code] === 1) {
     if (ins.addressSize !== ins.bitness && !(ins.bitness === 64 && ins.addressSize === 64)) {
       s = `a${ins.addressSize} ${s}`;
     }
@@ -174,25 +216,14 @@ export function formatIntel(ins: Instruction): string {
   }
   let hasReg = false;
   for (let i = 0; i < n; i++) if (ins.opKind(i) === OpKind.register) hasReg = true;
-  const sizeMatters =
-    !hasReg ||
-    ins.mnemonic === 'movzx' ||
-    ins.mnemonic === 'movsx' ||
-    ins.mnemonic === 'movsxd' ||
-    ins.mnemonic.startsWith('sh') ||
-    ins.mnemonic.startsWith('ro') ||
-    ins.mnemonic.startsWith('rc') ||
-    ins.mnemonic === 'sal' ||
-    ins.mnemonic === 'sar' ||
-    ins.mnemonic === 'crc32';
+  const sizeMatters = !hasReg || SIZE_MATTERS[mn] === 1;
   s += ' ';
   for (let i = 0; i < n; i++) {
     if (i > 0) s += ', ';
     const kind = ins.opKind(i);
-    const k = CODE_OPS[base + i] ?? 0;
     if (kind === OpKind.register) s += REGISTER_NAMES[ins.opRegister(i)];
     else if (kind === OpKind.memory) s += intelMemory(ins, sizeMatters);
-    else if (kind === OpKind.immediate) s += immText(ins, k);
+    else if (kind === OpKind.immediate) s += immText(ins, CODE_OPS[base + i] ?? 0);
     else if (kind === OpKind.nearBranch) s += hex(ins.nearBranchTarget);
     else if (kind === OpKind.farBranch) s += `${hex(ins.farSelector)}:${hex(ins.farOffset)}`;
   }
@@ -231,7 +262,7 @@ export function formatAtt(ins: Instruction): string {
   const base = code * 4;
   let mnem = ins.mnemonic;
   const n = ins.opCount;
-  if (isString(CODE_OPS[base] ?? 0) || isString(CODE_OPS[base + 1] ?? 0)) {
+  if (FORM_STYLE[code] === 1) {
     let s = prefixText(ins) + mnem;
     if (ins.segmentPrefix !== 0 && ins.segmentPrefix !== Register.es)
       s = `%${REGISTER_NAMES[ins.segmentPrefix]} ${s}`;
@@ -245,13 +276,14 @@ export function formatAtt(ins: Instruction): string {
     else if (kind === OpKind.memory) hasMem = true;
   }
   if (hasMem && !hasReg) mnem += ATT_SUFFIX[ins.memSize] ?? '';
+  else if (hasMem && XY_MNEMONIC[ins.mnemonicId] === 1) mnem += ins.memSize === MemSize.u256 ? 'y' : 'x';
   const parts: string[] = [];
   for (let i = n - 1; i >= 0; i--) {
     const kind = ins.opKind(i);
     const k = CODE_OPS[base + i] ?? 0;
     if (kind === OpKind.register) parts.push(`%${REGISTER_NAMES[ins.opRegister(i)]}`);
     else if (kind === OpKind.memory) {
-      const flow = mnem.startsWith('jmp') || mnem.startsWith('call');
+      const flow = FLOW_MNEMONIC[ins.mnemonicId] === 1;
       parts.push(`${flow ? '*' : ''}${attMemory(ins)}`);
     } else if (kind === OpKind.immediate) parts.push(`$${immText(ins, k)}`);
     else if (kind === OpKind.nearBranch) parts.push(hex(ins.nearBranchTarget));

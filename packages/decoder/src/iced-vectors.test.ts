@@ -28,6 +28,7 @@ describe.skipIf(dir === undefined)('iced-x86 decoder test vectors (shared/testda
         const diff = compareCase(c, ins);
         if (diff !== undefined) failures.push(`${file}:${c.line} ${c.text}\n    ${diff}`);
       }
+      console.log(`${file}: ${inScope} cases in scope of ${cases.length}`);
       expect(inScope).toBeGreaterThan(40);
       expect(failures.slice(0, 20)).toEqual([]);
     });

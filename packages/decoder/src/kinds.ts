@@ -245,5 +245,10 @@ export const OperandDecode = {
   vvvvY: 56,
   vvvvR32: 57,
   vvvvR64: 58,
+  /** Opmask register k0–k7 in ModRM.reg, in ModRM.rm (register only), k or memory in r/m, in VEX.vvvv. */
+  kr: 59,
+  rkr: 60,
+  krm: 61,
+  vvvvK: 62,
 } as const;
 export type OperandDecode = (typeof OperandDecode)[keyof typeof OperandDecode];

@@ -100,6 +100,7 @@ export const REGISTER_NAMES: readonly string[] = [
   ...numbered('mm', 8),
   ...numbered('xmm', 16),
   ...numbered('ymm', 16),
+  ...numbered('k', 8),
 ];
 
 /** Register ids (`Register.eax`, `Register.cr0`, ...) and the first id of each class. */
@@ -156,6 +157,8 @@ export const Register = {
   mm0: 117,
   xmm0: 125,
   ymm0: 141,
+  /** AVX-512 opmask registers k0–k7. */
+  k0: 157,
 } as const;
 
 /** Number of register ids (one past the last). */
@@ -186,7 +189,8 @@ export function registerSize(reg: number): number {
   if (reg < Register.mm0) return 10;
   if (reg < Register.xmm0) return 8;
   if (reg < Register.ymm0) return 16;
-  if (reg < REGISTER_COUNT) return 32;
+  if (reg < Register.k0) return 32;
+  if (reg < REGISTER_COUNT) return 8;
   return 0;
 }
 
@@ -206,5 +210,6 @@ export function registerNumber(reg: number): number {
   if (reg < Register.mm0) return reg - Register.st0;
   if (reg < Register.xmm0) return reg - Register.mm0;
   if (reg < Register.ymm0) return reg - Register.xmm0;
-  return reg - Register.ymm0;
+  if (reg < Register.k0) return reg - Register.ymm0;
+  return reg - Register.k0;
 }

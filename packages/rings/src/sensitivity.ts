@@ -98,6 +98,7 @@ const RULES: readonly Rule[] = [
       ['clts', 'Vol. 2A CLTS', 'clears CR0.TS'],
       ['invd', 'Vol. 2A INVD', 'invalidates caches without writeback'],
       ['wbinvd', 'Vol. 2B WBINVD', 'writes back and invalidates caches'],
+      ['wbnoinvd', 'Vol. 2B WBNOINVD', 'writes back caches without invalidating them'],
       ['invlpg', 'Vol. 2A INVLPG', 'invalidates a TLB entry'],
       ['rdmsr', 'Vol. 2B RDMSR', 'reads a model-specific register'],
       ['wrmsr', 'Vol. 2B WRMSR', 'writes a model-specific register'],
@@ -108,6 +109,14 @@ const RULES: readonly Rule[] = [
       ['swapgs', 'Vol. 2B SWAPGS', 'swaps GS base with IA32_KERNEL_GS_BASE'],
       ['xsetbv', 'Vol. 2B XSETBV', 'writes an extended control register'],
       ['invpcid', 'Vol. 2A INVPCID', 'invalidates TLB entries by PCID'],
+      ['xsaves', 'Vol. 2D XSAVES', 'saves supervisor state components'],
+      ['xsaves64', 'Vol. 2D XSAVES', 'saves supervisor state components (64-bit)'],
+      ['xrstors', 'Vol. 2D XRSTORS', 'restores supervisor state components'],
+      ['xrstors64', 'Vol. 2D XRSTORS', 'restores supervisor state components (64-bit)'],
+      ['setssbsy', 'Vol. 2B SETSSBSY', 'marks the supervisor shadow stack busy'],
+      ['clrssbsy', 'Vol. 2A CLRSSBSY', 'clears the busy flag of a supervisor shadow stack token'],
+      ['wrussd', 'Vol. 2D WRUSS', 'writes to a user shadow stack'],
+      ['wrussq', 'Vol. 2D WRUSS', 'writes to a user shadow stack (64-bit)'],
     ] as const
   ).map(
     ([m, sdm, what]): Rule => ({

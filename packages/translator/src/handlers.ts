@@ -1537,6 +1537,7 @@ function build(name: string): Handler {
     case 'nopw':
     case 'nopd':
     case 'nop':
+    case 'reservednop':
     case 'pause':
     case 'endbr32':
     case 'lfence':
@@ -1730,6 +1731,7 @@ function build(name: string): Handler {
       return clts;
     case 'invd':
     case 'wbinvd':
+    case 'wbnoinvd':
       return nop;
     case 'sgdt':
       return descTableStore(false);

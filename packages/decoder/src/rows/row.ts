@@ -8,7 +8,7 @@
  * - `code`: the form's stable lower-case name, `<mnemonic>_<operands>` (`add_rm32_r32`).
  * - `mnemonic`: lower-case mnemonic.
  * - `encoding`: space-separated tokens, in this order:
- *   - mandatory prefix (optional): `p66`, `pF3`, `pF2` or `pNP` (no 66/F2/F3 allowed);
+ *   - mandatory prefix (optional): `p66`, `pF3`, `pF2` or `pNP` (no 66/F2/F3 allowed) or `pNR` (no F2/F3; 66 is the operand-size prefix);
  *   - opcode bytes in hex: the escape bytes `0F`, `0F 38`, `0F 3A` then the opcode byte;
  *     `+r` right after the opcode byte puts a register number in its low three bits;
  *   - ModRM: `/r` (any ModRM), `/0`..`/7` (reg field fixed), or a fixed ModRM byte in hex (`C1`);

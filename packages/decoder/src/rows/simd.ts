@@ -415,8 +415,53 @@ const LIST: readonly Simd[] = [
   // Miscellaneous system additions.
   ['endbr32', 'pF3 0F 1E FB', '', 'cpu:cet_ibt'],
   ['endbr64', 'pF3 0F 1E FA', '', 'cpu:cet_ibt'],
-  ['rdpid', 'pF3 0F C7 /7 i64', 'rr32', 'cpu:rdpid rw:w'],
-  ['rdpid', 'pF3 0F C7 /7 x64', 'rr64', 'cpu:rdpid rw:w'],
+  ['rdpid', 'pF3 0F C7 /7 i64', 'rr32', 'cpu:rdpid rw:w', '', 'rdpid_r32'],
+  ['rdpid', 'pF3 0F C7 /7 x64', 'rr64', 'cpu:rdpid rw:w', '', 'rdpid_r64'],
+  [
+    'pcmpestrm',
+    'p66 0F 3A 60 /r rexw x64',
+    'xmm xmmrm128 ib',
+    'cpu:sse42 rw:rrr',
+    'w:oszapc',
+    'pcmpestrm64_xmm_xmmm128_imm8',
+  ],
+  [
+    'pcmpestri',
+    'p66 0F 3A 61 /r rexw x64',
+    'xmm xmmrm128 ib',
+    'cpu:sse42 rw:rrr',
+    'w:oszapc',
+    'pcmpestri64_xmm_xmmm128_imm8',
+  ],
+  // ADX (SDM Vol. 2A ADCX, ADOX): the mandatory 66/F3 leaves the operand size to REX.W.
+  ['adcx', 'p66 0F 38 F6 /r norexw', 'r32 rm32', 'cpu:adx rw:mr', 'r:c w:c', 'adcx_r32_rm32'],
+  ['adcx', 'p66 0F 38 F6 /r rexw x64', 'r64 rm64', 'cpu:adx rw:mr', 'r:c w:c', 'adcx_r64_rm64'],
+  ['adox', 'pF3 0F 38 F6 /r norexw', 'r32 rm32', 'cpu:adx rw:mr', 'r:o w:o', 'adox_r32_rm32'],
+  ['adox', 'pF3 0F 38 F6 /r rexw x64', 'r64 rm64', 'cpu:adx rw:mr', 'r:o w:o', 'adox_r64_rm64'],
+  // XSAVE variants (SDM Vol. 2D XSAVEC, XSAVES, XRSTORS); XSAVES/XRSTORS are CPL 0 only.
+  ['xrstors', 'pNP 0F C7 /3 norexw', 'm', 'cpl0 cpu:xsaves rw:r'],
+  ['xrstors64', 'pNP 0F C7 /3 rexw x64', 'm', 'cpl0 cpu:xsaves rw:r'],
+  ['xsavec', 'pNP 0F C7 /4 norexw', 'm', 'cpu:xsavec rw:w'],
+  ['xsavec64', 'pNP 0F C7 /4 rexw x64', 'm', 'cpu:xsavec rw:w'],
+  ['xsaves', 'pNP 0F C7 /5 norexw', 'm', 'cpl0 cpu:xsaves rw:w'],
+  ['xsaves64', 'pNP 0F C7 /5 rexw x64', 'm', 'cpl0 cpu:xsaves rw:w'],
+  // Protection keys (SDM Vol. 2B RDPKRU, WRPKRU).
+  ['rdpkru', 'pNP 0F 01 EE', '', 'cpu:pku', '', 'rdpkru'],
+  ['wrpkru', 'pNP 0F 01 EF', '', 'cpu:pku', '', 'wrpkru'],
+  ['cldemote', 'pNP 0F 1C /0', 'm8', 'cpu:cldemote rw:n', '', 'cldemote_m8'],
+  // CET shadow stacks (SDM Vol. 2A INCSSP, RDSSP, ... ); SETSSBSY, CLRSSBSY and WRUSS are CPL 0 only.
+  ['incsspd', 'pF3 0F AE /5 norexw', 'rr32', 'cpu:cet_ss rw:r', '', 'incsspd_r32'],
+  ['incsspq', 'pF3 0F AE /5 rexw x64', 'rr64', 'cpu:cet_ss rw:r', '', 'incsspq_r64'],
+  ['rdsspd', 'pF3 0F 1E /1 norexw', 'rr32', 'cpu:cet_ss rw:w', '', 'rdsspd_r32'],
+  ['rdsspq', 'pF3 0F 1E /1 rexw x64', 'rr64', 'cpu:cet_ss rw:w', '', 'rdsspq_r64'],
+  ['saveprevssp', 'pF3 0F 01 EA', '', 'cpu:cet_ss', '', 'saveprevssp'],
+  ['rstorssp', 'pF3 0F 01 /5', 'm64', 'cpu:cet_ss rw:m', '', 'rstorssp_m64'],
+  ['setssbsy', 'pF3 0F 01 E8', '', 'cpl0 cpu:cet_ss', '', 'setssbsy'],
+  ['clrssbsy', 'pF3 0F AE /6', 'm64', 'cpl0 cpu:cet_ss rw:m', '', 'clrssbsy_m64'],
+  ['wrssd', 'pNP 0F 38 F6 /r norexw', 'm32 r32', 'cpu:cet_ss rw:wr', '', 'wrssd_m32_r32'],
+  ['wrssq', 'pNP 0F 38 F6 /r rexw x64', 'm64 r64', 'cpu:cet_ss rw:wr', '', 'wrssq_m64_r64'],
+  ['wrussd', 'p66 0F 38 F5 /r norexw', 'm32 r32', 'cpl0 cpu:cet_ss rw:wr', '', 'wrussd_m32_r32'],
+  ['wrussq', 'p66 0F 38 F5 /r rexw x64', 'm64 r64', 'cpl0 cpu:cet_ss rw:wr', '', 'wrussq_m64_r64'],
 ];
 
 export const simdRows: readonly Row[] = LIST.map(([mn, enc, ops, attrs, flags, explicit]) => {

@@ -1,5 +1,6 @@
 import type { Row } from './row';
 import { FLOAT_ARITH, PACKED_INT, SSE4_38, SSSE3 } from './simd';
+import { AVX_ROWS } from './vex-avx';
 
 /**
  * VEX-encoded forms (SDM Vol. 2 §2.3 and the instruction pages): AVX and AVX2 forms of the SSE
@@ -26,6 +27,15 @@ const PART: Record<string, string> = {
   vr32: 'r32',
   vr64: 'r64',
   ib: 'imm8',
+  kr: 'kr',
+  rkr: 'kr',
+  vk: 'kr',
+  krm8: 'km8',
+  krm16: 'km16',
+  krm32: 'km32',
+  krm64: 'km64',
+  rr32: 'r32',
+  rr64: 'r64',
 };
 
 function name(mn: string, ops: string): string {
@@ -148,12 +158,18 @@ const LIST: readonly V[] = [
   ...families(),
   ['vzeroupper', 'vex pNP 0F 77 L0 WIG', '', 'cpu:avx'],
   ['vzeroall', 'vex pNP 0F 77 L1 WIG', '', 'cpu:avx'],
-  ['vpmovmskb', 'vex p66 0F D7 /r L0 WIG', 'r32 rxmm', 'cpu:avx rw:wr'],
-  ['vpmovmskb', 'vex p66 0F D7 /r L1 WIG', 'r32 rymm', 'cpu:avx2 rw:wr'],
-  ['vmovmskps', 'vex pNP 0F 50 /r L0 WIG', 'r32 rxmm', 'cpu:avx rw:wr'],
-  ['vmovmskps', 'vex pNP 0F 50 /r L1 WIG', 'r32 rymm', 'cpu:avx rw:wr'],
-  ['vmovmskpd', 'vex p66 0F 50 /r L0 WIG', 'r32 rxmm', 'cpu:avx rw:wr'],
-  ['vmovmskpd', 'vex p66 0F 50 /r L1 WIG', 'r32 rymm', 'cpu:avx rw:wr'],
+  ['vpmovmskb', 'vex p66 0F D7 /r L0 W0x', 'r32 rxmm', 'cpu:avx rw:wr'],
+  ['vpmovmskb', 'vex p66 0F D7 /r L0 W1 x64', 'r64 rxmm', 'cpu:avx rw:wr'],
+  ['vpmovmskb', 'vex p66 0F D7 /r L1 W0x', 'r32 rymm', 'cpu:avx2 rw:wr'],
+  ['vpmovmskb', 'vex p66 0F D7 /r L1 W1 x64', 'r64 rymm', 'cpu:avx2 rw:wr'],
+  ['vmovmskps', 'vex pNP 0F 50 /r L0 W0x', 'r32 rxmm', 'cpu:avx rw:wr'],
+  ['vmovmskps', 'vex pNP 0F 50 /r L0 W1 x64', 'r64 rxmm', 'cpu:avx rw:wr'],
+  ['vmovmskps', 'vex pNP 0F 50 /r L1 W0x', 'r32 rymm', 'cpu:avx rw:wr'],
+  ['vmovmskps', 'vex pNP 0F 50 /r L1 W1 x64', 'r64 rymm', 'cpu:avx rw:wr'],
+  ['vmovmskpd', 'vex p66 0F 50 /r L0 W0x', 'r32 rxmm', 'cpu:avx rw:wr'],
+  ['vmovmskpd', 'vex p66 0F 50 /r L0 W1 x64', 'r64 rxmm', 'cpu:avx rw:wr'],
+  ['vmovmskpd', 'vex p66 0F 50 /r L1 W0x', 'r32 rymm', 'cpu:avx rw:wr'],
+  ['vmovmskpd', 'vex p66 0F 50 /r L1 W1 x64', 'r64 rymm', 'cpu:avx rw:wr'],
   ['vmovd', 'vex p66 0F 6E /r L0 W0x', 'xmm rm32', 'cpu:avx rw:wr'],
   ['vmovq', 'vex p66 0F 6E /r L0 W1 x64', 'xmm rm64', 'cpu:avx rw:wr'],
   ['vmovd', 'vex p66 0F 7E /r L0 W0x', 'rm32 xmm', 'cpu:avx rw:wr'],
@@ -223,6 +239,10 @@ const LIST: readonly V[] = [
   ['rorx', 'vex pF2 0F 3A F0 /r L0 W1 x64', 'r64 rm64 ib', 'cpu:bmi2 rw:wrr'],
 ];
 
-export const vexRows: readonly Row[] = LIST.map(
-  ([mn, enc, ops, attrs, flags]) => [name(mn, ops), mn, enc, ops, flags ?? '', attrs] as const,
-);
+export const vexRows: readonly Row[] = [
+  ...LIST.map(([mn, enc, ops, attrs, flags]) => [name(mn, ops), mn, enc, ops, flags ?? '', attrs] as const),
+  ...AVX_ROWS.map(
+    ([mn, enc, ops, attrs, flags, override]) =>
+      [override ?? name(mn, ops), mn, enc, ops, flags ?? '', attrs] as const,
+  ),
+];
