@@ -18,7 +18,8 @@ function program(source: string): Uint8Array {
  */
 function both(code: Uint8Array, opts: { limit?: number; mode?: HarnessMode; slice?: number } = {}) {
   const make = (jit: boolean) =>
-    createHarness(code, { jit, mode: opts.mode, callouts: { exception: () => true } });
+    // A low threshold, so short programs spend most of their time translated.
+    createHarness(code, { jit, jitThreshold: 64, mode: opts.mode, callouts: { exception: () => true } });
   const a = make(false);
   const b = make(true);
   const limit = opts.limit ?? 2_000_000;
@@ -168,6 +169,7 @@ describe('tier 1', () => {
   it('emits only integers from the decoder into the block source', () => {
     const h = createHarness(program('l: add eax, 0x7fffffff\nmov [ebx + ecx * 8 - 4], edx\njmp l'), {
       jit: true,
+      jitThreshold: 64,
     });
     h.cpu.run(2000);
     const sources = h.cpu.jit?.sources() ?? [];
