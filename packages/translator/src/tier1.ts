@@ -178,6 +178,17 @@ export interface Tier1Stats {
   compileMs: number;
 }
 
+/** A present, writable, expand-up data segment at base 0 with a 4 GiB limit (32-bit if SS). */
+function isFlatData(s: CpuState, seg: number): boolean {
+  const acc = s.segAccess[seg] ?? 0;
+  return (
+    (s.segBase[seg] ?? 0) === 0 &&
+    (s.segLimit[seg] ?? 0) === 0xffffffff &&
+    (acc & 0x9e) === 0x92 && // present, data, writable, not expand-down
+    (seg !== 2 || (acc & 0x4000) !== 0) // a 32-bit stack
+  );
+}
+
 /** Translation cache and compiler. Owned by a `Tier0` (`new Tier0({ jit: true })`). */
 export class Tier1 {
   readonly stats: Tier1Stats = {
@@ -211,19 +222,8 @@ export class Tier1 {
     const csAcc = s.segAccess[1] ?? 0;
     if ((csAcc & 0x4000) === 0 || (s.segBase[1] ?? 0) !== 0 || (s.segLimit[1] ?? 0) !== 0xffffffff) return -1;
     if (((s.dr[7] ?? 0) & 0xff) !== 0) return -1;
-    let flat = 2;
-    for (const seg of [0, 2, 3]) {
-      const acc = s.segAccess[seg] ?? 0;
-      if (
-        (s.segBase[seg] ?? 0) !== 0 ||
-        (s.segLimit[seg] ?? 0) !== 0xffffffff ||
-        (acc & 0x9e) !== 0x92 || // present, data, writable, not expand-down
-        (seg === 2 && (acc & 0x4000) === 0) // a 32-bit stack
-      ) {
-        flat = 0;
-        break;
-      }
-    }
+    // ES, SS, DS (no array to iterate: this runs at every dispatcher entry and segment load).
+    const flat = isFlatData(s, 0) && isFlatData(s, 2) && isFlatData(s, 3) ? 2 : 0;
     return (s.cpl === 3 ? 1 : 0) | flat;
   }
 
