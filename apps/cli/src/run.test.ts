@@ -62,7 +62,7 @@ org 0x100000
 hdr: dd 0x1BADB002, 0x00010000, -(0x1BADB002 + 0x00010000)
      dd hdr, hdr, 0, 0, start
 start:
-    mov ecx, 1000
+    mov ecx, 5000
 spin:
     add eax, ecx
     dec ecx
