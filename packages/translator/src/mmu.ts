@@ -39,15 +39,9 @@ export const TlbBit = {
   /** The whole 4 KiB frame is RAM below 2 GiB: `ram`, `ram16` and `ram32` hold it. */
   ram: 32,
 } as const;
-const TLB_VALID = TlbBit.valid;
-const TLB_USER = TlbBit.user;
-const TLB_WRITE_SUPER = TlbBit.writeSuper;
-const TLB_WRITE_USER = TlbBit.writeUser;
-const TLB_DIRTY = TlbBit.dirty;
-const TLB_RAM = TlbBit.ram;
 const TLB_TRACK_MAX = 8192;
 /** An identity entry (paging off): every right, dirty. */
-const TLB_IDENTITY = TLB_VALID | TLB_USER | TLB_WRITE_SUPER | TLB_WRITE_USER | TLB_DIRTY;
+const TLB_IDENTITY = TlbBit.valid | TlbBit.user | TlbBit.writeSuper | TlbBit.writeUser | TlbBit.dirty;
 
 /**
  * Linear → physical translation for 32-bit paging with 4 MiB pages (CR4.PSE), CR0.WP, U/S and
@@ -134,8 +128,8 @@ export class Mmu {
     const e = this.tlb[linear >>> 12] ?? 0;
     if (e !== 0) {
       const ok = write
-        ? (e & (user ? TLB_WRITE_USER : TLB_WRITE_SUPER)) !== 0 && (e & TLB_DIRTY) !== 0
-        : !user || (e & TLB_USER) !== 0;
+        ? (e & (user ? TlbBit.writeUser : TlbBit.writeSuper)) !== 0 && (e & TlbBit.dirty) !== 0
+        : !user || (e & TlbBit.user) !== 0;
       if (ok) return (((e & ~0xfff) | (linear & 0xfff)) & this.a20Mask) >>> 0;
     }
     return this.walk(linear, write, user);
@@ -165,9 +159,9 @@ export class Mmu {
     this.tlb[page] = frame | TLB_IDENTITY | this.ramBit(frame);
   }
 
-  /** `TLB_RAM` when the whole frame is RAM the word views reach, else 0. */
+  /** `TlbBit.ram` when the whole frame is RAM the word views reach, else 0. */
   private ramBit(frame: number): number {
-    return frame >= 0 && frame + 4096 <= this.ram32.length * 4 && frame < 0x80000000 ? TLB_RAM : 0;
+    return frame >= 0 && frame + 4096 <= this.ram32.length * 4 && frame < 0x80000000 ? TlbBit.ram : 0;
   }
 
   private track(page: number): void {
@@ -177,11 +171,11 @@ export class Mmu {
 
   private fill(linear: number, frame: number, rw: number, us: number, wp: boolean, dirty: boolean): void {
     if (this.trackedCount === 0) this.tlbPaging = 1;
-    let bits = TLB_VALID;
-    if (us) bits |= TLB_USER;
-    if (rw || !wp) bits |= TLB_WRITE_SUPER;
-    if (rw && us) bits |= TLB_WRITE_USER;
-    if (dirty) bits |= TLB_DIRTY;
+    let bits = TlbBit.valid;
+    if (us) bits |= TlbBit.user;
+    if (rw || !wp) bits |= TlbBit.writeSuper;
+    if (rw && us) bits |= TlbBit.writeUser;
+    if (dirty) bits |= TlbBit.dirty;
     const page = linear >>> 12;
     const masked = (frame & this.a20Mask) >>> 0;
     this.track(page);

@@ -135,7 +135,7 @@ export class Tier0 {
   private readonly blockAt: (Block | undefined)[] = new Array(ICACHE_SIZE);
   /** Tier-0 executions per slot, towards `hotThreshold`. */
   private readonly heat = new Uint16Array(ICACHE_SIZE);
-  hotThreshold: number;
+  private readonly hotThreshold: number;
   /** Slot of the instruction `fetch` returned last. */
   private fetchSlot = 0;
   /** Entry EIPs of the last 16 blocks tier 1 ran, oldest overwritten first (`recentBlocks()`). */
@@ -341,9 +341,7 @@ export class Tier0 {
           const e = tlb[s.eip >>> 12] ?? 0;
           const need = (mode & 1) !== 0 ? TlbBit.valid | TlbBit.user : TlbBit.valid;
           if ((e & need) === need) {
-            const phys = ((e & -4096) | (s.eip & 4095)) >>> 0;
-            const found = blockAt[phys & ICACHE_MASK];
-            if (found !== undefined && found.phys === phys && found.mode === mode) b = found;
+            b = this.entryAt(((e & -4096) | (s.eip & 4095)) >>> 0, mode);
           }
         }
         if (b === undefined || this.instructions + b.count > end) {
@@ -422,19 +420,23 @@ export class Tier0 {
     return this.slotMode[slot] !== 0 && this.slotPhys[slot] === (phys | 0) && (this.heat[slot] ?? 0) > 0;
   }
 
+  /** The translated region entry at physical address `phys` for `mode`, if there is one. */
+  private entryAt(phys: number, mode: number): Block | undefined {
+    const b = this.blockAt[phys & ICACHE_MASK];
+    return b !== undefined && b.phys === phys >>> 0 && b.mode === mode ? b : undefined;
+  }
+
   /** Whether a translated region entry exists at physical address `phys` for `mode`. */
   hasEntry(phys: number, mode: number): boolean {
-    const b = this.blockAt[phys & ICACHE_MASK];
-    return b !== undefined && b.phys === phys >>> 0 && b.mode === mode;
+    return this.entryAt(phys, mode) !== undefined;
   }
 
   /** Puts a region's other entries where the dispatcher looks for them (by physical address). */
   private readonly registerEntry = (phys: number, entry: Block): void => {
     const slot = phys & ICACHE_MASK;
     const old = this.blockAt[slot];
-    // An entry already there for the same address (from another region) stays.
-    if (old === undefined || old.phys !== entry.phys || old === NO_BLOCK || old.mode !== entry.mode)
-      this.blockAt[slot] = entry;
+    // An entry already there for the same address and mode (from another region) stays.
+    if (old === undefined || old.phys !== entry.phys || old.mode !== entry.mode) this.blockAt[slot] = entry;
   };
 
   /** Entry EIPs of the most recent translated blocks, oldest first (at most 16; empty without tier 1). */

@@ -119,6 +119,21 @@ function ccOf(suffix: string): number {
   return CC_NAMES.indexOf(CC_ALIASES[suffix] ?? suffix);
 }
 
+/** The condition number of a Jcc mnemonic (`jb`, `jnz`, …), or -1 (JMP, JCXZ, JECXZ, LOOP). */
+function jccCondition(m: string): number {
+  return m.startsWith('j') ? ccOf(m.slice(1)) : -1;
+}
+
+/** A conditional branch with a template (`emitTemplate` gives it a `branch`): Jcc in 32-bit code. */
+export function isTemplateJcc(i: Instruction): boolean {
+  return (
+    i.opCount === 1 &&
+    i.op0Kind === OpKind.nearBranch &&
+    i.operandSize === 32 &&
+    jccCondition(i.mnemonic) >= 0
+  );
+}
+
 function n(v: number): string {
   if (!Number.isSafeInteger(v)) throw new Error(`tier 1: refusing to emit non-integer ${String(v)}`);
   return String(v);
@@ -334,9 +349,8 @@ export function emitTemplate(i: Instruction, mode: number, next: string, pending
         setsEip: true,
       };
     }
-    if (m.startsWith('j') && m !== 'jecxz' && m !== 'jcxz') {
-      const cc = ccOf(m.slice(1));
-      if (cc < 0) return undefined;
+    const cc = jccCondition(m);
+    if (cc >= 0) {
       const c = cond(cc);
       return {
         code: '',

@@ -15,7 +15,7 @@ import { LazyOp } from './cpu-state';
 import { HANDLERS, type Handler } from './handlers';
 import { CLASS_OF, Sensitivity } from './policy';
 import type { Tier0 } from './tier0';
-import { emitTemplate } from './tier1-templates';
+import { emitTemplate, isTemplateJcc } from './tier1-templates';
 
 /**
  * Tier 1: hot code translated into JavaScript that V8 compiles to machine code. The unit is a
@@ -119,7 +119,7 @@ export interface BasicBlock {
   end: BlockEnd;
 }
 
-/** The blocks of a region, in address order, and the page's linear-address-independent identity. */
+/** The basic blocks of a region, in address order. */
 export interface Region {
   readonly blocks: readonly BasicBlock[];
 }
@@ -299,18 +299,6 @@ function isRepString(i: Instruction): boolean {
   return (i.prefixes & STRING_PREFIXES) !== 0 && IS_STRING[i.code] === 1;
 }
 
-/** A conditional branch tier 1 has a template for: Jcc rel8/rel32 in 32-bit code. */
-function isTemplateJcc(i: Instruction): boolean {
-  return (
-    i.opCount === 1 &&
-    i.op0Kind === OpKind.nearBranch &&
-    i.operandSize === 32 &&
-    i.mnemonic.startsWith('j') &&
-    i.mnemonic !== 'jecxz' &&
-    i.mnemonic !== 'jcxz'
-  );
-}
-
 /**
  * The region of `page` (4 KiB of code) reachable from page offset `entry` through direct
  * branches, as basic blocks in address order; undefined when the entry instruction itself must
@@ -329,12 +317,12 @@ export function discoverRegion(
   const blocks = new Map<number, BasicBlock>();
   const work = [entry];
   let total = 0;
+  const inPage = (off: number): boolean => off >= 0 && off < 4096;
   /** Queues a successor inside the page; returns its offset. */
   const want = (off: number): number => {
-    if (off >= 0 && off < 4096 && !blocks.has(off) && !work.includes(off) && warm(off)) work.push(off);
+    if (inPage(off) && !blocks.has(off) && !work.includes(off) && warm(off)) work.push(off);
     return off;
   };
-  const inPage = (off: number): boolean => off >= 0 && off < 4096;
   while (work.length > 0) {
     const start = work.shift() as number;
     if (blocks.has(start)) continue;
@@ -514,11 +502,14 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
   region.blocks.forEach((blk, k) => {
     const len = blk.ins.length;
     const nextCase = region.blocks[k + 1]?.start;
-    /** Source going on at page offset `off` after this block (a case of the region, or the exit). */
-    const goTo = (off: number): string => {
+    /**
+     * Source going on at page offset `off` after this block: a case of the region (nothing when
+     * it is the next case and `fall` allows falling through to it), or the exit.
+     */
+    const goTo = (off: number, fall = true): string => {
       const c = caseOf.get(off);
       if (c === undefined) return `s.eip = (e0 + ${int(off)}) | 0; n = 0; break x;`;
-      return off === nextCase ? '' : `pc = ${int(c)}; continue;`;
+      return fall && off === nextCase ? '' : `pc = ${int(c)}; continue;`;
     };
     body.push(`case ${int(k)}:`);
     if (comments) body.push(`// block at ${int(blk.start)}`);
@@ -561,27 +552,19 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
           pending = t.deferred;
         }
       }
-      if (!last) {
-        if (t === undefined || t.stores) {
-          body.push(`if (c.codeWrites !== w0) { s.eip = ${nextEip}; n = ${int(j + 1)}; break x; }`);
-        }
-        continue;
-      }
-      // The block's end.
       const end = blk.end;
-      const stores = t === undefined || t.stores;
-      if (
-        stores &&
-        (end.kind === 'goto' || end.kind === 'branch' || end.kind === 'handler-branch' || end.kind === 'exit')
-      ) {
-        body.push(`if (c.codeWrites !== w0) { s.eip = ${nextEip}; n = ${int(len)}; break x; }`);
+      // A store that hit translated code leaves the region at the next instruction (a block that
+      // ends in a transfer or a segment load leaves it anyway).
+      const leaves = last && (end.kind === 'transfer' || end.kind === 'segment-load');
+      if ((t === undefined || t.stores) && !leaves) {
+        body.push(`if (c.codeWrites !== w0) { s.eip = ${nextEip}; n = ${int(j + 1)}; break x; }`);
       }
+      if (!last) continue;
+      // The block's end.
       body.push(`ic += ${int(len)};`);
       if (end.kind === 'branch' && t?.branch !== undefined) {
-        const taken = end.taken >= 0 ? goTo(end.taken) : `s.eip = ${t.branch.target}; n = 0; break x;`;
-        body.push(
-          `if (${t.branch.condition}) { ${taken === '' ? `pc = ${int(caseOf.get(end.taken) as number)}; continue;` : taken} }`,
-        );
+        const taken = end.taken >= 0 ? goTo(end.taken, false) : `s.eip = ${t.branch.target}; n = 0; break x;`;
+        body.push(`if (${t.branch.condition}) { ${taken} }`);
         body.push(goTo(end.next));
       } else if (end.kind === 'handler-branch') {
         body.push(`if (s.eip !== (${nextEip})) { n = 0; break x; }`, goTo(end.next));
