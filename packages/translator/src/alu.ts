@@ -159,22 +159,19 @@ export function shift(s: CpuState, op: number, a: number, count: number, bits: n
     }
     case ShiftOp.shl:
     case ShiftOp.sal: {
+      // Flags from (a, c, r) on demand: CF = the last bit out, OF = r's top bit ^ CF.
       const r = c >= 32 ? 0 : (a << c) & m;
-      const cf = c > bits ? 0 : (a >>> (bits - c)) & 1;
-      setStatus(s, cf, ((r >>> top) & 1) ^ cf, r, bits);
+      s.setLazy(LazyOp.shl, a, c, r, bits);
       return r;
     }
     case ShiftOp.shr: {
       const r = c >= bits ? 0 : a >>> c;
-      const cf = c > bits ? 0 : (a >>> (c - 1)) & 1;
-      setStatus(s, cf, (a >>> top) & 1, r, bits);
+      s.setLazy(LazyOp.shr, a, c, r, bits);
       return r;
     }
     default: {
-      const sa = signExtend(a, bits);
-      const r = (sa >> Math.min(c, 31)) & m;
-      const cf = (sa >> Math.min(c - 1, 31)) & 1;
-      setStatus(s, cf, 0, r, bits);
+      const r = (signExtend(a, bits) >> Math.min(c, 31)) & m;
+      s.setLazy(LazyOp.sar, a, c, r, bits);
       return r;
     }
   }

@@ -39,9 +39,24 @@ export const EFLAGS_VALID = 0x3f7fd5;
  * How the status flags of the last flag-setting operation are computed on demand. When
  * `lazyOp` is `none`, `CpuState.flags` holds every flag; otherwise the six status flags come
  * from (`lazyA`, `lazyB`, `lazyRes`, `lazyBits`) and — for INC/DEC, which leave CF alone — CF
- * comes from `flags`.
+ * comes from `flags`. For the shifts SHL/SAL, SHR and SAR (a count of 1–31; a count of 0 changes
+ * no flag and records nothing), `lazyA` is the operand before the shift and `lazyB` the count,
+ * so CF (the last bit shifted out) and OF are recovered from them; AF reads as 0, the value this
+ * processor model gives the flag the SDM leaves undefined for shifts.
  */
-export const LazyOp = { none: 0, add: 1, adc: 2, sub: 3, sbb: 4, logic: 5, inc: 6, dec: 7 } as const;
+export const LazyOp = {
+  none: 0,
+  add: 1,
+  adc: 2,
+  sub: 3,
+  sbb: 4,
+  logic: 5,
+  inc: 6,
+  dec: 7,
+  shl: 8,
+  shr: 9,
+  sar: 10,
+} as const;
 export type LazyOp = (typeof LazyOp)[keyof typeof LazyOp];
 
 /** The descriptor cache of one segment register (SDM vol. 3 §3.4.3, "hidden part"). */
@@ -268,6 +283,14 @@ export class CpuState {
           : (this.lazyA & m) >>> 0 < (this.lazyB & m) >>> 0
             ? 1
             : 0;
+      case LazyOp.shl:
+        return this.lazyB > bits ? 0 : ((this.lazyA & m) >>> (bits - this.lazyB)) & 1;
+      case LazyOp.shr:
+        return this.lazyB > bits ? 0 : ((this.lazyA & m) >>> (this.lazyB - 1)) & 1;
+      case LazyOp.sar: {
+        const sh = 32 - bits;
+        return (((this.lazyA << sh) >> sh) >> Math.min(this.lazyB - 1, 31)) & 1;
+      }
       default:
         return 0;
     }
@@ -292,7 +315,7 @@ export class CpuState {
 
   getAF(): number {
     if (this.lazyOp === LazyOp.none) return this.flags & Eflags.af;
-    if (this.lazyOp === LazyOp.logic) return 0;
+    if (this.lazyOp === LazyOp.logic || this.lazyOp >= LazyOp.shl) return 0;
     return (this.lazyA ^ this.lazyB ^ this.lazyRes) & Eflags.af;
   }
 
@@ -310,6 +333,12 @@ export class CpuState {
       case LazyOp.sbb:
       case LazyOp.dec:
         return (((this.lazyA ^ this.lazyRes) & (this.lazyA ^ this.lazyB)) >>> sh) & 1 ? Eflags.of : 0;
+      case LazyOp.shl:
+        // The result's top bit XOR CF (defined for a count of 1; this model keeps it for all).
+        return ((this.lazyRes >>> sh) & 1) !== this.getCF() ? Eflags.of : 0;
+      case LazyOp.shr:
+        // The operand's top bit.
+        return (this.lazyA >>> sh) & 1 ? Eflags.of : 0;
       default:
         return 0;
     }

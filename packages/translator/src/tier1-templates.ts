@@ -1,5 +1,5 @@
 import { type Instruction, MemSize, OpKind, Register } from '@ringzero/decoder';
-import { AluOp } from './alu';
+import { AluOp, ShiftOp } from './alu';
 import { LazyOp } from './cpu-state';
 import { ALU_NAMES, CC_NAMES, SHIFT_NAMES } from './handlers';
 import { TlbBit } from './mmu';
@@ -34,12 +34,17 @@ export interface Template {
   readonly deferred?: LazyOp;
   /** Reads or writes the flags in the `CpuState` (pending deferred flags are written first). */
   readonly stateFlags?: boolean;
+  /**
+   * Sets `fa`, `fb`, `fv` and `fo` itself only when it changes the flags at run time (a shift by
+   * CL): pending deferred flags are written first, and after it `fo` says what is pending.
+   */
+  readonly maybeDeferred?: boolean;
   /** A conditional branch: the source of its condition, and of the taken target. */
   readonly branch?: { readonly condition: string; readonly target: string };
 }
 
 /** How the status flags relate to `fa`, `fb` and `fv`. */
-export type FlagKind = 'sub' | 'logic' | 'add' | 'incdec';
+export type FlagKind = 'sub' | 'logic' | 'add' | 'incdec' | 'shl' | 'shr' | 'sar';
 
 /** The flag kind of a deferred lazy operation (for fused conditions), or undefined. */
 export function flagKindOf(op: number): FlagKind | undefined {
@@ -53,6 +58,12 @@ export function flagKindOf(op: number): FlagKind | undefined {
     case LazyOp.inc:
     case LazyOp.dec:
       return 'incdec';
+    case LazyOp.shl:
+      return 'shl';
+    case LazyOp.shr:
+      return 'shr';
+    case LazyOp.sar:
+      return 'sar';
     default:
       return undefined;
   }
@@ -91,8 +102,17 @@ export function fusedCondition(kind: FlagKind, cc: number): string | undefined {
       undefined,
       undefined,
     ][pair];
-  } else {
+  } else if (kind === 'incdec') {
     c = [undefined, undefined, 'fv === 0', undefined, 'fv < 0', undefined, undefined, undefined][pair];
+  } else {
+    // Shifts: `fa` is the operand, `fb` the count (1–31); CF is the last bit shifted out.
+    const cf =
+      kind === 'shl'
+        ? '((fa >>> (32 - fb)) & 1) !== 0'
+        : kind === 'shr'
+          ? '((fa >>> (fb - 1)) & 1) !== 0'
+          : '((fa >> (fb - 1)) & 1) !== 0';
+    c = [undefined, cf, 'fv === 0', `${cf} || fv === 0`, 'fv < 0', undefined, undefined, undefined][pair];
   }
   if (c === undefined) return undefined;
   return (cc & 1) === 0 ? `(${c})` : `!(${c})`;
@@ -580,9 +600,31 @@ export function emitTemplate(i: Instruction, mode: number, next: string, pending
     }
   }
 
-  // Shifts and rotates of a 32-bit register by 1, an immediate or CL: tier 0's `shift`, called
-  // directly (passed to the block as X.shift).
+  // SHL/SAL, SHR and SAR of a 32-bit register: flags deferred as the lazy shift operations (the
+  // operand in `fa`, the count in `fb`). A count of 0 changes nothing, flags included: with an
+  // immediate that is known here; with CL the flags become pending only when the count is not
+  // 0, which `fo` records at run time.
   const sh = SHIFT_NAMES[m];
+  const lazyShift =
+    sh === ShiftOp.shl || sh === ShiftOp.sal ? LazyOp.shl : sh === ShiftOp.shr ? LazyOp.shr : sh === ShiftOp.sar ? LazyOp.sar : 0;
+  if (lazyShift !== 0 && o0 === OpKind.register && d >= 0) {
+    const r = `r${n(d)}`;
+    const op = lazyShift === LazyOp.shl ? '<<' : lazyShift === LazyOp.shr ? '>>>' : '>>';
+    if (o1 !== OpKind.register) {
+      const k = o1 === OpKind.immediate ? i.immediate & 31 : 1;
+      if (k === 0) return plain('');
+      return deferred(`fa = ${r}; fb = ${n(k)}; fv = (fa ${op} ${n(k)}) | 0; ${r} = fv;`, lazyShift);
+    }
+    return {
+      code: `{ const k = r1 & 31; if (k !== 0) { fa = ${r}; fb = k; fv = (fa ${op} k) | 0; ${r} = fv; fo = ${n(lazyShift)}; } }`,
+      mayFault: false,
+      stores: false,
+      setsEip: false,
+      maybeDeferred: true,
+    };
+  }
+  // Rotates of a 32-bit register by 1, an immediate or CL: tier 0's `shift`, called directly
+  // (passed to the block as X.shift).
   if (sh !== undefined && o0 === OpKind.register && d >= 0) {
     const count =
       o1 === OpKind.register ? '(r1 & 255)' : o1 === OpKind.immediate ? n(i.immediate & 255) : '1';

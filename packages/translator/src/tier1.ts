@@ -543,10 +543,11 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
           '/*load*/ q = 1;',
         );
       } else {
-        if (t.stateFlags === true) flush();
+        if (t.stateFlags === true || t.maybeDeferred === true) flush();
         else if (isIncDec(t.deferred) && !isIncDec(pending)) flush(); // they keep the state's CF
         if (t.code !== '') body.push(t.code);
         if (t.stateFlags === true) pending = 0;
+        if (t.maybeDeferred === true) pending = -1;
         if (t.deferred !== undefined) {
           if (pending !== t.deferred) body.push(`fo = ${int(t.deferred)};`);
           pending = t.deferred;

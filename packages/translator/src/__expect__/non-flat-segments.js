@@ -24,8 +24,10 @@ H[1](c, I[1]);
 r0 = r[0]; r1 = r[1]; r3 = r[3]; q = 1;
 if (c.codeWrites !== w0) { s.eip = (e0 + 3) | 0; n = 2; break x; }
 // shr (227)
-r0 = X.shift(s, 5, r0, 3, 32);
+fa = r0; fb = 3; fv = (fa >>> 3) | 0; r0 = fv;
+fo = 9;
 // rol (169)
+s.setLazy(fo, fa, fb, fv, 32); fo = 0;
 r1 = X.shift(s, 0, r1, (r1 & 255), 32);
 ic += 4;
 s.eip = (e0 + 8) | 0; n = 0; break x;
