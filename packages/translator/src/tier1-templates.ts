@@ -232,6 +232,14 @@ function writeByteReg(id: number, v: string): string | undefined {
   return undefined;
 }
 
+/** The lazy operation of each `ShiftOp` whose flags tier 1 defers (rotates go through tier 0). */
+const LAZY_SHIFT: Readonly<Record<number, LazyOp>> = {
+  [ShiftOp.shl]: LazyOp.shl,
+  [ShiftOp.sal]: LazyOp.shl,
+  [ShiftOp.shr]: LazyOp.shr,
+  [ShiftOp.sar]: LazyOp.sar,
+};
+
 const user = (mode: number) => ((mode & 1) !== 0 ? 'true' : 'false');
 
 // ---- The inlined TLB hit path ----------------------------------------------------------------
@@ -605,9 +613,8 @@ export function emitTemplate(i: Instruction, mode: number, next: string, pending
   // immediate that is known here; with CL the flags become pending only when the count is not
   // 0, which `fo` records at run time.
   const sh = SHIFT_NAMES[m];
-  const lazyShift =
-    sh === ShiftOp.shl || sh === ShiftOp.sal ? LazyOp.shl : sh === ShiftOp.shr ? LazyOp.shr : sh === ShiftOp.sar ? LazyOp.sar : 0;
-  if (lazyShift !== 0 && o0 === OpKind.register && d >= 0) {
+  const lazyShift = sh === undefined ? undefined : LAZY_SHIFT[sh];
+  if (lazyShift !== undefined && o0 === OpKind.register && d >= 0) {
     const r = `r${n(d)}`;
     const op = lazyShift === LazyOp.shl ? '<<' : lazyShift === LazyOp.shr ? '>>>' : '>>';
     if (o1 !== OpKind.register) {
