@@ -116,7 +116,7 @@ export class VirtualMachine {
         ioRead: (port, size) => this.bus.read(port, size),
         ioWrite: (port, size, value) => this.bus.write(port, size, value),
         cpuid: (leaf, sub, out) => this.profile.cpuid(leaf, sub, out),
-        rdtsc: () => this.tsc(),
+        rdtsc: () => this.tscFast(),
         rdmsr: (index, s) => {
           if (!msrs.has(index)) return undefined;
           return index === Msr.tsc ? this.tsc() : stateMsrs.rdmsr(index, s);
@@ -126,6 +126,8 @@ export class VirtualMachine {
           if (index === Msr.tsc) {
             // Writing the TSC moves it relative to virtual time.
             this.tscOffset = BigInt.asUintN(64, value) - BigInt(Math.floor(this.now()));
+            const small = Number(this.tscOffset);
+            this.tscOffsetNumber = Number.isSafeInteger(small) ? small : Number.NaN;
             return true;
           }
           return stateMsrs.wrmsr(index, value, s);
@@ -154,8 +156,15 @@ export class VirtualMachine {
 
   /** TSC = virtual time in ns (a 1 GHz clock) plus what WRMSR 0x10 moved it by. */
   private tscOffset = 0n;
+  /** `tscOffset` as a number while it is a safe integer (the usual 0), else NaN. */
+  private tscOffsetNumber = 0;
   private tsc(): bigint {
     return BigInt.asUintN(64, BigInt(Math.floor(this.now())) + this.tscOffset);
+  }
+  /** The TSC as a number while it is below 2^53 (RDTSC's fast path), else as a bigint. */
+  private tscFast(): number | bigint {
+    const t = Math.floor(this.now()) + this.tscOffsetNumber;
+    return t >= 0 && t <= Number.MAX_SAFE_INTEGER ? t : this.tsc();
   }
 
   /** Virtual time in nanoseconds. */

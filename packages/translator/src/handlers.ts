@@ -1046,8 +1046,14 @@ const rdtsc: Handler = (c) => {
   if (s.cr4 & 4 && s.cpl !== 0 && s.cr0 & 1) raise(Vector.gp, 0);
   c.syncTsc();
   const t = c.callouts.rdtsc(s);
-  s.regs[Reg.eax] = Number(BigInt.asIntN(32, t));
-  s.regs[Reg.edx] = Number(BigInt.asIntN(32, t >> 32n));
+  if (typeof t === 'number' && Number.isSafeInteger(t) && t >= 0) {
+    s.regs[Reg.eax] = (t % 0x1_0000_0000) | 0;
+    s.regs[Reg.edx] = Math.floor(t / 0x1_0000_0000) | 0;
+    return;
+  }
+  const b = BigInt.asUintN(64, BigInt(typeof t === 'number' ? Math.trunc(t) : t));
+  s.regs[Reg.eax] = Number(BigInt.asIntN(32, b));
+  s.regs[Reg.edx] = Number(BigInt.asIntN(32, b >> 32n));
 };
 
 /** RDPMC (P6): #GP(0) unless CPL 0 or CR4.PCE; counters read as 0 (none are modelled). */

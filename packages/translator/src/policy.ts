@@ -70,8 +70,11 @@ export interface Callouts {
   rdmsr(index: number, state: CpuState): bigint | undefined;
   /** WRMSR: false to raise #GP(0). */
   wrmsr(index: number, value: bigint, state: CpuState): boolean;
-  /** RDTSC. */
-  rdtsc(state: CpuState): bigint;
+  /**
+   * RDTSC: the 64-bit counter, as a bigint or — cheaper, for the common case of a counter below
+   * 2^53 — as a non-negative safe integer.
+   */
+  rdtsc(state: CpuState): bigint | number;
   /** HLT was executed (the run loop stops with `halt` afterwards). */
   hlt(state: CpuState): void;
   /** A control register is about to change (CR0/2/3/4); return false to raise #GP(0). */

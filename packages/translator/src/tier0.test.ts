@@ -581,6 +581,15 @@ describe('tier 0: callouts and policy', () => {
     expect(cpu.state.tsc).toBe(4n);
   });
 
+  it('RDTSC splits a callout counter given as a number or as a bigint into EDX:EAX', () => {
+    for (const t of [0x1_2345_89ab_cdef, 0x1_2345_89ab_cdefn, 0xffff_ffff_ffff_fffen]) {
+      const { cpu } = run(a32`rdtsc\nhlt`, { callouts: { exception: () => true, rdtsc: () => t } });
+      const want = BigInt(t);
+      expect(cpu.state.regs[Reg.eax]! >>> 0).toBe(Number(want & 0xffff_ffffn));
+      expect(cpu.state.regs[Reg.edx]! >>> 0).toBe(Number(want >> 32n));
+    }
+  });
+
   it('RDMSR of an unknown MSR raises #GP(0)', () => {
     const { cpu } = run(a32`
       mov ecx, 0x12345

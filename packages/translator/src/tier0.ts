@@ -303,13 +303,32 @@ export class Tier0 {
     const cls = (CLASS_OF[code] ?? 0) as Sensitivity;
     if (cls !== Sensitivity.innocuous && !this.allow(code, cls)) return false;
     (HANDLERS[code] as Handler)(this, ins);
+    return this.goesOn();
+  }
+
+  /** Whether a burst may go on after an instruction: no single-step, trap, HLT, stop or exit. */
+  private goesOn(): boolean {
     return !(
-      (s.flags & (Eflags.tf | Eflags.rf)) !== 0 ||
+      (this.state.flags & (Eflags.tf | Eflags.rf)) !== 0 ||
       this.trapAfter ||
       this.endSlice ||
       this.stopRequested ||
-      s.halted
+      this.state.halted
     );
+  }
+
+  /**
+   * @internal Tier 1's call for a sensitive instruction inside a region (`IN_REGION_SENSITIVE`):
+   * the policy decides and the handler runs as in tier 0; EIP is already past the instruction
+   * and `startEip` at it. Returns whether the region may go on (false after an exit to the VMM,
+   * a stop request, HLT or a pending trap).
+   */
+  execSensitive(ins: Instruction): boolean {
+    this.current = ins;
+    const code = ins.code;
+    if (!this.allow(code, (CLASS_OF[code] ?? 0) as Sensitivity)) return false;
+    (HANDLERS[code] as Handler)(this, ins);
+    return this.goesOn();
   }
 
   /**
@@ -383,7 +402,7 @@ export class Tier0 {
           this.runningBlock = null;
           jit.stats.blockRuns++;
           jit.stats.instructionsTranslated += this.instructions - before;
-          if (this.stopRequested || this.endSlice) return;
+          if (!this.goesOn()) return;
           if (remode !== 0) {
             mode = jit.modeKey(s);
             break;

@@ -47,6 +47,11 @@ const CASES: [name: string, mode: number, source: string][] = [
     FLAT_RING0,
     'xchg eax, ebx\nimul ecx, edx, 10\nbswap eax\ncmpxchg [esi], ecx\nsetz al',
   ],
+  [
+    'shifts-rdtsc-byte-alu',
+    FLAT_RING0,
+    'shl eax, 4\njc 0x1000\nsar edx, cl\nrdtsc\nxor bl, [esi + 1]\nshr ecx, 1\njz 0x1000',
+  ],
 ];
 
 describe('tier 1 emitted JavaScript (expect files)', () => {

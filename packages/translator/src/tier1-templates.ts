@@ -452,7 +452,8 @@ export function emitTemplate(i: Instruction, mode: number, next: string, pending
           : `fv = fa & fb; s.setLazy(${n(LazyOp.logic)}, 0, 0, fv, 8);`;
       return viaState(`fa = ${rd(8, addr, u)}; fb = ${b}; ${calc}`, true);
     }
-    return undefined;
+    // An ALU operation into an 8-bit register from a byte in memory: the 8-bit ALU template below.
+    if (ALU_NAMES[m] === undefined || o0 !== OpKind.register) return undefined;
   }
 
   // NOP forms and PAUSE (a spin-loop hint): nothing to do.

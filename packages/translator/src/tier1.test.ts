@@ -1,7 +1,9 @@
 import { assemble } from '@ringzero/assembler';
+import { Code } from '@ringzero/decoder';
 import { describe, expect, it } from 'vitest';
 import { Reg } from './cpu-state';
 import { createHarness, type HarnessMode } from './harness';
+import { Action } from './policy';
 import { StopReason } from './tier0';
 
 const ORIGIN = 0x1000;
@@ -164,6 +166,59 @@ describe('tier 1', () => {
       { mode: 'flat32-user' },
     );
     expectSameState(t0, t1);
+  });
+
+  it('runs RDTSC, CPUID, PUSHFD and byte ALU from memory inside regions, the count current at each RDTSC', () => {
+    const { t0, t1 } = both(
+      program(`
+        mov esi, 0x8000
+        mov dword [esi], 0x5a5a1234
+        rdtsc
+        mov edi, eax
+      l:
+        pause
+        rdtsc                 ; a delay loop on the time-stamp counter, as Linux's udelay
+        xor bl, [esi + 1]
+        add bl, [esi]
+        pushfd
+        pop edx
+        sub eax, edi
+        cmp eax, 20000
+        jb l
+        mov eax, 1
+        cpuid
+        hlt`),
+    );
+    expect(t0.reason).toBe(StopReason.halt);
+    expectSameState(t0, t1);
+    // The loop runs translated, RDTSC included (0.93 of the instructions; with RDTSC left to
+    // tier 0, 0.75): only the tails of the 97-instruction slices are left to tier 0.
+    expect(t1.cpu.jit?.stats.instructionsTranslated ?? 0).toBeGreaterThan(0.88 * t1.cpu.instructions);
+  });
+
+  it('a policy exit on a sensitive instruction inside a region stops at it, as in tier 0', () => {
+    const rdtsc = Code.rdtsc;
+    const run = (jit: boolean) => {
+      let seen = 0;
+      const h = createHarness(program('l: rdtsc\nadd ebx, eax\ninc ecx\njmp l'), {
+        jit,
+        jitThreshold: 8,
+        callouts: { exception: () => true },
+        policy: { decide: (code) => (code === rdtsc && ++seen === 500 ? Action.exit : Action.inline) },
+      });
+      const reason = h.cpu.run(1_000_000);
+      return { h, reason };
+    };
+    const a = run(false);
+    const b = run(true);
+    expect(a.reason).toBe(StopReason.exit);
+    expect(b.reason).toBe(StopReason.exit);
+    expect(b.h.cpu.exitCode).toBe(Code.rdtsc);
+    expect(b.h.cpu.state.eip).toBe(a.h.cpu.state.eip);
+    expect(b.h.cpu.state.eip).toBe(ORIGIN);
+    expect(b.h.cpu.instructions).toBe(a.h.cpu.instructions);
+    expect(Array.from(b.h.cpu.state.regs)).toEqual(Array.from(a.h.cpu.state.regs));
+    expect(b.h.cpu.jit?.stats.instructionsTranslated ?? 0).toBeGreaterThan(1000);
   });
 
   it('emits only integers from the decoder into the block source', () => {

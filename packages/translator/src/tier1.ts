@@ -155,6 +155,19 @@ for (const name of [
   IS_SEGMENT_LOAD[code] = 1;
 }
 
+/**
+ * Sensitive forms a region may hold: they neither transfer control nor change anything the mode
+ * key depends on, so the region hands them to tier 0 (`Tier0.execSensitive`: the policy decides
+ * at every execution, as in tier 0) and goes on unless that ends the run. RDTSC above all: Linux
+ * reads it in its delay loops and scheduler clock (17 million times on the way to the shell).
+ */
+export const IN_REGION_SENSITIVE = new Uint8Array(CODE_COUNT);
+for (const name of ['rdtsc', 'cpuid', 'pushfd']) {
+  const code = (Code as Record<string, number>)[name];
+  if (code === undefined) throw new Error(`tier 1: the decoder has no form ${name}`);
+  IN_REGION_SENSITIVE[code] = 1;
+}
+
 const STRING_PREFIXES = PrefixBit.rep | PrefixBit.repne;
 
 /** String instruction forms (MOVS/CMPS/STOS/LODS/SCAS/INS/OUTS, not SSE's MOVSD/CMPSD). */
@@ -341,7 +354,10 @@ export function discoverRegion(
       const i = new Instruction();
       dec.decodeOut(page.subarray(off, Math.min(4096, off + 15)), 0, (eipPage + off) | 0, i);
       // Undecodable here (or running into the next page), or sensitive: tier 0 takes it.
-      if (i.code === 0 || (CLASS_OF[i.code] ?? 0) !== Sensitivity.innocuous) {
+      if (
+        i.code === 0 ||
+        ((CLASS_OF[i.code] ?? 0) !== Sensitivity.innocuous && IN_REGION_SENSITIVE[i.code] !== 1)
+      ) {
         b.end = { kind: 'exit', at: off };
         break;
       }
@@ -527,10 +543,23 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
         body.push(`ic += ${int(len)};`, goTo(blk.end.next));
         continue;
       }
-      const t = emitTemplate(i, mode, nextEip, pending);
+      const sensitive = IN_REGION_SENSITIVE[i.code] === 1;
+      const t = sensitive ? undefined : emitTemplate(i, mode, nextEip, pending);
       if (comments) body.push(`// ${i.mnemonic} (${int(i.code)})`);
       if (t === undefined || t.mayFault) body.push(`c.startEip = (e0 + ${int(off)}) | 0; kk = ${int(j)};`);
-      if (t === undefined) {
+      if (sensitive) {
+        // Through tier 0 with the policy's decision; the region is left after it when that
+        // ends the run (an exit to the VMM, a stop request, a trap). The retired-instruction count is current for it, this one included, as in tier 0
+        // (RDTSC reads virtual time from it); `ic` and `lim` move by what was added.
+        flush();
+        body.push(
+          `s.eip = ${nextEip};`,
+          `rt = ic + ${int(j + 1)}; c.instructions += rt; ic -= rt; lim -= rt;`,
+          '/*store*/ q = 0;',
+          `if (!c.execSensitive(I[${int(index)}])) { /*load*/ q = 1; n = ${int(j + 1)}; break x; }`,
+          '/*load*/ q = 1;',
+        );
+      } else if (t === undefined) {
         // The handler works on the CpuState: registers and flags go there first, and registers
         // come back after (the handler may change any of them). While it runs, the state's
         // registers are the current ones (`q = 0`): a REP string instruction that faults
@@ -599,10 +628,10 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
   const lines: string[] = [
     'const e0 = (s.eip - entryOffset) | 0;',
     'const w0 = c.codeWrites;',
-    'const lim = c.blockEnd - c.instructions;',
+    'let lim = c.blockEnd - c.instructions;',
     'const M = c.mmu, T = M.tlb, B = M.ram, W = M.ram16, D = M.ram32, CP = M.codePages;',
     ...(usedList.length > 0 ? [`let ${usedList.map((k) => `r${k} = r[${k}]`).join(', ')};`] : []),
-    'let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, P = 0;',
+    'let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;',
     's.interruptShadow = false;',
     'try {',
     'x: for (;;) {',

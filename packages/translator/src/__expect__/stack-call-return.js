@@ -1,10 +1,10 @@
 // push ebp; mov ebp, esp; push 7; call 0x2000; pop ebp; ret
 const e0 = (s.eip - entryOffset) | 0;
 const w0 = c.codeWrites;
-const lim = c.blockEnd - c.instructions;
+let lim = c.blockEnd - c.instructions;
 const M = c.mmu, T = M.tlb, B = M.ram, W = M.ram16, D = M.ram32, CP = M.codePages;
 let r4 = r[4], r5 = r[5];
-let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, P = 0;
+let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
 s.interruptShadow = false;
 try {
 x: for (;;) {
