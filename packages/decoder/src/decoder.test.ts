@@ -308,7 +308,9 @@ describe('Decoder', () => {
     expect(reason(64, 0xc4, 0xe2, 0x49, 0x90, 0x34, 0xa1)).toBe(InvalidReason.badRegister); // dest = mask
     expect(reason(64, 0xc4, 0xe2, 0x49, 0x90, 0x14, 0xb1)).toBe(InvalidReason.badRegister); // index = mask
     // The same register numbers in different banks are different registers: VEX.X extends the index.
-    expect(decode(b(0xc4, 0xa2, 0x49, 0x90, 0x24, 0xa1), 0, 64).codeName).toBe('vex_vpgatherdd_xmm_vm32x_xmm');
+    expect(decode(b(0xc4, 0xa2, 0x49, 0x90, 0x24, 0xa1), 0, 64).codeName).toBe(
+      'vex_vpgatherdd_xmm_vm32x_xmm',
+    );
   });
 
   it('VEX after a 66/F2/F3/REX prefix is invalid; VEX forms without rows and EVEX are unsupported with their length', () => {
