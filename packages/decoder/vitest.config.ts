@@ -1,3 +1,3 @@
 import { packageTests } from '../../vitest.shared.ts';
 
-export default packageTests('decoder');
+export default packageTests('decoder', { include: ['src/**/*.test.ts', 'scripts/**/*.test.ts'] });

@@ -515,6 +515,8 @@ function specMask(sp: OpSpec, form: Form): number {
     case 'ptr':
       return K_FAR;
     case 'string':
+    case 'is4':
+    case 'vsib':
       return 0;
   }
 }
@@ -1057,6 +1059,8 @@ function matchOne(
     case 'xlat':
       return op.k === 'mem' && op.addr.xlat ? true : nomatch;
     case 'string':
+    case 'is4':
+    case 'vsib':
       return nomatch;
   }
 }

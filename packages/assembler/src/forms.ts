@@ -53,7 +53,13 @@ export type OpSpec =
   /** XLAT's `[ebx+al]`. */
   | { readonly t: 'xlat' }
   /** The register in VEX.vvvv. */
-  | { readonly t: 'vvvv'; readonly cls: SpecClass; readonly size: number };
+  | { readonly t: 'vvvv'; readonly cls: SpecClass; readonly size: number }
+  /**
+   * Operands the encoder does not write yet: the imm8[7:4] register of VBLENDVPS/PD and VPBLENDVB
+   * (`is4`) and the vector-index memory of the gathers (`vsib`). They match no operand, so
+   * these forms are reported as having no form for the operands given.
+   */
+  | { readonly t: 'is4' | 'vsib' };
 
 export type SpecClass = 'gpr' | 'seg' | 'cr' | 'dr' | 'st' | 'mm' | 'xmm' | 'ymm' | 'k';
 
@@ -248,6 +254,15 @@ const TOKENS: Readonly<Record<string, OpSpec>> = {
   vk: { t: 'vvvv', cls: 'k', size: 0 },
   vr32: { t: 'vvvv', cls: G, size: 4 },
   vr64: { t: 'vvvv', cls: G, size: 8 },
+  is4x: { t: 'is4' },
+  is4y: { t: 'is4' },
+  vm32x32: { t: 'vsib' },
+  vm32x64: { t: 'vsib' },
+  vm32y32: { t: 'vsib' },
+  vm64x32: { t: 'vsib' },
+  vm64x64: { t: 'vsib' },
+  vm64y32: { t: 'vsib' },
+  vm64y64: { t: 'vsib' },
 };
 
 /** A row the encoder index could not read (a vocabulary change in the decoder's rows). */
@@ -441,6 +456,10 @@ export function formSignature(f: Form): string {
           return `[moffs${o.mem.bytes * 8}]`;
         case 'vvvv':
           return o.cls === 'gpr' ? `r${o.size * 8}` : o.cls;
+        case 'is4':
+          return 'is4 register (not encoded yet)';
+        case 'vsib':
+          return 'vsib memory (not encoded yet)';
         default:
           return '';
       }

@@ -29,6 +29,10 @@ const KNOWN: readonly { readonly form: RegExp; readonly reason: string }[] = [
     reason: 'a selector operand ignores the operand size; like NASM, no 66/REX.W is written for it',
   },
   {
+    form: /^vex_(vblendvp[sd]|vpblendvb|vp?gather)/,
+    reason: 'the assembler does not encode is4 (imm8[7:4] register) or VSIB operands yet',
+  },
+  {
     form: /^mov_rm64_imm32$/,
     reason: 'NASM writes mov r64, imm as mov r32, imm32 when the value zero-extends from 32 bits',
   },

@@ -2,7 +2,7 @@
  * Decoder throughput against iced-x86 (npm, WASM) on the same bytes in the same process:
  * decode-only and decode + Intel formatting, instructions per second and the ratio.
  *
- *   pnpm --filter @ringzero/decoder fetch-real-code   # once: busybox .text for i386/amd64
+ *   pnpm --filter @ringzero/decoder fetch-real-code   # once: busybox i386/amd64, the i386 kernel
  *   pnpm --filter @ringzero/decoder bench
  */
 import {

@@ -124,9 +124,19 @@ const OPERAND_TOKENS: Record<string, readonly [number, number]> = {
   krm32: [OD.krm, MemSize.u32],
   krm64: [OD.krm, MemSize.u64],
   vk: [OD.vvvvK, MemSize.none],
+  is4x: [OD.is4x, MemSize.none],
+  is4y: [OD.is4y, MemSize.none],
+  // VSIB: vm<index bits><x|y: index register> then the element size (the memory size reported).
+  vm32x32: [OD.vsibx, MemSize.u32],
+  vm32x64: [OD.vsibx, MemSize.u64],
+  vm32y32: [OD.vsiby, MemSize.u32],
+  vm64x32: [OD.vsibx, MemSize.u32],
+  vm64x64: [OD.vsibx, MemSize.u64],
+  vm64y32: [OD.vsiby, MemSize.u32],
+  vm64y64: [OD.vsiby, MemSize.u64],
 };
 
-const MEM_ONLY = new Set<number>([OD.mem]);
+const MEM_ONLY = new Set<number>([OD.mem, OD.vsibx, OD.vsiby]);
 const REG_ONLY = new Set<number>([OD.rr16, OD.rr32, OD.rr64, OD.sti, OD.rmm, OD.rxmm, OD.rymm, OD.rkr]);
 const VVVV = new Set<number>([OD.vvvvX, OD.vvvvY, OD.vvvvR32, OD.vvvvR64, OD.vvvvK]);
 const MODRM_USERS = new Set<number>([
@@ -163,6 +173,8 @@ const MODRM_USERS = new Set<number>([
   OD.kr,
   OD.rkr,
   OD.krm,
+  OD.vsibx,
+  OD.vsiby,
 ]);
 
 const FLAG_LETTERS: Record<string, number> = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Decoder, decode } from './decoder';
-import { formatIntel } from './format';
+import { formatAtt, formatIntel } from './format';
 import { Code } from './generated/tables';
 import { flowControl, formInfo, Instruction, PrefixBit, privilege } from './instruction';
 import { Flag, FlowControl, InvalidReason, MemSize, OpKind, Privilege } from './kinds';
@@ -236,6 +236,81 @@ describe('Decoder', () => {
     // VPMASKMOVD has no register form: mod = 11b is undefined.
     expect(decode(b(0xc4, 0xe2, 0x71, 0x8c, 0xc2), 0, 64).invalid).toBe(true);
     expect(decode(b(0xc4, 0xe2, 0x71, 0x8c, 0x02), 0, 64).codeName).toBe('vex_vpmaskmovd_xmm_xmm_m128');
+  });
+
+  it('VBLENDVPS/VPBLENDVB take their fourth register from imm8[7:4]; imm8[7] is ignored outside 64-bit mode (SDM Vol. 2 §2.3.9)', () => {
+    const x = decode(b(0xc4, 0xe3, 0x49, 0x4a, 0xd3, 0x4f), 0, 64);
+    expect([x.codeName, x.length, x.op3Register, formatIntel(x), formatAtt(x)]).toEqual([
+      'vex_vblendvps_xmm_xmm_xmmm128_xmm',
+      6,
+      Register.xmm0 + 4,
+      'vblendvps xmm2, xmm6, xmm3, xmm4',
+      'vblendvps %xmm4,%xmm3,%xmm6,%xmm2',
+    ]);
+    const y64 = decode(b(0xc4, 0xe3, 0x4d, 0x4c, 0xd3, 0xf0), 0, 64);
+    expect([y64.codeName, formatIntel(y64)]).toEqual([
+      'vex_vpblendvb_ymm_ymm_ymmm256_ymm',
+      'vpblendvb ymm2, ymm6, ymm3, ymm15',
+    ]);
+    const x32 = decode(b(0xc4, 0xe3, 0x49, 0x4c, 0x10, 0xf0), 0, 32);
+    expect([x32.codeName, formatIntel(x32)]).toEqual([
+      'vex_vpblendvb_xmm_xmm_xmmm128_xmm',
+      'vpblendvb xmm2, xmm6, [eax], xmm7',
+    ]);
+    // The is4 field of one instruction does not leak into the next one's opcode register.
+    const d = new Decoder(64);
+    const i = new Instruction();
+    d.decodeOut(b(0xc4, 0xe3, 0x49, 0x4b, 0xd3, 0xf0), 0, 0, i);
+    expect(i.codeName).toBe('vex_vblendvpd_xmm_xmm_xmmm128_xmm');
+    d.decodeOut(b(0x41, 0x50), 0, 0, i);
+    expect(formatIntel(i)).toBe('push r8');
+    // VEX.W1 is undefined for these.
+    expect(decode(b(0xc4, 0xe3, 0xc9, 0x4a, 0xd3, 0x40), 0, 64).invalid).toBe(true);
+  });
+
+  it('gathers decode a VSIB operand: the SIB index is a vector register, 100b included (SDM Vol. 2 §2.3.12)', () => {
+    const g = decode(b(0xc4, 0xa2, 0x4d, 0x90, 0x54, 0xa1, 0x01), 0, 64);
+    expect([g.codeName, g.length, g.memBase, g.memIndex, g.memScale, g.memDisplacement]).toEqual([
+      'vex_vpgatherdd_ymm_vm32y_ymm',
+      7,
+      Register.rcx,
+      Register.ymm0 + 12,
+      4,
+      1,
+    ]);
+    expect([formatIntel(g), formatAtt(g)]).toEqual([
+      'vpgatherdd ymm2, [rcx+ymm12*4+0x1], ymm6',
+      'vpgatherdd %ymm6,0x1(%rcx,%ymm12,4),%ymm2',
+    ]);
+    const q = decode(b(0xc4, 0xe2, 0x4d, 0x91, 0x14, 0x24), 0, 32);
+    expect([q.codeName, formatIntel(q)]).toEqual([
+      'vex_vpgatherqd_xmm_vm64y_xmm',
+      'vpgatherqd xmm2, [esp+ymm4], xmm6',
+    ]);
+    const noBase = decode(b(0xc4, 0xe2, 0xc9, 0x93, 0x14, 0xe5, 0x78, 0x56, 0x34, 0x12), 0, 64);
+    expect([noBase.codeName, noBase.length, formatIntel(noBase)]).toEqual([
+      'vex_vgatherqpd_xmm_vm64x_xmm',
+      10,
+      'vgatherqpd xmm2, [xmm4*8+0x12345678], xmm6',
+    ]);
+    expect(formInfo(Code.vex_vgatherdps_ymm_vm32y_ymm).operandAccess).toEqual([3, 1, 3]);
+  });
+
+  it('gathers are #UD without a SIB byte, with mod = 11b, with 16-bit addressing, and when destination, index and mask are not all different', () => {
+    const reason = (bits: 16 | 32 | 64, ...x: number[]) => decode(b(...x), 0, bits).invalidReason;
+    expect(reason(64, 0xc4, 0xe2, 0x49, 0x90, 0x11)).toBe(InvalidReason.badModRM); // [rcx], no SIB
+    expect(decode(b(0xc4, 0xe2, 0x49, 0x90, 0xd4), 0, 64).invalid).toBe(true); // mod = 11b
+    expect(reason(16, 0xc4, 0xe2, 0x49, 0x90, 0x14, 0xa1)).toBe(InvalidReason.badModRM);
+    expect(decode(b(0x67, 0xc4, 0xe2, 0x49, 0x90, 0x14, 0xa1), 0, 16).codeName).toBe(
+      'vex_vpgatherdd_xmm_vm32x_xmm',
+    );
+    expect(reason(64, 0xc4, 0xe2, 0x49, 0x90, 0x24, 0xa1)).toBe(InvalidReason.badRegister); // dest = index
+    expect(reason(64, 0xc4, 0xe2, 0x49, 0x90, 0x34, 0xa1)).toBe(InvalidReason.badRegister); // dest = mask
+    expect(reason(64, 0xc4, 0xe2, 0x49, 0x90, 0x14, 0xb1)).toBe(InvalidReason.badRegister); // index = mask
+    // The same register numbers in different banks are different registers: VEX.X extends the index.
+    expect(decode(b(0xc4, 0xa2, 0x49, 0x90, 0x24, 0xa1), 0, 64).codeName).toBe(
+      'vex_vpgatherdd_xmm_vm32x_xmm',
+    );
   });
 
   it('VEX after a 66/F2/F3/REX prefix is invalid; VEX forms without rows and EVEX are unsupported with their length', () => {

@@ -410,6 +410,8 @@ export class Decoder {
       (((op & 7) | rexB) << OPS_LOW_SHIFT) |
       (vvvv << OPS_VVVV_SHIFT) |
       (rex !== 0 ? OPS_REX : 0);
+    /** Where the SIB byte (if any) is: right after ModRM. */
+    const sibAt = p;
     if (modrm >= 0 && modrm < 0xc0 && (fast & FAST_RM_ALWAYS_REGISTER) === 0) {
       ops |= OPS_MEMORY;
       p =
@@ -578,6 +580,34 @@ export class Decoder {
               return;
             }
             break;
+          case OD.is4x:
+          case OD.is4y:
+            // The fourth register is imm8[7:4]; outside 64-bit mode imm8[7] is ignored (SDM
+            // Vol. 2 §2.3.9). imm8[3:0] are ignored.
+            out.operandBits =
+              (out.operandBits & ~(15 << OPS_LOW_SHIFT)) |
+              ((mode === 64 ? b[p]! >> 4 : (b[p]! >> 4) & 7) << OPS_LOW_SHIFT);
+            p += 1;
+            break;
+          case OD.vsibx:
+          case OD.vsiby: {
+            // VSIB (SDM Vol. 2 §2.3.12): a SIB byte is required (#UD without one, so also with
+            // 16-bit addressing); its index names a vector register, 100b included. The gather
+            // pages: #UD if any two of destination, index and mask are the same register.
+            if ((modrm & 7) !== 4 || as === 16) {
+              this.invalid(out, off, p, InvalidReason.badModRM);
+              return;
+            }
+            const index = ((b[sibAt]! >> 3) & 7) | rexX;
+            if (reg === index || reg === vvvv || index === vvvv) {
+              this.invalid(out, off, p, InvalidReason.badRegister);
+              return;
+            }
+            out.memBits =
+              (out.memBits & ~(0xff << MEM_INDEX_SHIFT)) |
+              (((k === OD.vsibx ? Register.xmm0 : Register.ymm0) + index) << MEM_INDEX_SHIFT);
+            break;
+          }
           case OD.dr:
           case OD.kr:
             // DR8–DR15 do not exist (SDM Vol. 2B MOV—Move to/from Debug Registers); opmask operands

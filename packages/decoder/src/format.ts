@@ -68,11 +68,30 @@ const ATT_SUFFIX: readonly string[] = [
   '',
 ];
 
+/** `0x` and a byte without leading zeros; a byte as two digits. */
 const HEX: string[] = [];
-for (let i = 0; i < 256; i++) HEX.push(i.toString(16));
+const HEX2: string[] = [];
+for (let i = 0; i < 256; i++) {
+  HEX.push(`0x${i.toString(16)}`);
+  HEX2.push(i.toString(16).padStart(2, '0'));
+}
 
+/**
+ * `0x…` in lower case. Values up to 2^32 - 1 (addresses, displacements, immediates) are put
+ * together from byte tables: `Number#toString(16)` of a number above 2^31 (not a small
+ * integer in V8) is several times slower, and kernel addresses are all up there.
+ */
 function hex(n: number): string {
-  return n < 256 && n >= 0 ? `0x${HEX[n]}` : `0x${n.toString(16)}`;
+  if (n >= 0 && n <= 0xffffffff && Math.floor(n) === n) {
+    if (n < 0x100) return HEX[n]!;
+    const b0 = HEX2[n & 0xff]!;
+    const b1 = (n >>> 8) & 0xff;
+    if (n < 0x10000) return HEX[b1]! + b0;
+    const b2 = (n >>> 16) & 0xff;
+    if (n < 0x1000000) return HEX[b2]! + HEX2[b1]! + b0;
+    return HEX[n >>> 24]! + HEX2[b2]! + HEX2[b1]! + b0;
+  }
+  return `0x${n.toString(16)}`;
 }
 
 function hex64(lo: number, hi: number): string {

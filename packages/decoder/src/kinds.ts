@@ -250,5 +250,17 @@ export const OperandDecode = {
   rkr: 60,
   krm: 61,
   vvvvK: 62,
+  /**
+   * The register in imm8[7:4] (VBLENDVPS/PD, VPBLENDVB: SDM Vol. 2 §2.3.9 "is4"), XMM or YMM;
+   * imm8[7] is ignored outside 64-bit mode.
+   */
+  is4x: 63,
+  is4y: 64,
+  /**
+   * A VSIB memory operand (SDM Vol. 2 §2.3.12): ModRM memory with a SIB byte whose index is an
+   * XMM or YMM register (index 100b names xmm4/ymm4, not "no index").
+   */
+  vsibx: 65,
+  vsiby: 66,
 } as const;
 export type OperandDecode = (typeof OperandDecode)[keyof typeof OperandDecode];

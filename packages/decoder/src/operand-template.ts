@@ -204,6 +204,24 @@ function build(): void {
         case OD.vvvvK:
           both(OpKind.register, Register.k0, F_VVVV3);
           break;
+        // is4: the decoder reads imm8[7:4] (an extra) into the opcode-low field of the packed
+        // operand word, which VEX forms do not otherwise use.
+        case OD.is4x:
+          both(OpKind.register, Register.xmm0, F_OPLOW);
+          EXTRA[c * 4 + extras++] = k;
+          break;
+        case OD.is4y:
+          both(OpKind.register, Register.ymm0, F_OPLOW);
+          EXTRA[c * 4 + extras++] = k;
+          break;
+        // VSIB: a ModRM memory operand whose index the decoder replaces with a vector register
+        // (an extra, which also checks the SIB byte and the register rules).
+        case OD.vsibx:
+        case OD.vsiby:
+          both(OpKind.memory, 0, F_NONE);
+          TEMPLATE_MEMSIZE[CODE_COUNT + c] = arg;
+          EXTRA[c * 4 + extras++] = k;
+          break;
         case OD.sreg:
         case OD.sregw:
           both(OpKind.register, Register.es, F_REG3);

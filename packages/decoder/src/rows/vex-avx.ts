@@ -451,6 +451,61 @@ function opmask(): VexRow[] {
   return out;
 }
 
+/**
+ * Variable blends (SDM Vol. 2B VBLENDVPS, VBLENDVPD, VPBLENDVB): the fourth operand is the
+ * register in imm8[7:4] (`is4x`/`is4y`), VEX.W must be 0.
+ */
+function variableBlends(): VexRow[] {
+  return [
+    ...pair(
+      'vblendvps',
+      'p66 0F 3A 4A /r W0',
+      'xmm vx xmmrm128 is4x',
+      'ymm vy ymmrm256 is4y',
+      'cpu:avx rw:wrrr',
+    ),
+    ...pair(
+      'vblendvpd',
+      'p66 0F 3A 4B /r W0',
+      'xmm vx xmmrm128 is4x',
+      'ymm vy ymmrm256 is4y',
+      'cpu:avx rw:wrrr',
+    ),
+    ...pair(
+      'vpblendvb',
+      'p66 0F 3A 4C /r W0',
+      'xmm vx xmmrm128 is4x',
+      'ymm vy ymmrm256 is4y',
+      'cpu:avx rw:wrrr',
+      'cpu:avx2 rw:wrrr',
+    ),
+  ];
+}
+
+/**
+ * AVX2 gathers (SDM Vol. 2A VGATHERDPS/DPD/QPS/QPD, VPGATHERDD/DQ/QD/QQ): destination in
+ * ModRM.reg, a VSIB memory operand (`vm<32|64><x|y><element bits>`: dword or qword indices in an
+ * XMM or YMM register) and the mask in VEX.vvvv; all three are read and written (the mask is
+ * cleared as elements complete). W picks the element size, L the vector length; the qword-index
+ * forms with dword elements keep an XMM destination and mask at L1.
+ */
+function gathers(): VexRow[] {
+  const out: VexRow[] = [];
+  for (const [mn, op, w, x, y] of [
+    ['vpgatherdd', '90', 'W0', 'xmm vm32x32 vx', 'ymm vm32y32 vy'],
+    ['vpgatherdq', '90', 'W1', 'xmm vm32x64 vx', 'ymm vm32x64 vy'],
+    ['vpgatherqd', '91', 'W0', 'xmm vm64x32 vx', 'xmm vm64y32 vx'],
+    ['vpgatherqq', '91', 'W1', 'xmm vm64x64 vx', 'ymm vm64y64 vy'],
+    ['vgatherdps', '92', 'W0', 'xmm vm32x32 vx', 'ymm vm32y32 vy'],
+    ['vgatherdpd', '92', 'W1', 'xmm vm32x64 vx', 'ymm vm32x64 vy'],
+    ['vgatherqps', '93', 'W0', 'xmm vm64x32 vx', 'xmm vm64y32 vx'],
+    ['vgatherqpd', '93', 'W1', 'xmm vm64x64 vx', 'ymm vm64y64 vy'],
+  ] as const) {
+    out.push(...pair(mn, `p66 0F 38 ${op} /r ${w}`, x, y, 'cpu:avx2 rw:mrm'));
+  }
+  return out;
+}
+
 export const AVX_ROWS: readonly VexRow[] = [
   ...opmask(),
   ...moves(),
@@ -459,4 +514,6 @@ export const AVX_ROWS: readonly VexRow[] = [
   ...shuffles(),
   ...insertExtract(),
   ...crypto(),
+  ...variableBlends(),
+  ...gathers(),
 ];

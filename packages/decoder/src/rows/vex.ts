@@ -36,6 +36,15 @@ const PART: Record<string, string> = {
   krm64: 'km64',
   rr32: 'r32',
   rr64: 'r64',
+  is4x: 'xmm',
+  is4y: 'ymm',
+  vm32x32: 'vm32x',
+  vm32x64: 'vm32x',
+  vm32y32: 'vm32y',
+  vm64x32: 'vm64x',
+  vm64x64: 'vm64x',
+  vm64y32: 'vm64y',
+  vm64y64: 'vm64y',
 };
 
 function name(mn: string, ops: string): string {
