@@ -132,7 +132,7 @@ export type Privilege = 0 | 1;
 
 /**
  * The memory management unit: control registers, the page walker and a software TLB over a
- * `PhysicalMemory`. Linear accesses hit the TLB (one typed-array load and a bit test) and fall
+ * `PhysicalMemory`. Linear accesses hit the TLB (one typed-array load and one compare) and fall
  * back to a page walk; faults throw the MMU's `PageFault`.
  *
  * Every access method takes an optional privilege: 1 for a user-mode access, 0 for a
