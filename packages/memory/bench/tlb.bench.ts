@@ -2,11 +2,15 @@
  * TLB-hit 32-bit reads and writes against raw typed-array access of RAM at the same addresses,
  * measured in the same run, and page walks per second.   pnpm --filter @ringzero/memory bench
  *
- * Every case runs in each of ROUNDS (7) interleaved rounds and keeps its best rate, timed by the
- * process's CPU time, so time the machine spends on other processes does not count against
- * whichever case happened to be running.
+ * Every case runs in each of ROUNDS (7) interleaved rounds (each at least MS = 200 ms of CPU
+ * time), timed by the process's CPU time so that time the machine spends on other processes
+ * does not count against whichever case happened to be running. The TLB and raw cases are the
+ * same loop over the same addresses; only the access differs. Printed: the best rate, the
+ * spread between the worst and best round, the time against both raw loops (best against best)
+ * and the range of the per-round ratio against the faster raw loop of the same round.
+ * CASES=regex runs only the matching cases (and the raw ones).
  */
-import { Mmu } from '../src/mmu';
+import { Mmu, TLB_CPL } from '../src/mmu';
 import {
   Access,
   CR0_PG,
@@ -73,6 +77,9 @@ function rate(fn: () => number): number {
 let sink = 0;
 const view = mem.view;
 const ram32 = mem.ram32;
+const ramDwords = ram32.length;
+// A local copy: the engine reads an imported binding through a cell; a translator embeds the number.
+const CPL = TLB_CPL;
 const rd = mmu.tlbRead;
 const wr = mmu.tlbWrite;
 
@@ -123,8 +130,21 @@ function inlinedRead(): number {
   let s = 0;
   for (let i = 0; i < N; i++) {
     const lin = addrs[i]!;
-    const t = rd[lin >>> 12]!;
-    s ^= ((t | lin) & 3) === 0 ? ram32[(lin + t) >>> 2]! : mmu.read32(lin, 0);
+    const p = (lin | 0) + rd[lin >>> 12]!;
+    const q = ((p >>> 2) | (p << 30)) >>> 0;
+    s ^= q < ramDwords ? ram32[q]! : mmu.read32(lin, 0);
+  }
+  sink ^= s;
+  return N;
+}
+/** The same with the privilege of the CPL, from the tables' `TLB_CPL` entry. */
+function inlinedReadCpl(): number {
+  let s = 0;
+  for (let i = 0; i < N; i++) {
+    const lin = addrs[i]!;
+    const p = (lin | 0) + rd[(lin >>> 12) | rd[CPL]!]!;
+    const q = ((p >>> 2) | (p << 30)) >>> 0;
+    s ^= q < ramDwords ? ram32[q]! : mmu.read32(lin);
   }
   sink ^= s;
   return N;
@@ -132,8 +152,9 @@ function inlinedRead(): number {
 function inlinedWrite(): number {
   for (let i = 0; i < N; i++) {
     const lin = addrs[i]!;
-    const t = wr[lin >>> 12]!;
-    if (((t | lin) & 3) === 0) ram32[(lin + t) >>> 2] = i;
+    const p = (lin | 0) + wr[lin >>> 12]!;
+    const q = ((p >>> 2) | (p << 30)) >>> 0;
+    if (q < ramDwords) ram32[q] = i;
     else mmu.write32(lin, i, 0);
   }
   return N;
@@ -192,32 +213,52 @@ const cases: [string, () => number][] = [
   ['raw Uint32Array read32', rawWordsRead],
   ['Mmu.read32 (TLB hit, CPL)', mmuRead],
   ['Mmu.read32 (TLB hit, named)', mmuReadSup],
-  ['inlined hit read32', inlinedRead],
+  ['inlined hit read32 (named)', inlinedRead],
+  ['inlined hit read32 (TLB_CPL)', inlinedReadCpl],
   ['floor: two loads, no test read32', floorRead],
   ['Mmu.read32Long (upper half)', mmuReadLong],
   ['raw DataView write32', rawViewWrite],
   ['raw Uint32Array write32', rawWordsWrite],
   ['Mmu.write32 (TLB hit, CPL)', mmuWrite],
   ['Mmu.write32 (TLB hit, named)', mmuWriteSup],
-  ['inlined hit write32', inlinedWrite],
+  ['inlined hit write32 (named)', inlinedWrite],
   ['Mmu.write32Long (upper half)', mmuWriteLong],
   ['page walks, 32-bit', walks32],
   ['page walks, PAE', walksPae],
   ['page walks, 4-level', walks64],
 ];
-const best = new Map<string, number>();
+const only = process.env.CASES === undefined ? undefined : new RegExp(process.env.CASES);
+const run = cases.filter(([name]) => only === undefined || name.startsWith('raw') || only.test(name));
+// rates[name][round]; each round runs every case once, starting one case later than the round
+// before, so no case always follows the same neighbour.
+const rates = new Map<string, number[]>(run.map(([name]) => [name, []]));
 for (let r = 0; r < ROUNDS; r++) {
-  for (const [name, fn] of cases) best.set(name, Math.max(best.get(name) ?? 0, rate(fn)));
+  for (let k = 0; k < run.length; k++) {
+    const [name, fn] = run[(k + r) % run.length]!;
+    rates.get(name)![r] = rate(fn);
+  }
 }
-const get = (name: string) => best.get(name) ?? Number.NaN;
-const f = (n: number) => `${(n / 1e6).toFixed(1).padStart(7)} M/s`;
-for (const [name] of cases) {
-  const v = get(name);
+const series = (name: string) => rates.get(name) ?? [];
+const bestOf = (name: string) => Math.max(...series(name));
+const mps = (n: number) => (n / 1e6).toFixed(1);
+console.log(
+  `${ROUNDS} interleaved rounds of >= ${MS} ms CPU time each; best rate, spread (worst/best - 1), ` +
+    'time vs the raw loops (best vs best), and the per-round range of time vs the faster raw loop of that round',
+);
+for (const [name] of run) {
+  const v = bestOf(name);
+  const spread = `${((1 - Math.min(...series(name)) / v) * 100).toFixed(0).padStart(3)}%`;
   const kind = name.includes('read') ? 'read32' : name.includes('write') ? 'write32' : '';
-  const vs =
-    kind === ''
-      ? ''
-      : `   ${(get(`raw DataView ${kind}`) / v).toFixed(2)}x DataView time, ${(get(`raw Uint32Array ${kind}`) / v).toFixed(2)}x Uint32Array time`;
-  console.log(`${name.padEnd(30)}${f(v)}${name.startsWith('raw') ? '' : vs}`);
+  let vs = '';
+  if (kind !== '' && !name.startsWith('raw')) {
+    const view = series(`raw DataView ${kind}`);
+    const words = series(`raw Uint32Array ${kind}`);
+    const perRound = series(name).map((x, r) => Math.max(view[r]!, words[r]!) / x);
+    vs =
+      `   ${(bestOf(`raw DataView ${kind}`) / v).toFixed(2)}x DataView, ` +
+      `${(bestOf(`raw Uint32Array ${kind}`) / v).toFixed(2)}x Uint32Array, ` +
+      `rounds ${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}x`;
+  }
+  console.log(`${name.padEnd(36)}${mps(v).padStart(7)} M/s ${spread}${vs}`);
 }
 if (sink === 0.5) console.log(sink);

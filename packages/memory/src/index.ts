@@ -7,11 +7,13 @@ export {
   type MmuState,
   PageFault,
   type Privilege,
+  TLB_CPL,
   TLB_HIGH_ENTRIES,
   TLB_MASKS,
-  TLB_MISS,
+  TLB_MISS_PAGE,
   TLB_USER,
   TlbFlag,
+  tlbMiss,
 } from './mmu';
 export {
   Access,

@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryError } from './errors';
-import { CanonicalFault, isCanonical, linear64, Mmu, PageFault, type Privilege, TlbFlag } from './mmu';
+import {
+  CanonicalFault,
+  isCanonical,
+  linear64,
+  Mmu,
+  PageFault,
+  type Privilege,
+  TLB_CPL,
+  TLB_MISS_PAGE,
+  TLB_USER,
+  TlbFlag,
+  tlbMiss,
+} from './mmu';
 import {
   Access,
   CR0_PG,
@@ -751,5 +763,125 @@ describe('the TLB and the A20 gate', () => {
     expect(mem.read8(0x0_0011)).toBe(0xcc);
     mem.setA20(true);
     expect(mmu.read8(0x10_0010)).toBe(0xbb);
+  });
+});
+
+describe('the RAM fast-path tables (tlbRead, tlbWrite)', () => {
+  /** The read hit path exactly as the README's inlining contract writes it. */
+  function inlinedRead32(mmu: Mmu, ram32: Uint32Array, words: number, lin: number, u: Privilege): number {
+    const rd = mmu.tlbRead;
+    const p = (lin | 0) + rd[(lin >>> 12) | (u << 20)]!;
+    const q = ((p >>> 2) | (p << 30)) >>> 0;
+    return q < words ? ram32[q]! : mmu.read32(lin, u);
+  }
+  function inlinedWrite32(mmu: Mmu, ram32: Uint32Array, words: number, lin: number, v: number, u: Privilege) {
+    const wr = mmu.tlbWrite;
+    const p = (lin | 0) + wr[(lin >>> 12) | (u << 20)]!;
+    const q = ((p >>> 2) | (p << 30)) >>> 0;
+    if (q < words) ram32[q] = v;
+    else mmu.write32(lin, v, u);
+  }
+
+  it('a miss entry leads every offset of its page to the top page of 4 GiB, beyond any RAM', () => {
+    for (const page of [0, 1, 0x5, 0x7_ffff, 0x8_0000, 0xf_ffff]) {
+      const e = tlbMiss(page);
+      expect(Number.isInteger(e) && e >= -(2 ** 31) && e < 2 ** 31).toBe(true);
+      expect((page * 4096 + e) >>> 0).toBe(TLB_MISS_PAGE);
+      expect((page * 4096 + 4095 + e) >>> 0).toBe(TLB_MISS_PAGE + 4095);
+    }
+    const { mmu } = setup();
+    // A fresh MMU: every entry of both halves of both tables is the miss entry of its page.
+    for (const page of [0, 5, 0x400, 0xf_ffff]) {
+      for (const t of [mmu.tlbRead, mmu.tlbWrite]) {
+        expect(t[page]).toBe(tlbMiss(page));
+        expect(t[page | TLB_USER]).toBe(tlbMiss(page));
+      }
+    }
+  });
+
+  it('a hit entry is physical minus linear; INVLPG and flushes put the miss entry back', () => {
+    const { mem, mmu, map } = setup();
+    map(0x5000, 0x9000, 7 | 0x60); // user, writable, accessed, dirty
+    mmu.read8(0x5000);
+    mmu.write8(0x5000, 1);
+    for (const t of [mmu.tlbRead, mmu.tlbWrite]) {
+      expect(t[5]).toBe(0x9000 - 0x5000);
+      expect(t[5 | TLB_USER]).toBe(0x9000 - 0x5000);
+    }
+    mmu.invlpg(0x5123);
+    expect(mmu.tlbRead[5]).toBe(tlbMiss(5));
+    expect(mmu.tlbWrite[5 | TLB_USER]).toBe(tlbMiss(5));
+    mmu.read8(0x5000);
+    mmu.setCr3(0x1000);
+    expect(mmu.tlbRead[5]).toBe(tlbMiss(5));
+    // A page mapped below its linear address: the difference wraps modulo 2^32.
+    mem.write32(0x1000 + (0xc000_0000 >>> 22) * 4, 0x3000 | 7);
+    mem.write32(0x3000 + 4 * 4, 0x9000 | 0x67);
+    mem.write32(0x9008, 0x1234_5678);
+    expect(mmu.read32(0xc000_4008)).toBe(0x1234_5678);
+    expect(mmu.tlbRead[0xc0004]).toBe((0x9000 - 0xc000_4000) | 0);
+  });
+
+  it('the TLB_CPL entry selects the half of the current privilege', () => {
+    const { mem, mmu, map } = setup();
+    expect(mmu.tlbRead[TLB_CPL]).toBe(0);
+    mmu.cpl = 3;
+    expect(mmu.tlbRead[TLB_CPL]).toBe(TLB_USER);
+    expect(mmu.tlbWrite[TLB_CPL]).toBe(TLB_USER);
+    mmu.cpl = 1;
+    expect(mmu.tlbRead[TLB_CPL]).toBe(0);
+    mmu.cpl = 3;
+    map(0x5000, 0x9000, 7 | 0x60);
+    map(0x6000, 0xa000, 3 | 0x60); // supervisor only
+    mem.write32(0x9000, 0x11);
+    mem.write32(0xa000, 0x22);
+    expect(mmu.read32(0x5000)).toBe(0x11);
+    expect(() => mmu.read32(0x6000)).toThrow(PageFault);
+    expect(mmu.read32(0x6000, 0)).toBe(0x22); // implicit supervisor access at CPL 3
+    mmu.cpl = 0;
+    expect(mmu.read32(0x6000)).toBe(0x22);
+    // The flushes leave it alone: it is not a page's entry.
+    mmu.cpl = 3;
+    mmu.setCr3(0x1000);
+    mmu.setCr0(mmu.control.cr0 ^ CR0_WP);
+    expect(mmu.tlbRead[TLB_CPL]).toBe(TLB_USER);
+    expect(mmu.tlbWrite[TLB_CPL]).toBe(TLB_USER);
+  });
+
+  it('the inlined hit path of the README gives what read32 and write32 give, hit or not', () => {
+    const { mem, mmu, map } = setup();
+    mem.addMmio(0xfee0_0000, 0x1000, { read: (offset) => 0x4200 + offset, write: () => {} });
+    mem.write32(0x1000 + (0xfee0_0000 >>> 22) * 4, 0x3000 | 7);
+    mem.write32(0x3000 + 0x200 * 4, 0xfee0_0000 | 7);
+    map(0x5000, 0x9000, 7 | 0x60);
+    map(0x6000, 0xa000, 3 | 0x60); // supervisor only
+    map(0x7000, 0xb000, 7 | 0x20); // clean: the first write walks to set D
+    for (let i = 0; i < 3 * 1024; i++) mem.write32(0x9000 + i * 4, (i * 2654435761) >>> 0);
+    const words = mem.ram32.length;
+    const addrs = [0x5000, 0x5004, 0x5ffc, 0x5001, 0x5002, 0x5ffd, 0x5fff, 0x6008, 0x7010, 0xfee0_0010];
+    for (const u of [0, 1] as const) {
+      for (const lin of addrs) {
+        for (let round = 0; round < 2; round++) {
+          let expected: number | PageFault;
+          try {
+            expected = mmu.read32(lin, u);
+          } catch (e) {
+            expected = e as PageFault;
+          }
+          if (expected instanceof PageFault) {
+            expect(() => inlinedRead32(mmu, mem.ram32, words, lin, u), `${lin} u=${u}`).toThrow(PageFault);
+          } else expect(inlinedRead32(mmu, mem.ram32, words, lin, u), `${lin} u=${u}`).toBe(expected);
+        }
+      }
+    }
+    for (const lin of [0x5008, 0x5ffe, 0x7010, 0x7010]) {
+      inlinedWrite32(mmu, mem.ram32, words, lin, 0xdead_beef, 0);
+      expect(mmu.read32(lin, 0)).toBe(0xdead_beef);
+    }
+    expect(mem.read32(0xb010)).toBe(0xdead_beef);
+    expect(mem.read8(0x2000 + 7 * 4) & 0x40).toBe(0x40); // the slow call set the dirty bit
+    const before = mem.read32(0xa000);
+    expect(() => inlinedWrite32(mmu, mem.ram32, words, 0x6000, before ^ 1, 1)).toThrow(PageFault);
+    expect(mem.read32(0xa000)).toBe(before);
   });
 });

@@ -104,17 +104,35 @@ export function isCanonical(linear: number): boolean {
   return Number.isInteger(linear) && linear >= -CANONICAL_LIMIT && linear < CANONICAL_LIMIT;
 }
 
-/** Bit 0 set: a miss in `tlbRead` / `tlbWrite` (hits are page-aligned differences). */
-export const TLB_MISS = 1;
+/**
+ * The physical page a miss entry of `tlbRead` / `tlbWrite` leads to: the last page of the 4 GiB
+ * space, which is never RAM (RAM ends by `MAX_RAM`). So `linear + entry` is a RAM address on a
+ * hit and at least `TLB_MISS_PAGE` on a miss, and one unsigned compare against the RAM size
+ * tells them apart.
+ */
+export const TLB_MISS_PAGE = 0xffff_f000;
+
+/** The `tlbRead` / `tlbWrite` entry of linear page `page` (0 to 2^20 − 1) that is a miss. */
+export function tlbMiss(page: number): number {
+  return (TLB_MISS_PAGE - (page & 0xf_ffff) * PAGE_SIZE) | 0;
+}
 /** Where the user-mode half of `tlbRead` / `tlbWrite` starts. */
 export const TLB_USER = 1 << 20;
+/**
+ * The last entry of `tlbRead` and `tlbWrite`, after both halves: the offset of the current
+ * privilege's half (`TLB_USER` at CPL 3, else 0), so an access at the CPL's privilege indexes
+ * the table with `(linear >>> 12) | table[TLB_CPL]`.
+ */
+export const TLB_CPL = 2 << 20;
+// The same number for the hot paths: the engine reads an exported binding through a cell.
+const CPL_SLOT = 2 << 20;
 
 /** 0 for a supervisor-mode access, 1 for a user-mode one. */
 export type Privilege = 0 | 1;
 
 /**
  * The memory management unit: control registers, the page walker and a software TLB over a
- * `PhysicalMemory`. Linear accesses hit the TLB (one typed-array load and a bit test) and fall
+ * `PhysicalMemory`. Linear accesses hit the TLB (one typed-array load and one compare) and fall
  * back to a page walk; faults throw the MMU's `PageFault`.
  *
  * Every access method takes an optional privilege: 1 for a user-mode access, 0 for a
@@ -126,25 +144,29 @@ export type Privilege = 0 | 1;
  * - `tlbRead` and `tlbWrite`: the RAM fast path, one entry per 4 KiB page of linear addresses
  *   [0, 2^32) for supervisor accesses and, from `TLB_USER` on, for user accesses. An entry is
  *   the physical page minus the linear page (modulo 2^32) when that access to that page may go
- *   straight to RAM, or `TLB_MISS`.
+ *   straight to RAM, or `tlbMiss(page)`: `TLB_MISS_PAGE` minus the linear page, so that linear
+ *   plus entry is beyond RAM.
  * - `tlb`: the translation of each page with its rights for every kind of access (`TlbFlag`),
  *   RAM or not; `translate` and `fetch8` use it.
  * - `tlbHigh` with `tlbHighPage`: a direct-mapped, tagged table in the format of `tlb` for the
  *   rest of the 48-bit space of 4-level paging; the `…Long` methods use it.
  *
- * How a translator inlines an aligned-dword read hit (32-bit linear address `lin`, `u` the
- * constant privilege, `rd = mmu.tlbRead`, `ram32 = mem.ram32`):
+ * How a translator inlines a dword read (32-bit linear address `lin`, an integer; `u` the
+ * constant privilege, `rd = mmu.tlbRead`, `ram32 = mem.ram32`): the physical address rotated
+ * right by 2 is the word index, with a misalignment in bits 31–30, so one unsigned compare
+ * rejects misses, unaligned dwords (and with them page-crossing ones) and non-RAM pages:
  *
  * ```js
- * const t = rd[(lin >>> 12) | (u << 20)];
- * value = ((t | lin) & 3) === 0 ? ram32[(lin + t) >>> 2] : mmu.read32(lin, u);
+ * const p = (lin | 0) + rd[(lin >>> 12) | (u << 20)];
+ * const q = ((p >>> 2) | (p << 30)) >>> 0;
+ * value = q < words ? ram32[q] : mmu.read32(lin, u); // words = ram32.length, as a constant
  * ```
  */
 export class Mmu {
   /** RAM fast path for reads: see the class comment. */
-  readonly tlbRead = new Int32Array(2 << 20).fill(TLB_MISS);
+  readonly tlbRead = new Int32Array(TLB_CPL + 1);
   /** RAM fast path for writes: the dirty bit is set and the page is not watched. */
-  readonly tlbWrite = new Int32Array(2 << 20).fill(TLB_MISS);
+  readonly tlbWrite = new Int32Array(TLB_CPL + 1);
   /** One entry per 4 KiB linear page of [0, 2^32); 0 is a miss. */
   readonly tlb = new Int32Array(1 << 20);
   /** Entries for 64-bit linear pages outside [0, 2^32), at `page & 0xffff`; 0 is a miss. */
@@ -176,14 +198,25 @@ export class Mmu {
   // and the engine can treat the fields as constant).
   declare readonly mem: PhysicalMemory;
   declare private readonly ram8: Uint8Array;
+  declare private readonly ram16: Uint16Array;
   declare private readonly ram32: Uint32Array;
   declare private readonly view: DataView;
+  // RAM's length in bytes, words and dwords, as plain numbers: a typed array's `length` is a
+  // machine word the engine does not fold into a 32-bit compare.
+  declare private readonly ramBytes: number;
+  declare private readonly ramWords: number;
+  declare private readonly ramDwords: number;
 
   constructor(mem: PhysicalMemory) {
     this.mem = mem;
     this.ram8 = mem.ram;
+    this.ram16 = mem.ram16;
     this.ram32 = mem.ram32;
     this.view = mem.view;
+    this.ramBytes = mem.ram.length;
+    this.ramWords = mem.ram16.length;
+    this.ramDwords = mem.ram32.length;
+    this.clearFastTables();
     mem.onMappingChange((page) => {
       if (page < 0) this.flush(false);
       else this.dropPhysicalPage(page);
@@ -198,6 +231,8 @@ export class Mmu {
   set cpl(value: number) {
     this.cplValue = value & 3;
     this.userBit = this.cplValue === 3 ? 1 : 0;
+    this.tlbRead[TLB_CPL] = this.userBit * TLB_USER;
+    this.tlbWrite[TLB_CPL] = this.userBit * TLB_USER;
   }
 
   get mode(): PagingMode {
@@ -283,11 +318,25 @@ export class Mmu {
 
   /** Forgets one page of [0, 2^32) in every table. */
   private dropPage(page: number): void {
+    const miss = tlbMiss(page);
     this.tlb[page] = 0;
-    this.tlbRead[page] = TLB_MISS;
-    this.tlbRead[page | TLB_USER] = TLB_MISS;
-    this.tlbWrite[page] = TLB_MISS;
-    this.tlbWrite[page | TLB_USER] = TLB_MISS;
+    this.tlbRead[page] = miss;
+    this.tlbRead[page | TLB_USER] = miss;
+    this.tlbWrite[page] = miss;
+    this.tlbWrite[page | TLB_USER] = miss;
+  }
+
+  /** Sets every entry of `tlbRead` and `tlbWrite` to its miss value. */
+  private clearFastTables(): void {
+    const rd = this.tlbRead;
+    const wr = this.tlbWrite;
+    for (let page = 0; page < TLB_USER; page++) {
+      const miss = tlbMiss(page);
+      rd[page] = miss;
+      rd[page | TLB_USER] = miss;
+      wr[page] = miss;
+      wr[page | TLB_USER] = miss;
+    }
   }
 
   /**
@@ -349,8 +398,7 @@ export class Mmu {
     if (this.filledCount >= FILLED_CAPACITY) {
       // The list overflowed: clear the whole tables (globals are refilled on demand).
       this.tlb.fill(0);
-      this.tlbRead.fill(TLB_MISS);
-      this.tlbWrite.fill(TLB_MISS);
+      this.clearFastTables();
       this.filledCount = 0;
     } else {
       const tlb = this.tlb;
@@ -456,11 +504,12 @@ export class Mmu {
       const e = this.entryFor(phys, r);
       this.tlb[page] = e;
       const delta = ((e & -4096) - (page << 12)) | 0;
+      const miss = tlbMiss(page);
       const ram = (e & TlbFlag.ram) !== 0;
-      this.tlbRead[page] = ram && (e & TlbFlag.readSup) !== 0 ? delta : TLB_MISS;
-      this.tlbRead[page | TLB_USER] = ram && (e & TlbFlag.readUser) !== 0 ? delta : TLB_MISS;
-      this.tlbWrite[page] = ram && (e & TlbFlag.writeSup) !== 0 ? delta : TLB_MISS;
-      this.tlbWrite[page | TLB_USER] = ram && (e & TlbFlag.writeUser) !== 0 ? delta : TLB_MISS;
+      this.tlbRead[page] = ram && (e & TlbFlag.readSup) !== 0 ? delta : miss;
+      this.tlbRead[page | TLB_USER] = ram && (e & TlbFlag.readUser) !== 0 ? delta : miss;
+      this.tlbWrite[page] = ram && (e & TlbFlag.writeSup) !== 0 ? delta : miss;
+      this.tlbWrite[page | TLB_USER] = ram && (e & TlbFlag.writeUser) !== 0 ? delta : miss;
     }
     return phys;
   }
@@ -504,22 +553,28 @@ export class Mmu {
   // ---- 32-bit linear accesses (addresses modulo 2^32) ----------------------------------------
 
   /** Reads a byte at a linear address. */
-  read8(linear: number, user: Privilege = this.userBit): number {
-    const t = this.tlbRead[(linear >>> 12) | ((user & 1) << 20)]!;
-    if ((t & 1) === 0) return this.ram8[(linear + t) >>> 0]!;
-    return this.mem.read8(this.translate(linear, Access.read, user));
+  read8(linear: number, user?: Privilege): number {
+    const rd = this.tlbRead;
+    const p =
+      ((linear | 0) + rd[(linear >>> 12) | (user === undefined ? rd[CPL_SLOT]! : (user & 1) << 20)]!) >>> 0;
+    if (p < this.ramBytes) return this.ram8[p]!;
+    return this.mem.read8(this.translate(linear, Access.read, user ?? this.userBit));
   }
 
-  read16(linear: number, user: Privilege = this.userBit): number {
-    const t = this.tlbRead[(linear >>> 12) | ((user & 1) << 20)]!;
-    if (((t | linear) & 1) === 0) return this.view.getUint16((linear + t) >>> 0, true);
-    return this.readMiss(linear, 2, user);
+  read16(linear: number, user?: Privilege): number {
+    const rd = this.tlbRead;
+    const p = (linear | 0) + rd[(linear >>> 12) | (user === undefined ? rd[CPL_SLOT]! : (user & 1) << 20)]!;
+    const q = ((p >>> 1) | (p << 31)) >>> 0;
+    if (q < this.ramWords) return this.ram16[q]!;
+    return this.readMiss(linear, 2, user ?? this.userBit);
   }
 
-  read32(linear: number, user: Privilege = this.userBit): number {
-    const t = this.tlbRead[(linear >>> 12) | ((user & 1) << 20)]!;
-    if (((t | linear) & 3) === 0) return this.ram32[(linear + t) >>> 2]!;
-    return this.readMiss(linear, 4, user);
+  read32(linear: number, user?: Privilege): number {
+    const rd = this.tlbRead;
+    const p = (linear | 0) + rd[(linear >>> 12) | (user === undefined ? rd[CPL_SLOT]! : (user & 1) << 20)]!;
+    const q = ((p >>> 2) | (p << 30)) >>> 0;
+    if (q < this.ramDwords) return this.ram32[q]!;
+    return this.readMiss(linear, 4, user ?? this.userBit);
   }
 
   /** Fetches a code byte (checks execute rights: NX, SMEP). */
@@ -530,31 +585,37 @@ export class Mmu {
     return this.mem.read8(this.translate(linear, Access.fetch, user));
   }
 
-  write8(linear: number, value: number, user: Privilege = this.userBit): void {
-    const t = this.tlbWrite[(linear >>> 12) | ((user & 1) << 20)]!;
-    if ((t & 1) === 0) {
-      this.ram8[(linear + t) >>> 0] = value;
+  write8(linear: number, value: number, user?: Privilege): void {
+    const wr = this.tlbWrite;
+    const p =
+      ((linear | 0) + wr[(linear >>> 12) | (user === undefined ? wr[CPL_SLOT]! : (user & 1) << 20)]!) >>> 0;
+    if (p < this.ramBytes) {
+      this.ram8[p] = value;
       return;
     }
-    this.mem.write8(this.translate(linear, Access.write, user), value);
+    this.mem.write8(this.translate(linear, Access.write, user ?? this.userBit), value);
   }
 
-  write16(linear: number, value: number, user: Privilege = this.userBit): void {
-    const t = this.tlbWrite[(linear >>> 12) | ((user & 1) << 20)]!;
-    if (((t | linear) & 1) === 0) {
-      this.view.setUint16((linear + t) >>> 0, value, true);
+  write16(linear: number, value: number, user?: Privilege): void {
+    const wr = this.tlbWrite;
+    const p = (linear | 0) + wr[(linear >>> 12) | (user === undefined ? wr[CPL_SLOT]! : (user & 1) << 20)]!;
+    const q = ((p >>> 1) | (p << 31)) >>> 0;
+    if (q < this.ramWords) {
+      this.ram16[q] = value;
       return;
     }
-    this.writeMiss(linear, 2, value, user);
+    this.writeMiss(linear, 2, value, user ?? this.userBit);
   }
 
-  write32(linear: number, value: number, user: Privilege = this.userBit): void {
-    const t = this.tlbWrite[(linear >>> 12) | ((user & 1) << 20)]!;
-    if (((t | linear) & 3) === 0) {
-      this.ram32[(linear + t) >>> 2] = value;
+  write32(linear: number, value: number, user?: Privilege): void {
+    const wr = this.tlbWrite;
+    const p = (linear | 0) + wr[(linear >>> 12) | (user === undefined ? wr[CPL_SLOT]! : (user & 1) << 20)]!;
+    const q = ((p >>> 2) | (p << 30)) >>> 0;
+    if (q < this.ramDwords) {
+      this.ram32[q] = value;
       return;
     }
-    this.writeMiss(linear, 4, value, user);
+    this.writeMiss(linear, 4, value, user ?? this.userBit);
   }
 
   /** A read the fast path did not serve: unaligned, page-crossing, not RAM, or a TLB miss. */
@@ -568,11 +629,10 @@ export class Mmu {
       const p1 = this.translate(((linear | 4095) + 1) >>> 0, Access.read, user);
       return this.readSplit(p0, p1, 4096 - offset, size);
     }
-    const t = this.tlbRead[(linear >>> 12) | ((user & 1) << 20)]!;
-    if ((t & 1) === 0) {
-      const p = (linear + t) >>> 0;
-      return size === 2 ? this.view.getUint16(p, true) : this.view.getUint32(p, true);
-    }
+    // An unaligned access within a RAM page the TLB maps.
+    const hit = (linear + this.tlbRead[(linear >>> 12) | ((user & 1) << 20)]!) >>> 0;
+    if (hit < this.ramBytes)
+      return size === 2 ? this.view.getUint16(hit, true) : this.view.getUint32(hit, true);
     const p = this.translate(linear, Access.read, user);
     return size === 2 ? this.mem.read16(p) : this.mem.read32(p);
   }
@@ -588,11 +648,10 @@ export class Mmu {
       this.writeSplit(p0, p1, 4096 - offset, size, value);
       return;
     }
-    const t = this.tlbWrite[(linear >>> 12) | ((user & 1) << 20)]!;
-    if ((t & 1) === 0) {
-      const p = (linear + t) >>> 0;
-      if (size === 2) this.view.setUint16(p, value, true);
-      else this.view.setUint32(p, value, true);
+    const hit = (linear + this.tlbWrite[(linear >>> 12) | ((user & 1) << 20)]!) >>> 0;
+    if (hit < this.ramBytes) {
+      if (size === 2) this.view.setUint16(hit, value, true);
+      else this.view.setUint32(hit, value, true);
       return;
     }
     const p = this.translate(linear, Access.write, user);

@@ -72,6 +72,8 @@ export type CodeWriteHook = (physicalPage: number, address: number, length: numb
 export class PhysicalMemory implements GuestMemory {
   /** Guest RAM; physical address = index. The translator reads it directly on TLB hits. */
   readonly ram: Uint8Array;
+  /** The same bytes as unsigned 16-bit words (index = physical address / 2), for aligned words. */
+  readonly ram16: Uint16Array;
   /** The same bytes as unsigned 32-bit words (index = physical address / 4), for aligned dwords. */
   readonly ram32: Uint32Array;
   readonly view: DataView;
@@ -112,6 +114,7 @@ export class PhysicalMemory implements GuestMemory {
       );
     }
     this.ram = ram;
+    this.ram16 = new Uint16Array(ram.buffer);
     this.ram32 = new Uint32Array(ram.buffer);
     this.view = new DataView(ram.buffer);
     this.size = ramSize;
