@@ -1044,7 +1044,8 @@ const cpuid: Handler = (c) => {
 const rdtsc: Handler = (c) => {
   const s = c.state;
   if (s.cr4 & 4 && s.cpl !== 0 && s.cr0 & 1) raise(Vector.gp, 0);
-  c.syncTsc();
+  // The bare machine's counter is `state.tsc`; a hypervisor's callout keeps its own time.
+  if (c.tscInState) c.syncTsc();
   const t = c.callouts.rdtsc(s);
   if (typeof t === 'number' && Number.isSafeInteger(t) && t >= 0) {
     s.regs[Reg.eax] = (t % 0x1_0000_0000) | 0;

@@ -152,6 +152,7 @@ export class Tier0 {
     this.state = options.state ?? new CpuState();
     this.mmu = new Mmu(this.state, options.memory);
     this.callouts = { ...defaultCallouts(), ...options.callouts };
+    this.tscInState = options.callouts?.rdtsc === undefined;
     this.policy = options.policy ?? NATIVE_POLICY;
     this.jit = options.jit && options.memory.ram !== undefined ? new Tier1() : null;
     this.hotThreshold = Math.min(65535, Math.max(1, Math.floor(options.jitThreshold ?? HOT_THRESHOLD)));
@@ -243,6 +244,8 @@ export class Tier0 {
   }
 
   private tscSynced = 0;
+  /** RDTSC reads `state.tsc` (no `rdtsc` callout was given), so it syncs the counter first. */
+  readonly tscInState: boolean;
 
   /** Brings `state.tsc` up to date with the retired-instruction count (one tick each). */
   syncTsc(): void {

@@ -493,8 +493,10 @@ const REG_ASSIGN = /\br([0-7]) =(?!=)/g;
  *   handler or helper that reads or writes flags, a condition the locals cannot answer, the exit
  *   and exceptions (`fo` holds the pending lazy operation at run time, 0 when the state is
  *   current). Flags overwritten before they are needed are never stored.
- * - Per instruction that can fault: the fault bookkeeping (`c.startEip`, and `kk` for the
- *   count); after any instruction that may store, a check that no write hit translated code
+ * - Per instruction that can fault: its index in the region in `kk` (`kb` is the block's first),
+ *   from which the exception path sets `c.startEip` (the instruction's page offset is
+ *   `I[kk].ip & 4095`) and counts the retired instructions; handler calls also set
+ *   `c.startEip` before the call. After any instruction that may store, a check that no write hit translated code
  *   (then the region is left at the next instruction, so a write into the running code takes
  *   effect as on hardware).
  * - Every exit goes through one epilogue (`break x`), which stores registers and flags and counts
@@ -524,12 +526,15 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
      */
     const goTo = (off: number, fall = true): string => {
       const c = caseOf.get(off);
-      if (c === undefined) return `s.eip = (e0 + ${int(off)}) | 0; n = 0; break x;`;
+      if (c === undefined) return `s.eip = (e0 + ${int(off)}) | 0; break x;`;
       return fall && off === nextCase ? '' : `pc = ${int(c)}; continue;`;
     };
     body.push(`case ${int(k)}:`);
     if (comments) body.push(`// block at ${int(blk.start)}`);
-    body.push(`if (ic + ${int(len)} > lim) { s.eip = (e0 + ${int(blk.start)}) | 0; n = 0; break x; }`);
+    body.push(
+      `if (ic + ${int(len)} > lim) { s.eip = (e0 + ${int(blk.start)}) | 0; break x; }`,
+      `kb = ${int(index)};`,
+    );
     pending = -1;
     for (let j = 0; j < len; j++, index++) {
       const i = blk.ins[j] as Instruction;
@@ -546,7 +551,10 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
       const sensitive = IN_REGION_SENSITIVE[i.code] === 1;
       const t = sensitive ? undefined : emitTemplate(i, mode, nextEip, pending);
       if (comments) body.push(`// ${i.mnemonic} (${int(i.code)})`);
-      if (t === undefined || t.mayFault) body.push(`c.startEip = (e0 + ${int(off)}) | 0; kk = ${int(j)};`);
+      // What can fault records its index (the catch finds EIP and the count from it); a handler
+      // also gets `startEip` (string instructions and x87 read it).
+      if (t === undefined) body.push(`c.startEip = (e0 + ${int(off)}) | 0; kk = ${int(index)};`);
+      else if (t.mayFault) body.push(`kk = ${int(index)};`);
       if (sensitive) {
         // Through tier 0 with the policy's decision; the region is left after it when that
         // ends the run (an exit to the VMM, a stop request, a trap). The retired-instruction count is current for it, this one included, as in tier 0
@@ -593,21 +601,21 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
       // The block's end.
       body.push(`ic += ${int(len)};`);
       if (end.kind === 'branch' && t?.branch !== undefined) {
-        const taken = end.taken >= 0 ? goTo(end.taken, false) : `s.eip = ${t.branch.target}; n = 0; break x;`;
+        const taken = end.taken >= 0 ? goTo(end.taken, false) : `s.eip = ${t.branch.target}; break x;`;
         body.push(`if (${t.branch.condition}) { ${taken} }`);
         body.push(goTo(end.next));
       } else if (end.kind === 'handler-branch') {
-        body.push(`if (s.eip !== (${nextEip})) { n = 0; break x; }`, goTo(end.next));
+        body.push(`if (s.eip !== (${nextEip})) break x;`, goTo(end.next));
       } else if (end.kind === 'goto') {
         body.push(goTo(end.next));
       } else if (end.kind === 'exit') {
         body.push(goTo(end.at));
       } else if (end.kind === 'segment-load') {
-        body.push('n = 0; rv = 1; break x;');
+        body.push('rv = 1; break x;');
       } else {
         // 'transfer': the template or handler set EIP.
         if (t !== undefined && !t.setsEip) body.push(`s.eip = ${nextEip};`);
-        body.push('n = 0; break x;');
+        body.push('break x;');
       }
     }
   });
@@ -631,7 +639,7 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
     'let lim = c.blockEnd - c.instructions;',
     'const M = c.mmu, T = M.tlb, B = M.ram, W = M.ram16, D = M.ram32, CP = M.codePages;',
     ...(usedList.length > 0 ? [`let ${usedList.map((k) => `r${k} = r[${k}]`).join(', ')};`] : []),
-    'let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;',
+    'let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, kb = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;',
     's.interruptShadow = false;',
     'try {',
     'x: for (;;) {',
@@ -640,7 +648,7 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
     'default: break x;',
     '}',
     '}',
-    `} catch (z) { if (q !== 0) { ${store} } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.instructions += ic + kk; throw z; }`,
+    `} catch (z) { if (q !== 0) { ${store} } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk].ip & 4095)) | 0; c.instructions += ic + kk - kb; throw z; }`,
     `${store} if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);`,
     'c.instructions += ic + n;',
     'return rv;',

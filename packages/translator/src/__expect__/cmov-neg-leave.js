@@ -4,14 +4,15 @@ const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
 const M = c.mmu, T = M.tlb, B = M.ram, W = M.ram16, D = M.ram32, CP = M.codePages;
 let r0 = r[0], r1 = r[1], r3 = r[3], r4 = r[4], r5 = r[5];
-let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
+let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, kb = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
 s.interruptShadow = false;
 try {
 x: for (;;) {
 switch (pc) {
 case 0:
 // block at 0
-if (ic + 3 > lim) { s.eip = (e0 + 0) | 0; n = 0; break x; }
+if (ic + 3 > lim) { s.eip = (e0 + 0) | 0; break x; }
+kb = 0;
 // cmp (143)
 fa = r0; fb = r3; fv = (fa - fb) | 0;
 fo = 3;
@@ -22,24 +23,25 @@ ic += 3;
 if (!(fa < fb)) { pc = 0; continue; }
 case 1:
 // block at 7
-if (ic + 4 > lim) { s.eip = (e0 + 7) | 0; n = 0; break x; }
+if (ic + 4 > lim) { s.eip = (e0 + 7) | 0; break x; }
+kb = 3;
 // neg (431)
 fa = 0; fb = r1; fv = (0 - fb) | 0; r1 = fv;
 fo = 3;
 // mov (533)
 r0 = (r0 & -256) | ((r3 >> 8) & 255);
 // leave (531)
-c.startEip = (e0 + 11) | 0; kk = 2;
+kk = 5;
 { const v = (e = T[(L = r5) >>> 12], (e & 33) === 33 && (L & 3) === 0 ? D[((e & -4096) | (L & 4095)) >>> 2] : M.read32(L, false)); r4 = (r5 + 4) | 0; r5 = v; }
 // ret (770)
-c.startEip = (e0 + 12) | 0; kk = 3;
+kk = 6;
 { const t = (e = T[(L = r4) >>> 12], (e & 33) === 33 && (L & 3) === 0 ? D[((e & -4096) | (L & 4095)) >>> 2] : M.read32(L, false)); r4 = (r4 + 4) | 0; s.eip = t; }
 ic += 4;
-n = 0; break x;
+break x;
 default: break x;
 }
 }
-} catch (z) { if (q !== 0) { r[0] = r0; r[1] = r1; r[4] = r4; r[5] = r5; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.instructions += ic + kk; throw z; }
+} catch (z) { if (q !== 0) { r[0] = r0; r[1] = r1; r[4] = r4; r[5] = r5; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk].ip & 4095)) | 0; c.instructions += ic + kk - kb; throw z; }
 r[0] = r0; r[1] = r1; r[4] = r4; r[5] = r5; if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);
 c.instructions += ic + n;
 return rv;

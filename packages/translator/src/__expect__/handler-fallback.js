@@ -4,14 +4,15 @@ const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
 const M = c.mmu, T = M.tlb, B = M.ram, W = M.ram16, D = M.ram32, CP = M.codePages;
 let r1 = r[1], r2 = r[2];
-let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
+let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, kb = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
 s.interruptShadow = false;
 try {
 x: for (;;) {
 switch (pc) {
 case 0:
 // block at 0
-if (ic + 5 > lim) { s.eip = (e0 + 0) | 0; n = 0; break x; }
+if (ic + 5 > lim) { s.eip = (e0 + 0) | 0; break x; }
+kb = 0;
 // xchg (572)
 c.startEip = (e0 + 0) | 0; kk = 0;
 if (fo !== 0) { s.setLazy(fo, fa, fb, fv, 32); fo = 0; }
@@ -44,11 +45,11 @@ H[4](c, I[4]);
 r1 = r[1]; r2 = r[2]; q = 1;
 if (c.codeWrites !== w0) { s.eip = (e0 + 12) | 0; n = 5; break x; }
 ic += 5;
-s.eip = (e0 + 12) | 0; n = 0; break x;
+s.eip = (e0 + 12) | 0; break x;
 default: break x;
 }
 }
-} catch (z) { if (q !== 0) { r[1] = r1; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.instructions += ic + kk; throw z; }
+} catch (z) { if (q !== 0) { r[1] = r1; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk].ip & 4095)) | 0; c.instructions += ic + kk - kb; throw z; }
 r[1] = r1; if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);
 c.instructions += ic + n;
 return rv;

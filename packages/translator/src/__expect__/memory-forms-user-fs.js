@@ -4,29 +4,30 @@ const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
 const M = c.mmu, T = M.tlb, B = M.ram, W = M.ram16, D = M.ram32, CP = M.codePages;
 let r0 = r[0], r1 = r[1], r2 = r[2];
-let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
+let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, kb = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
 s.interruptShadow = false;
 try {
 x: for (;;) {
 switch (pc) {
 case 0:
 // block at 0
-if (ic + 3 > lim) { s.eip = (e0 + 0) | 0; n = 0; break x; }
+if (ic + 3 > lim) { s.eip = (e0 + 0) | 0; break x; }
+kb = 0;
 // mov (549)
-c.startEip = (e0 + 0) | 0; kk = 0;
+kk = 0;
 r0 = (e = T[(L = c.linear(4, (20) | 0, 4, false)) >>> 12], (e & 35) === 35 && (L & 3) === 0 ? D[((e & -4096) | (L & 4095)) >>> 2] : M.read32(L, true));
 // movzx (578)
-c.startEip = (e0 + 6) | 0; kk = 1;
+kk = 1;
 r1 = (e = T[(L = (r0) | 0) >>> 12], (e & 35) === 35 ? B[((e & -4096) | (L & 4095))] : M.read8(L, true));
 // movsx (587)
-c.startEip = (e0 + 9) | 0; kk = 2;
+kk = 2;
 r2 = (((e = T[(L = (r0 + 2) | 0) >>> 12], (e & 35) === 35 && (L & 1) === 0 ? W[((e & -4096) | (L & 4095)) >>> 1] : M.read16(L, true)) << 16) >> 16);
 ic += 3;
-s.eip = (e0 + 13) | 0; n = 0; break x;
+s.eip = (e0 + 13) | 0; break x;
 default: break x;
 }
 }
-} catch (z) { if (q !== 0) { r[0] = r0; r[1] = r1; r[2] = r2; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.instructions += ic + kk; throw z; }
+} catch (z) { if (q !== 0) { r[0] = r0; r[1] = r1; r[2] = r2; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk].ip & 4095)) | 0; c.instructions += ic + kk - kb; throw z; }
 r[0] = r0; r[1] = r1; r[2] = r2; if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);
 c.instructions += ic + n;
 return rv;

@@ -4,16 +4,17 @@ const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
 const M = c.mmu, T = M.tlb, B = M.ram, W = M.ram16, D = M.ram32, CP = M.codePages;
 let r0 = r[0], r1 = r[1], r3 = r[3];
-let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
+let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, kb = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
 s.interruptShadow = false;
 try {
 x: for (;;) {
 switch (pc) {
 case 0:
 // block at 0
-if (ic + 4 > lim) { s.eip = (e0 + 0) | 0; n = 0; break x; }
+if (ic + 4 > lim) { s.eip = (e0 + 0) | 0; break x; }
+kb = 0;
 // mov (539)
-c.startEip = (e0 + 0) | 0; kk = 0;
+kk = 0;
 r0 = (e = T[(L = c.linear(3, (r3) | 0, 4, false)) >>> 12], (e & 33) === 33 && (L & 3) === 0 ? D[((e & -4096) | (L & 4095)) >>> 2] : M.read32(L, false));
 // push (474)
 c.startEip = (e0 + 2) | 0; kk = 1;
@@ -30,11 +31,11 @@ fo = 9;
 s.setLazy(fo, fa, fb, fv, 32); fo = 0;
 r1 = X.shift(s, 0, r1, (r1 & 255), 32);
 ic += 4;
-s.eip = (e0 + 8) | 0; n = 0; break x;
+s.eip = (e0 + 8) | 0; break x;
 default: break x;
 }
 }
-} catch (z) { if (q !== 0) { r[0] = r0; r[1] = r1; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.instructions += ic + kk; throw z; }
+} catch (z) { if (q !== 0) { r[0] = r0; r[1] = r1; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk].ip & 4095)) | 0; c.instructions += ic + kk - kb; throw z; }
 r[0] = r0; r[1] = r1; if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);
 c.instructions += ic + n;
 return rv;

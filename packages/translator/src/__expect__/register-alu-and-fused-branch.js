@@ -4,14 +4,15 @@ const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
 const M = c.mmu, T = M.tlb, B = M.ram, W = M.ram16, D = M.ram32, CP = M.codePages;
 let r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3];
-let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
+let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, kb = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
 s.interruptShadow = false;
 try {
 x: for (;;) {
 switch (pc) {
 case 0:
 // block at 0
-if (ic + 4 > lim) { s.eip = (e0 + 0) | 0; n = 0; break x; }
+if (ic + 4 > lim) { s.eip = (e0 + 0) | 0; break x; }
+kb = 0;
 // mov (535)
 r0 = r3;
 // add (19)
@@ -25,7 +26,8 @@ ic += 4;
 if (((fa >>> 0) < (fb >>> 0))) { pc = 0; continue; }
 case 1:
 // block at 9
-if (ic + 2 > lim) { s.eip = (e0 + 9) | 0; n = 0; break x; }
+if (ic + 2 > lim) { s.eip = (e0 + 9) | 0; break x; }
+kb = 4;
 // inc (458)
 if (fo !== 0) { s.setLazy(fo, fa, fb, fv, 32); fo = 0; }
 fa = r2; fb = 1; fv = (fa + 1) | 0; r2 = fv;
@@ -33,11 +35,11 @@ fo = 6;
 // jne (308)
 ic += 2;
 if (!(fv === 0)) { pc = 0; continue; }
-s.eip = (e0 + 12) | 0; n = 0; break x;
+s.eip = (e0 + 12) | 0; break x;
 default: break x;
 }
 }
-} catch (z) { if (q !== 0) { r[0] = r0; r[2] = r2; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.instructions += ic + kk; throw z; }
+} catch (z) { if (q !== 0) { r[0] = r0; r[2] = r2; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk].ip & 4095)) | 0; c.instructions += ic + kk - kb; throw z; }
 r[0] = r0; r[2] = r2; if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);
 c.instructions += ic + n;
 return rv;
