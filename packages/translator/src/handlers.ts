@@ -18,7 +18,7 @@ import {
   setStatus,
   shift,
 } from './alu';
-import { Eflags, Reg, Seg } from './cpu-state';
+import { type CpuState, Eflags, Reg, Seg } from './cpu-state';
 import { raise, Vector } from './fault';
 import { MMX_HANDLERS } from './mmx';
 import { switchTask } from './task-switch';
@@ -921,6 +921,60 @@ const aad: Handler = (c, ins) => {
 const STRING_BURST = 4096;
 const StrOp = { movs: 0, cmps: 1, stos: 2, lods: 3, scas: 4, ins: 5, outs: 6 } as const;
 
+/** A present, expand-up data segment at base 0 with a 4 GiB limit (writable when `write`). */
+function flatSegment(s: CpuState, seg: number, write: boolean): boolean {
+  const acc = s.segAccess[seg] ?? 0;
+  return (
+    (s.segBase[seg] ?? 0) === 0 &&
+    (s.segLimit[seg] ?? 0) === 0xffffffff &&
+    (write ? (acc & 0x9e) === 0x92 : (acc & 0x9c) === 0x90)
+  );
+}
+
+/**
+ * REP MOVS/STOS forward through flat segments in protected mode, a run of elements at a time:
+ * the elements up to the next page end of the destination (and source), the remaining count or
+ * the burst limit, whichever comes first. Each run is translated once — in the element loop's
+ * order, source before destination, so a #PF is the one its first element raises — and done as
+ * one copy or fill when both sides are RAM, the destination holds no cached code and a copy
+ * would not read bytes it has already written (the element loop's result for a destination just
+ * above the source differs from a block move). Returns the elements done (0: take one element
+ * the slow way); the registers and the retired count move as the element loop moves them.
+ */
+function repRun(c: Tier0, op: number, size: number, srcSeg: number, left: number): number {
+  const s = c.state;
+  const regs = s.regs;
+  const di = regs[Reg.edi] ?? 0;
+  const si = regs[Reg.esi] ?? 0;
+  let k = Math.min(left, ((4096 - (di & 4095)) / size) | 0);
+  if (op === StrOp.movs) k = Math.min(k, ((4096 - (si & 4095)) / size) | 0);
+  // Runs that wrap around 4 GiB go the slow way.
+  if (k < 2 || (di >>> 0) + k * size > 0x1_0000_0000 || (si >>> 0) + k * size > 0x1_0000_0000) return 0;
+  if (!flatSegment(s, Seg.es, true) || (op === StrOp.movs && !flatSegment(s, srcSeg, false))) return 0;
+  const mmu = c.mmu;
+  const ram = mmu.ram;
+  const u = s.cpl === 3;
+  const bytes = k * size;
+  const ps = op === StrOp.movs ? mmu.translate(si, false, u) : 0;
+  const pd = mmu.translate(di, true, u);
+  if (pd + bytes > ram.length || mmu.codePages[pd >>> 12] !== 0) return 0;
+  if (op === StrOp.movs) {
+    if (ps + bytes > ram.length || (pd > ps && pd < ps + bytes)) return 0;
+    ram.copyWithin(pd, ps, ps + bytes);
+    regs[Reg.esi] = (si + bytes) | 0;
+  } else {
+    const v = regs[Reg.eax] ?? 0;
+    if (size === 1) ram.fill(v & 0xff, pd, pd + bytes);
+    else if (size === 4 && (pd & 3) === 0 && (pd + bytes) >>> 2 <= mmu.ram32.length)
+      mmu.ram32.fill(v, pd >>> 2, (pd + bytes) >>> 2);
+    else for (let i = 0; i < bytes; i++) ram[pd + i] = v >>> ((i % size) * 8);
+  }
+  regs[Reg.edi] = (di + bytes) | 0;
+  regs[Reg.ecx] = ((regs[Reg.ecx] ?? 0) - k) | 0;
+  c.instructions += k;
+  return k;
+}
+
 function stringH(op: number, bits: number): Handler {
   const size = bits >> 3;
   return (c, ins) => {
@@ -935,6 +989,13 @@ function stringH(op: number, bits: number): Handler {
     const port = c.readReg(Register.dx);
     if (op === StrOp.ins || op === StrOp.outs) c.checkIo(port, size);
     let n = 0;
+    const runs =
+      rep &&
+      !a16 &&
+      step > 0 &&
+      (op === StrOp.movs || op === StrOp.stos) &&
+      (s.cr0 & 1) !== 0 &&
+      (s.flags & Eflags.vm) === 0;
     for (;;) {
       if (rep) {
         const cx = regs[Reg.ecx] ?? 0;
@@ -943,6 +1004,13 @@ function stringH(op: number, bits: number): Handler {
           // Let interrupts in: re-execute the instruction with the registers as they are now.
           s.eip = c.startEip;
           break;
+        }
+        if (runs) {
+          const done = repRun(c, op, size, srcSeg, Math.min(cx >>> 0, STRING_BURST - n));
+          if (done > 0) {
+            n += done;
+            continue;
+          }
         }
       }
       const si = (regs[Reg.esi] ?? 0) & amask;

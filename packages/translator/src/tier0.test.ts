@@ -353,6 +353,75 @@ describe('tier 0: precise exceptions', () => {
     expect(memory.read32(pt + 0x2f * 4) & 0x20).toBe(0x20);
   });
 
+  it('REP STOSD across pages faults at the first dword of a not-present page, the dwords before it stored', () => {
+    const p = a32`
+      mov edi, 0x30ff8
+      mov ecx, 0x1000
+      mov eax, 0x5a5aa5a5
+    fill:
+      rep stosd
+      hlt`;
+    const { cpu, memory } = createHarness(p.bytes, takeExceptions);
+    const pd = 0x40000;
+    const pt = 0x41000;
+    memory.write32(pd, pt | 3);
+    for (let i = 0; i < 1024; i++) memory.write32(pt + i * 4, i === 0x32 ? 0 : (i << 12) | 3);
+    const s = cpu.state;
+    s.cr3 = pd;
+    s.cr0 |= 0x80000000;
+    cpu.run(10_000);
+    expect(cpu.lastVector).toBe(Vector.pf);
+    expect(cpu.lastErrorCode).toBe(2); // supervisor write to a not-present page
+    expect(s.cr2).toBe(0x32000);
+    expect(s.regs[Reg.edi]).toBe(0x32000);
+    expect(s.regs[Reg.ecx]).toBe(0x1000 - (0x32000 - 0x30ff8) / 4);
+    expect(s.eip).toBe(p.at('fill'));
+    expect(memory.read32(0x30ff8)).toBe(0x5a5aa5a5);
+    expect(memory.read32(0x31ffc)).toBe(0x5a5aa5a5);
+    expect(memory.read32(0x30ff4)).toBe(0);
+    // Every stored dword retired as one instruction, the faulting one too (3 MOVs before).
+    expect(cpu.instructions).toBe(3 + (0x32000 - 0x30ff8) / 4 + 1);
+    // Both written pages are dirty (SDM vol. 3 §4.8).
+    expect(memory.read32(pt + 0x30 * 4) & 0x40).toBe(0x40);
+    expect(memory.read32(pt + 0x31 * 4) & 0x40).toBe(0x40);
+  });
+
+  it('REP MOVSB with the destination just above the source repeats bytes, as element-wise copying does', () => {
+    const p = a32`
+      mov esi, 0x3000
+      mov edi, 0x3001
+      mov ecx, 40
+      rep movsb
+      hlt`;
+    const { cpu, memory } = createHarness(p.bytes, takeExceptions);
+    memory.ram.set([7, 1, 2, 3], 0x3000);
+    cpu.run(1000);
+    expect([...memory.ram.subarray(0x3000, 0x3000 + 41)]).toEqual(new Array(41).fill(7));
+    expect(cpu.state.regs[Reg.ecx]).toBe(0);
+    expect(cpu.instructions).toBe(3 + 40 + 1);
+  });
+
+  it('REP STOSB over code that already ran invalidates it: the new bytes execute', () => {
+    const p = a32`
+      mov ebx, 2
+    again:
+      cmp ebx, 1
+      jne patched
+      mov edi, patched
+      mov ecx, 2
+      mov al, 0x40
+      rep stosb             ; writes INC EAX over the two NOPs the first pass ran
+    patched:
+      nop
+      nop
+      dec ebx
+      jnz again
+      hlt`;
+    const { cpu } = createHarness(p.bytes, takeExceptions);
+    cpu.run(1000);
+    expect(cpu.state.regs[Reg.eax]).toBe(0x42);
+  });
+
   it('a user-mode write to a supervisor page raises #PF with error code U/S|W|P (SDM vol. 3 §4.7)', () => {
     const { cpu, memory } = createHarness(a32`mov [0x50000], eax`.bytes, {
       ...takeExceptions,
