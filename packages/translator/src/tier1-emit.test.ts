@@ -50,7 +50,7 @@ const CASES: [name: string, mode: number, source: string][] = [
   [
     'shifts-rdtsc-byte-alu',
     FLAT_RING0,
-    'shl eax, 4\njc 0x1000\nsar edx, cl\nrdtsc\nxor bl, [esi + 1]\nshr ecx, 1\njz 0x1000',
+    'shl eax, 4\njc 0x1000\nsar edx, cl\nrdtsc\nxor bl, [esi + 1]\nshr ecx, 1\njz 0x1000\nshr ax, 5\nsar bh, 3\nshl dl, 1',
   ],
 ];
 

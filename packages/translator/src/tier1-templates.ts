@@ -530,6 +530,33 @@ export function emitTemplate(i: Instruction, mode: number, next: string, pending
     return undefined;
   }
 
+  // SHL/SAL, SHR and SAR of an 8- or 16-bit register by 1 or an immediate: the result and the
+  // lazy flags of tier 0's `shift` computed inline (the flags go to the state at that width).
+  const small = SHIFT_NAMES[m];
+  const smallLazy = small === undefined ? undefined : LAZY_SHIFT[small];
+  if (smallLazy !== undefined && o0 === OpKind.register && o1 !== OpKind.register) {
+    const id = i.op0Register;
+    const bits = id >= Register.al && id <= Register.bh ? 8 : id >= Register.ax && id <= Register.di ? 16 : 0;
+    const a = readSmallReg(id);
+    const k = o1 === OpKind.immediate ? i.immediate & 31 : 1;
+    if (bits !== 0 && a !== undefined) {
+      if (k === 0) return plain('');
+      const mask = n(bits === 8 ? 255 : 65535);
+      const sh = n(32 - bits);
+      const v =
+        smallLazy === LazyOp.shl
+          ? `(fa << ${n(k)}) & ${mask}`
+          : smallLazy === LazyOp.shr
+            ? `fa >>> ${n(k)}`
+            : `(((fa << ${sh}) >> ${sh}) >> ${n(k)}) & ${mask}`;
+      const w = bits === 8 ? writeByteReg(id, 'fv') : writeWordReg(id, 'fv');
+      if (w !== undefined)
+        return viaState(
+          `fa = ${a}; fv = ${v}; s.setLazy(${n(smallLazy)}, fa, ${n(k)}, fv, ${n(bits)}); ${w}`,
+        );
+    }
+  }
+
   if (i.operandSize !== 32) return undefined;
 
   // NOT r32 (no flags); ADC/SBB r32 through tier 0's `alu`; IMUL r32, r/m32 (and the

@@ -196,6 +196,46 @@ describe('tier 1', () => {
     expect(t1.cpu.jit?.stats.instructionsTranslated ?? 0).toBeGreaterThan(0.88 * t1.cpu.instructions);
   });
 
+  it('8-, 16- and 32-bit shifts by every kind of count leave the same registers and flags in both tiers', () => {
+    const counts = [0, 1, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33];
+    const body = counts
+      .map(
+        (k) => `
+        shr ax, ${k}
+        adc esi, 0
+        sar bh, ${k}
+        sbb esi, edi
+        shl dl, ${k}
+        seto cl
+        add esi, ecx
+        shl ebp, ${k}
+        adc edi, ebp
+        sar edx, ${k}
+        setc cl
+        add edi, ecx`,
+      )
+      .join('');
+    const { t0, t1 } = both(
+      program(`
+        mov ecx, 400
+      l:
+        push ecx
+        imul eax, ecx, 0x9e3779b1
+        mov ebx, eax
+        rol ebx, 7
+        mov edx, eax
+        xor edx, ebx
+        mov ebp, edx
+        ${body}
+        pop ecx
+        dec ecx
+        jnz l
+        hlt`),
+    );
+    expect(t0.reason).toBe(StopReason.halt);
+    expectSameState(t0, t1);
+  });
+
   it('a policy exit on a sensitive instruction inside a region stops at it, as in tier 0', () => {
     const rdtsc = Code.rdtsc;
     const run = (jit: boolean) => {

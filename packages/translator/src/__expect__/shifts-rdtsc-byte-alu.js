@@ -1,4 +1,4 @@
-// shl eax, 4; jc 0x1000; sar edx, cl; rdtsc; xor bl, [esi + 1]; shr ecx, 1; jz 0x1000
+// shl eax, 4; jc 0x1000; sar edx, cl; rdtsc; xor bl, [esi + 1]; shr ecx, 1; jz 0x1000; shr ax, 5; sar bh, 3; shl dl, 1
 const e0 = (s.eip - entryOffset) | 0;
 const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
@@ -44,7 +44,19 @@ fo = 9;
 // je (298)
 ic += 5;
 if ((fv === 0)) { pc = 0; continue; }
-s.eip = (e0 + 16) | 0; break x;
+case 2:
+// block at 16
+if (ic + 3 > lim) { s.eip = (e0 + 16) | 0; break x; }
+kb = 7;
+// shr (224)
+if (fo !== 0) { s.setLazy(fo, fa, fb, fv, 32); fo = 0; }
+fa = (r0 & 65535); fv = fa >>> 5; s.setLazy(9, fa, 5, fv, 16); r0 = (r0 & -65536) | fv;
+// sar (245)
+fa = ((r3 >> 8) & 255); fv = (((fa << 24) >> 24) >> 3) & 255; s.setLazy(10, fa, 3, fv, 8); r3 = (r3 & -65281) | (fv << 8);
+// shl (210)
+fa = (r2 & 255); fv = (fa << 1) & 255; s.setLazy(8, fa, 1, fv, 8); r2 = (r2 & -256) | fv;
+ic += 3;
+s.eip = (e0 + 25) | 0; break x;
 default: break x;
 }
 }
