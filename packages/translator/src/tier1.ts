@@ -35,7 +35,7 @@ export const MAX_BLOCK = 64;
 /** Most instructions in one region. */
 export const MAX_REGION = 128;
 /** Executions of an address in tier 0 before it is translated. */
-export const HOT_THRESHOLD = 1024;
+export const HOT_THRESHOLD = 4096;
 /** Distinct compiled region functions kept for sharing. */
 const FUNCTION_CACHE = 1 << 16;
 
