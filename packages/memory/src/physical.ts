@@ -165,14 +165,17 @@ export class PhysicalMemory implements GuestMemory {
     if (base + size > 2 ** 32) throw new MemoryError('bad-region', `${region.name}: ends above 4 GiB`, base);
     const first = base / PAGE_SIZE;
     const last = (base + size) / PAGE_SIZE;
-    for (let p = first; p < last; p++) {
-      if (this.pageKind[p] !== PageKind.hole) {
-        throw new MemoryError(
-          'overlap',
-          `${region.name} at 0x${base.toString(16)} overlaps mapped memory`,
-          base,
-        );
-      }
+    // Any page already mapped (RAM, ROM or MMIO) in [first, last): native scans, not a loop.
+    const taken = [PageKind.ram, PageKind.rom, PageKind.mmio].some((k) => {
+      const at = this.pageKind.indexOf(k, first);
+      return at >= 0 && at < last;
+    });
+    if (taken) {
+      throw new MemoryError(
+        'overlap',
+        `${region.name} at 0x${base.toString(16)} overlaps mapped memory`,
+        base,
+      );
     }
     this.regions.push(region);
     this.pageKind.fill(kind, first, last);
