@@ -884,4 +884,76 @@ describe('the RAM fast-path tables (tlbRead, tlbWrite)', () => {
     expect(() => inlinedWrite32(mmu, mem.ram32, words, 0x6000, before ^ 1, 1)).toThrow(PageFault);
     expect(mem.read32(0xa000)).toBe(before);
   });
+
+  it("walks the caller's control registers when given them, and flush(false) drops what they change", () => {
+    const mem = new PhysicalMemory(4 << 20);
+    const cpu = { cr0: 0, cr3: 0, cr4: 0, efer: 0, eip: 0 };
+    const mmu = new Mmu(mem, cpu);
+    expect(mmu.control).toBe(cpu);
+    mem.write32(0x9010, 0x1111_1111);
+    mem.write32(0x5010, 0x2222_2222);
+    expect(mmu.read32(0x5010, 0)).toBe(0x2222_2222); // paging off: identity
+    mem.write32(0x1000, 0x2000 | 7);
+    mem.write32(0x2000 + 5 * 4, 0x9000 | 7);
+    cpu.cr3 = 0x1000;
+    cpu.cr0 = CR0_PG | 1;
+    expect(mmu.read32(0x5010, 0)).toBe(0x2222_2222); // the identity entry until a flush
+    mmu.flush(false);
+    expect(mmu.read32(0x5010, 0)).toBe(0x1111_1111);
+    expect(mem.read32(0x2000 + 5 * 4) & 0x20).toBe(0x20); // accessed, through the shared CR3
+  });
+
+  it('PAE entered through the control registers alone reads the PDPTEs from memory at each walk', () => {
+    const mem = new PhysicalMemory(4 << 20);
+    const cpu = { cr0: 0, cr3: 0x3000, cr4: CR4_PAE, efer: 0 };
+    const mmu = new Mmu(mem, cpu);
+    mem.write32(0x3000, 0x4000 | 1); // PDPTE 0 → page directory at 0x4000
+    mem.write32(0x4000, 0x83 | 0x4); // 2 MiB page at 0, user, writable
+    cpu.cr0 = CR0_PG | 1;
+    mmu.flush(false);
+    mmu.write32(0x1_2344, 0xabcd_0123, 0);
+    expect(mem.read32(0x1_2344)).toBe(0xabcd_0123);
+    mem.write32(0x3000, 0); // PDPTE 0 not present: no register holds the old one
+    mmu.flush(false);
+    expect(() => mmu.read32(0x1_2344, 0)).toThrow(PageFault);
+    // Loading CR3 through the setter loads the registers, which then stay until the next load.
+    mem.write32(0x3000, 0x4000 | 1);
+    expect(mmu.setCr3(0x3000)).toBe(true);
+    mem.write32(0x3000, 0);
+    mmu.flush(false);
+    expect(mmu.read32(0x1_2344, 0)).toBe(0xabcd_0123);
+  });
+
+  it('a subclass reports denied accesses its own way, before any byte of the access changes', () => {
+    class Denied extends Error {
+      constructor(
+        readonly linear: number,
+        readonly errorCode: number,
+      ) {
+        super('denied');
+      }
+    }
+    class OwnFaults extends Mmu {
+      protected override pageFault(linear: number, errorCode: number): never {
+        throw new Denied(linear, errorCode);
+      }
+    }
+    const mem = new PhysicalMemory(4 << 20);
+    const mmu = new OwnFaults(mem);
+    mem.write32(0x1000, 0x2000 | 7);
+    mem.write32(0x2000 + 5 * 4, 0x9000 | 7); // linear 0x5000 → 0x9000; 0x6000 not present
+    mmu.setCr3(0x1000);
+    mmu.setCr0(CR0_PG | 1);
+    mem.write32(0x9ffc, 0x0102_0304);
+    let caught: unknown;
+    try {
+      mmu.write32(0x5ffe, 0xffff_ffff, 1);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(Denied);
+    expect((caught as Denied).linear).toBe(0x6000); // the second page's first byte
+    expect((caught as Denied).errorCode).toBe(0b110); // not present, write, user
+    expect(mem.read32(0x9ffc)).toBe(0x0102_0304);
+  });
 });

@@ -173,7 +173,10 @@ export class Mmu {
   readonly tlbHigh = new Int32Array(TLB_HIGH_ENTRIES);
   /** The linear page number (`Math.floor(linear / 4096)`, signed) each `tlbHigh` entry maps. */
   readonly tlbHighPage = new Float64Array(TLB_HIGH_ENTRIES);
-  readonly control: PagingControl = { cr0: 0, cr3: 0, cr4: 0, efer: 0 };
+  /**
+   * The control registers the walks read: the MMU's own, or the caller's (see the constructor).
+   */
+  readonly control: PagingControl;
   /** EFLAGS.AC, for SMAP. */
   ac = false;
   readonly fault = new PageFault();
@@ -194,6 +197,8 @@ export class Mmu {
   private filledHighCount = 0;
   private readonly result = new WalkResult();
   private readonly pdpte = new Uint32Array(8);
+  /** Whether a setter (or `restoreState`) loaded the PDPTE registers. */
+  private pdpteLoaded = false;
   // Assigned once in the constructor (declared, not defined, so the first store is the value
   // and the engine can treat the fields as constant).
   declare readonly mem: PhysicalMemory;
@@ -207,8 +212,17 @@ export class Mmu {
   declare private readonly ramWords: number;
   declare private readonly ramDwords: number;
 
-  constructor(mem: PhysicalMemory) {
+  /**
+   * `control`, when given, is the caller's own record of CR0, CR3, CR4 and EFER (a processor
+   * model's state object), which the walks then read directly: one copy of the registers. A
+   * caller that writes it must call `flush(false)` after changes the TLB caches (CR0.PG/WP,
+   * CR3, CR4.PSE/PAE/PGE/SMEP/SMAP), as the setters do. PAE paging entered that way, without
+   * `setCr0`/`setCr3`/`setCr4`, reads the PDPTEs from memory at each walk, since no PDPTE
+   * registers were loaded.
+   */
+  constructor(mem: PhysicalMemory, control?: PagingControl) {
     this.mem = mem;
+    this.control = control ?? { cr0: 0, cr3: 0, cr4: 0, efer: 0 };
     this.ram8 = mem.ram;
     this.ram16 = mem.ram16;
     this.ram32 = mem.ram32;
@@ -257,12 +271,10 @@ export class Mmu {
       efer = pg && (efer & EFER_LME) !== 0 ? efer | EFER_LMA : efer & ~EFER_LMA;
     }
     const next = { cr0: value | 0, cr3: c.cr3, cr4: c.cr4, efer };
-    if (
-      ((old ^ value) & (CR0_PG | CR0_CD | CR0_NW)) !== 0 &&
-      pagingMode(next) === PagingMode.pae &&
-      !loadPdptes(this.mem, c.cr3, this.pdpte)
-    )
-      return false;
+    if (((old ^ value) & (CR0_PG | CR0_CD | CR0_NW)) !== 0 && pagingMode(next) === PagingMode.pae) {
+      if (!loadPdptes(this.mem, c.cr3, this.pdpte)) return false;
+      this.pdpteLoaded = true;
+    }
     c.cr0 = value | 0;
     c.efer = efer;
     if (((old ^ value) & (CR0_PG | CR0_WP)) !== 0) this.modeChanged();
@@ -275,7 +287,10 @@ export class Mmu {
    * old value).
    */
   setCr3(value: number): boolean {
-    if (this.mode === PagingMode.pae && !loadPdptes(this.mem, value, this.pdpte)) return false;
+    if (this.mode === PagingMode.pae) {
+      if (!loadPdptes(this.mem, value, this.pdpte)) return false;
+      this.pdpteLoaded = true;
+    }
     this.control.cr3 = value;
     this.flush(true);
     return true;
@@ -295,10 +310,11 @@ export class Mmu {
     const next = { cr0: c.cr0, cr3: c.cr3, cr4: value | 0, efer: c.efer };
     if (
       ((old ^ value) & (CR4_PAE | CR4_PGE | CR4_PSE | CR4_SMEP)) !== 0 &&
-      pagingMode(next) === PagingMode.pae &&
-      !loadPdptes(this.mem, c.cr3, this.pdpte)
-    )
-      return false;
+      pagingMode(next) === PagingMode.pae
+    ) {
+      if (!loadPdptes(this.mem, c.cr3, this.pdpte)) return false;
+      this.pdpteLoaded = true;
+    }
     c.cr4 = value | 0;
     if (((old ^ value) & (CR4_PSE | CR4_PAE | CR4_PGE | CR4_SMEP | CR4_SMAP)) !== 0) this.modeChanged();
     return true;
@@ -483,13 +499,21 @@ export class Mmu {
     this.walks++;
     // At CPL 3 a supervisor access is implicit, and SMAP ignores EFLAGS.AC for those.
     const ac = this.ac && this.cplValue < 3;
-    const r = walk(this.mem, this.control, linear, access, user === 1, ac, this.result, this.pdpte);
-    if (!r.ok) {
-      this.fault.linear = linear;
-      this.fault.errorCode = r.errorCode;
-      throw this.fault;
-    }
+    const pdpte = this.pdpteLoaded ? this.pdpte : undefined;
+    const r = walk(this.mem, this.control, linear, access, user === 1, ac, this.result, pdpte);
+    if (!r.ok) this.pageFault(linear, r.errorCode);
     return r;
+  }
+
+  /**
+   * Reports a denied access: throws the reused `PageFault` with the linear address and error
+   * code. A subclass may throw its own exception instead (a processor model that delivers #PF
+   * itself); it must throw, and nothing of the access has happened when it is called.
+   */
+  protected pageFault(linear: number, errorCode: number): never {
+    this.fault.linear = linear;
+    this.fault.errorCode = errorCode;
+    throw this.fault;
   }
 
   private walkAndFill(linear: number, access: Access, user: number): number {
@@ -820,6 +844,7 @@ export class Mmu {
     this.cpl = st.cpl as number;
     this.ac = st.ac;
     for (let i = 0; i < 8; i++) this.pdpte[i] = st.pdpte[i] as number;
+    this.pdpteLoaded = true;
     this.modeChanged();
   }
 }

@@ -280,4 +280,32 @@ describe('PhysicalMemory', () => {
       expect(() => m.readBytes(0, length)).toThrow(MemoryError);
     }
   });
+
+  it('adopts an existing byte array as RAM: one copy, seen through every view', () => {
+    const bytes = new Uint8Array(3 * 4096);
+    const m = new PhysicalMemory(bytes);
+    expect(m.size).toBe(3 * 4096);
+    bytes[0x1004] = 0x78;
+    expect(m.read8(0x1004)).toBe(0x78);
+    m.write32(0x2000, 0xcafebabe);
+    expect(bytes[0x2003]).toBe(0xca);
+    expect(m.ram32[0x800]).toBe(0xcafebabe);
+    expect(m.read8(3 * 4096)).toBe(0xff); // past the adopted RAM: a hole
+    // A 4-byte-aligned window of a larger buffer: the views start at its offset.
+    const window = new Uint8Array(new ArrayBuffer(5 * 4096), 4096, 4096);
+    const w = new PhysicalMemory(window);
+    w.write16(0, 0x1234);
+    expect(w.ram16[0]).toBe(0x1234);
+    expect(new Uint8Array(window.buffer)[4096]).toBe(0x34);
+    // An empty array is a memory of holes only (every address can be mapped to MMIO).
+    const empty = new PhysicalMemory(new Uint8Array(0));
+    expect(empty.read32(0)).toBe(0xffff_ffff);
+    empty.addMmio(0, 4096, { read: (offset) => offset, write: () => {} });
+    expect(empty.read8(0x12)).toBe(0x12);
+  });
+
+  it('rejects adopted arrays that are not whole pages or not 4-byte aligned', () => {
+    expect(() => new PhysicalMemory(new Uint8Array(4095))).toThrow(MemoryError);
+    expect(() => new PhysicalMemory(new Uint8Array(new ArrayBuffer(8192), 2, 4096))).toThrow(/aligned/);
+  });
 });

@@ -92,31 +92,48 @@ export class PhysicalMemory implements GuestMemory {
   /** Bumped when ROM/MMIO mapping or watches change, so TLBs can drop stale page flags. */
   generation = 0;
 
-  constructor(ramSize: number) {
-    if (!Number.isInteger(ramSize) || ramSize <= 0 || ramSize % PAGE_SIZE !== 0) {
+  /**
+   * `ram` is the RAM size in bytes (a positive multiple of 4 KiB, at most `MAX_RAM`), or an
+   * existing byte array to use as RAM (its length a multiple of 4 KiB, possibly 0, its offset in
+   * its buffer a multiple of 4), so that a caller already holding guest RAM keeps one copy.
+   */
+  constructor(ram: number | Uint8Array) {
+    const ramSize = typeof ram === 'number' ? ram : ram.length;
+    const adopted = typeof ram !== 'number';
+    if (
+      !Number.isInteger(ramSize) ||
+      ramSize < (adopted ? 0 : 1) ||
+      ramSize % PAGE_SIZE !== 0 ||
+      (adopted && ram.byteOffset % 4 !== 0)
+    ) {
       throw new MemoryError(
         'bad-size',
-        `RAM size must be a positive multiple of 4 KiB (got ${ramSize})`,
+        adopted
+          ? `adopted RAM must be a multiple of 4 KiB at a 4-byte-aligned offset (got ${ramSize} bytes at ${ram.byteOffset})`
+          : `RAM size must be a positive multiple of 4 KiB (got ${ramSize})`,
         ramSize,
       );
     }
     if (ramSize > MAX_RAM) {
       throw new MemoryError('bad-size', `RAM size above the 3.5 GiB limit (got ${ramSize} bytes)`, ramSize);
     }
-    let ram: Uint8Array;
-    try {
-      ram = new Uint8Array(ramSize);
-    } catch {
-      throw new MemoryError(
-        'cannot-allocate',
-        `the host cannot allocate ${ramSize} bytes of guest RAM`,
-        ramSize,
-      );
+    let bytes: Uint8Array;
+    if (adopted) bytes = ram;
+    else {
+      try {
+        bytes = new Uint8Array(ramSize);
+      } catch {
+        throw new MemoryError(
+          'cannot-allocate',
+          `the host cannot allocate ${ramSize} bytes of guest RAM`,
+          ramSize,
+        );
+      }
     }
-    this.ram = ram;
-    this.ram16 = new Uint16Array(ram.buffer);
-    this.ram32 = new Uint32Array(ram.buffer);
-    this.view = new DataView(ram.buffer);
+    this.ram = bytes;
+    this.ram16 = new Uint16Array(bytes.buffer, bytes.byteOffset, ramSize >>> 1);
+    this.ram32 = new Uint32Array(bytes.buffer, bytes.byteOffset, ramSize >>> 2);
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, ramSize);
     this.size = ramSize;
     this.pageKind.fill(PageKind.ram, 0, ramSize / PAGE_SIZE);
   }
@@ -148,14 +165,17 @@ export class PhysicalMemory implements GuestMemory {
     if (base + size > 2 ** 32) throw new MemoryError('bad-region', `${region.name}: ends above 4 GiB`, base);
     const first = base / PAGE_SIZE;
     const last = (base + size) / PAGE_SIZE;
-    for (let p = first; p < last; p++) {
-      if (this.pageKind[p] !== PageKind.hole) {
-        throw new MemoryError(
-          'overlap',
-          `${region.name} at 0x${base.toString(16)} overlaps mapped memory`,
-          base,
-        );
-      }
+    // Any page already mapped (RAM, ROM or MMIO) in [first, last): native scans, not a loop.
+    const taken = [PageKind.ram, PageKind.rom, PageKind.mmio].some((k) => {
+      const at = this.pageKind.indexOf(k, first);
+      return at >= 0 && at < last;
+    });
+    if (taken) {
+      throw new MemoryError(
+        'overlap',
+        `${region.name} at 0x${base.toString(16)} overlaps mapped memory`,
+        base,
+      );
     }
     this.regions.push(region);
     this.pageKind.fill(kind, first, last);

@@ -1,4 +1,12 @@
-import { Access, type GuestMemory, WalkResult, walk } from '@ringzero/memory';
+import {
+  Access,
+  CR0_PG,
+  type GuestMemory,
+  PAGE_SIZE,
+  Mmu as PagingUnit,
+  PhysicalMemory,
+  type Privilege,
+} from '@ringzero/memory';
 import type { CpuState } from './cpu-state';
 import { raise, Vector } from './fault';
 
@@ -21,77 +29,127 @@ export interface PhysicalBus extends GuestMemory {
 /** Called when a guest write touches a physical page that holds cached instructions. */
 export type CodeWriteListener = (physicalPage: number) => void;
 
-/**
- * Bits of a TLB entry (`Mmu.tlb[linear >>> 12]`), below the physical frame in bits 12–31. An
- * entry of 0 is empty. Tier 1 inlines the hit path: an access may use the entry directly when
- * every bit it needs is set, and takes `read*`/`write*` otherwise.
- */
-export const TlbBit = {
-  valid: 1,
-  /** Readable at CPL 3. */
-  user: 2,
-  /** Writable at CPL 0–2 (R/W, or CR0.WP clear). */
-  writeSuper: 4,
-  /** Writable at CPL 3. */
-  writeUser: 8,
-  /** The page's dirty bit is already set (a write needs no page walk). */
-  dirty: 16,
-  /** The whole 4 KiB frame is RAM below 2 GiB: `ram`, `ram16` and `ram32` hold it. */
-  ram: 32,
-} as const;
-const TLB_TRACK_MAX = 8192;
-/** An identity entry (paging off): every right, dirty. */
-const TLB_IDENTITY = TlbBit.valid | TlbBit.user | TlbBit.writeSuper | TlbBit.writeUser | TlbBit.dirty;
+const FOUR_GIB = 2 ** 32;
 
 /**
- * Linear → physical translation for 32-bit paging with 4 MiB pages (CR4.PSE), CR0.WP, U/S and
- * R/W checks and accessed/dirty bits (SDM vol. 3 §4.3, §4.6), with a one-entry-per-page TLB.
- * Page faults are precise: the walker raises #PF with CR2 and the error code set before any
- * part of the access happens.
+ * `@ringzero/memory`'s MMU reading the processor's own control registers (the `CpuState` is
+ * its `control`) and raising a denied access as the guest's #PF, with CR2, before any part of
+ * the access happens.
+ */
+class GuestPaging extends PagingUnit {
+  private readonly cpu: CpuState;
+
+  constructor(memory: PhysicalMemory, cpu: CpuState) {
+    super(memory, cpu);
+    this.cpu = cpu;
+  }
+
+  protected override pageFault(linear: number, errorCode: number): never {
+    this.cpu.cr2 = linear | 0;
+    raise(Vector.pf, errorCode);
+  }
+}
+
+/**
+ * The `PhysicalMemory` the paging unit works on for a bus that is not one: the bus's RAM (its
+ * whole 4 KiB pages, when the array is 4-byte aligned) is adopted as RAM, and every other
+ * address of the 4 GiB space is a region forwarded to the bus.
+ */
+function memoryOver(bus: PhysicalBus): PhysicalMemory {
+  const ram = bus.ram;
+  const usable =
+    ram !== undefined && ram.byteOffset % 4 === 0
+      ? ram.subarray(0, Math.min(ram.length - (ram.length % PAGE_SIZE), 0xe000_0000))
+      : new Uint8Array(0);
+  const memory = new PhysicalMemory(usable);
+  const base = usable.length;
+  memory.addMmio(
+    base,
+    FOUR_GIB - base,
+    {
+      read: (offset, size) =>
+        size === 1
+          ? bus.read8(base + offset)
+          : size === 2
+            ? bus.read16(base + offset)
+            : bus.read32(base + offset),
+      write: (offset, size, value) => {
+        if (size === 1) bus.write8(base + offset, value);
+        else if (size === 2) bus.write16(base + offset, value);
+        else bus.write32(base + offset, value);
+      },
+    },
+    'bus',
+  );
+  return memory;
+}
+
+/**
+ * Linear → physical translation and linear accesses for the processor: `@ringzero/memory`'s MMU
+ * and TLB (32-bit paging with 4 MiB pages, CR0.WP, U/S and R/W checks, accessed/dirty bits, SDM
+ * vol. 3 §4.3, §4.6; identity entries while paging is off, A20 masking) over the bus, with the
+ * processor's conventions: privileges as booleans (true for CPL 3), dwords read as signed
+ * numbers, page faults raised as the guest's #PF with CR2 set before anything is accessed.
  *
- * This is the translator's own small MMU, written against `PhysicalBus` while
- * `@ringzero/memory`'s MMU is being written; the interface the interpreter uses (`read*`,
- * `write*`, `flush`, `invalidate`) is what will be backed by that package.
+ * There is one TLB, the paging unit's: tier 1 inlines its hit path (`tlbRead`/`tlbWrite`, the
+ * `@ringzero/memory` inlining contract) and tier 0 looks up region entries in `tlb`. Code pages
+ * are the memory's watched pages (`codePages`): a write to one calls `onCodeWrite` before it is
+ * visible, whether it comes from the guest, a device or a loader.
  */
 export class Mmu {
   readonly bus: PhysicalBus;
+  /** The physical memory translations lead to: the bus itself when it is a `PhysicalMemory`. */
+  readonly memory: PhysicalMemory;
+  /** The paging unit: control registers (the `CpuState`), walker and TLB. */
+  readonly paging: PagingUnit;
   private readonly state: CpuState;
-  /** Guest RAM (physical addresses below `ram.length`); empty when the bus has none. */
+  /** Guest RAM as bytes, words and (signed) dwords: `memory`'s RAM. */
   readonly ram: Uint8Array;
-  private readonly ramSize: number;
-  /** RAM as 16- and 32-bit words (when its buffer offset allows), for aligned accesses. */
   readonly ram16: Uint16Array;
   readonly ram32: Int32Array;
-  /**
-   * linear page → physical frame | `TlbBit`s; 0 = not cached. While paging is off, pages that
-   * were accessed hold identity entries (so tier 1's inlined hit path serves both modes).
-   */
-  readonly tlb = new Int32Array(1 << 20);
-  /** CR0.PG (0 or 1) of the entries in `tlb` (meaningful while `trackedCount > 0`). */
-  private tlbPaging = 0;
-  private readonly tracked = new Int32Array(TLB_TRACK_MAX);
-  private readonly walkOut = new WalkResult();
-  private trackedCount = 0;
-  /** Physical pages holding cached instructions: writes to them call `onCodeWrite`. */
-  readonly codePages = new Uint8Array(1 << 20);
+  /** RAM's length in bytes, words and dwords, as numbers (for the inlined hit path's compare). */
+  readonly ramBytes: number;
+  readonly ramWords: number;
+  readonly ramDwords: number;
+  /** The paging unit's TLB: rights of each linear page of [0, 2^32) (`TlbFlag`, frame in 31–12). */
+  readonly tlb: Int32Array;
+  /** The RAM fast path for reads and writes (`@ringzero/memory`'s `tlbRead`, `tlbWrite`). */
+  readonly tlbRead: Int32Array;
+  readonly tlbWrite: Int32Array;
+  /** Physical pages holding cached instructions (the memory's watched pages; read only). */
+  readonly codePages: Uint8Array;
   onCodeWrite: CodeWriteListener | null = null;
-  /** ANDed into every physical address: ~(1 << 20) while the A20 gate is disabled. */
+  /** ANDed into physical addresses by tier 0's paging-off fetch: ~(1 << 20) with A20 closed. */
   a20Mask = -1;
   /** Incremented whenever cached translations are dropped (tier 1's block links check it). */
   epoch = 0;
+  /** CR0.PG (0 or 1) when the TLB was last flushed: the mode its entries were made in. */
+  private entriesPaging = 0;
 
   constructor(state: CpuState, bus: PhysicalBus) {
     this.state = state;
     this.bus = bus;
-    this.ram = bus.ram ?? new Uint8Array(0);
-    this.ramSize = this.ram.length;
-    const aligned = this.ram.byteOffset % 4 === 0;
-    this.ram16 = aligned
-      ? new Uint16Array(this.ram.buffer, this.ram.byteOffset, this.ram.length >>> 1)
-      : new Uint16Array(0);
-    this.ram32 = aligned
-      ? new Int32Array(this.ram.buffer, this.ram.byteOffset, this.ram.length >>> 2)
-      : new Int32Array(0);
+    const memory = bus instanceof PhysicalMemory ? bus : memoryOver(bus);
+    this.memory = memory;
+    this.paging = new GuestPaging(memory, state);
+    this.ram = memory.ram;
+    this.ram16 = memory.ram16;
+    this.ram32 = new Int32Array(memory.ram.buffer, memory.ram.byteOffset, memory.ram32.length);
+    this.ramBytes = memory.ram.length;
+    this.ramWords = memory.ram16.length;
+    this.ramDwords = memory.ram32.length;
+    this.tlb = this.paging.tlb;
+    this.tlbRead = this.paging.tlbRead;
+    this.tlbWrite = this.paging.tlbWrite;
+    this.codePages = memory.watched;
+    this.entriesPaging = (state.cr0 >>> 31) & 1;
+    const hook = (page: number): void => this.codeWrite(page);
+    memory.onCodeWrite(hook);
+    if (memory !== bus) bus.onCodeWrite?.(hook);
+    // A20 and ROM/MMIO mapping changes flush the paging unit's TLB: block links must not survive.
+    memory.onMappingChange((page) => {
+      if (page < 0) this.epoch++;
+    });
   }
 
   /**
@@ -100,125 +158,83 @@ export class Mmu {
    * blocks, whose inlined hit path trusts the entries.
    */
   syncPaging(): void {
-    if (this.trackedCount !== 0 && ((this.state.cr0 >>> 31) & 1) !== this.tlbPaging) this.flush();
+    if (((this.state.cr0 >>> 31) & 1) !== this.entriesPaging) this.flush();
   }
 
   /** Drops every cached translation (MOV CR3, MOV CR0/CR4 paging bits, task switch). */
   flush(): void {
     this.epoch++;
-    if (this.trackedCount >= TLB_TRACK_MAX) this.tlb.fill(0);
-    else for (let i = 0; i < this.trackedCount; i++) this.tlb[this.tracked[i] ?? 0] = 0;
-    this.trackedCount = 0;
+    this.entriesPaging = (this.state.cr0 & CR0_PG) !== 0 ? 1 : 0;
+    this.paging.flush(false);
   }
 
-  /** Drops the translation of one linear page (INVLPG). */
+  /** Drops the translation of one linear page, and every fragment of a large page holding it (INVLPG). */
   invalidate(linear: number): void {
     this.epoch++;
-    this.tlb[linear >>> 12] = 0;
+    this.paging.invlpg(linear >>> 0);
+  }
+
+  /**
+   * Opens or closes the A20 gate of the memory (and of the bus, when it is another object):
+   * with it closed, physical address bit 20 reads as 0. Returns whether the gate changed (the
+   * TLB is flushed then).
+   */
+  setA20(enabled: boolean): boolean {
+    this.memory.setA20(enabled);
+    if (this.bus !== this.memory) this.bus.setA20?.(enabled);
+    const mask = enabled ? -1 : ~0x100000;
+    if (mask === this.a20Mask) return false;
+    this.a20Mask = mask;
+    this.flush();
+    return true;
+  }
+
+  /** Watches a physical page that holds translated code (see `onCodeWrite`). */
+  watchCode(page: number): void {
+    if (this.codePages[page] !== 0) return;
+    this.memory.watchPage(page);
+    if (this.bus !== this.memory) this.bus.watchPage?.(page);
+  }
+
+  /** Stops watching a page; returns whether it was watched. */
+  unwatchCode(page: number): boolean {
+    if (this.codePages[page] === 0) return false;
+    this.memory.unwatchPage(page);
+    if (this.bus !== this.memory) this.bus.unwatchPage?.(page);
+    return true;
+  }
+
+  /** Stops watching every page (the translations are all dropped). */
+  unwatchAllCode(): void {
+    const pages = this.codePages;
+    for (let p = pages.indexOf(1); p >= 0; p = pages.indexOf(1, p + 1)) this.unwatchCode(p);
+  }
+
+  private codeWrite(page: number): void {
+    if (this.unwatchCode(page)) this.onCodeWrite?.(page);
   }
 
   /** Translates a linear address for an access, raising #PF when the walk denies it. */
   translate(linear: number, write: boolean, user: boolean): number {
-    const s = this.state;
-    if ((s.cr0 & 0x80000000) === 0) {
-      const phys = (linear & this.a20Mask) >>> 0;
-      if (this.tlb[linear >>> 12] === 0) this.fillIdentity(linear >>> 12, phys & ~0xfff);
-      return phys;
-    }
-    const e = this.tlb[linear >>> 12] ?? 0;
-    if (e !== 0) {
-      const ok = write
-        ? (e & (user ? TlbBit.writeUser : TlbBit.writeSuper)) !== 0 && (e & TlbBit.dirty) !== 0
-        : !user || (e & TlbBit.user) !== 0;
-      if (ok) return (((e & ~0xfff) | (linear & 0xfff)) & this.a20Mask) >>> 0;
-    }
-    return this.walk(linear, write, user);
-  }
-
-  private walk(linear: number, write: boolean, user: boolean): number {
-    // The page walk itself is @ringzero/memory's (A/D updates, PSE, WP, reserved bits).
-    const r = walk(
-      this.bus,
-      this.state,
-      linear >>> 0,
-      write ? Access.write : Access.read,
-      user,
-      false,
-      this.walkOut,
-    );
-    if (!r.ok) this.pageFault(linear, r.errorCode);
-    const frame = (r.physical & ~0xfff) >>> 0;
-    const wp = (this.state.cr0 & 0x10000) !== 0;
-    this.fill(linear, frame, r.writable ? 2 : 0, r.userPage ? 4 : 0, wp, write || r.dirty);
-    return (r.physical & this.a20Mask) >>> 0;
-  }
-
-  private fillIdentity(page: number, frame: number): void {
-    if (this.trackedCount === 0) this.tlbPaging = 0;
-    this.track(page);
-    this.tlb[page] = frame | TLB_IDENTITY | this.ramBit(frame);
-  }
-
-  /** `TlbBit.ram` when the whole frame is RAM the word views reach, else 0. */
-  private ramBit(frame: number): number {
-    return frame >= 0 && frame + 4096 <= this.ram32.length * 4 && frame < 0x80000000 ? TlbBit.ram : 0;
-  }
-
-  private track(page: number): void {
-    if (this.tlb[page] === 0 && this.trackedCount < TLB_TRACK_MAX) this.tracked[this.trackedCount++] = page;
-    else if (this.tlb[page] === 0) this.trackedCount = TLB_TRACK_MAX;
-  }
-
-  private fill(linear: number, frame: number, rw: number, us: number, wp: boolean, dirty: boolean): void {
-    if (this.trackedCount === 0) this.tlbPaging = 1;
-    let bits = TlbBit.valid;
-    if (us) bits |= TlbBit.user;
-    if (rw || !wp) bits |= TlbBit.writeSuper;
-    if (rw && us) bits |= TlbBit.writeUser;
-    if (dirty) bits |= TlbBit.dirty;
-    const page = linear >>> 12;
-    const masked = (frame & this.a20Mask) >>> 0;
-    this.track(page);
-    this.tlb[page] = masked | bits | this.ramBit(masked);
-  }
-
-  private pageFault(linear: number, error: number): never {
-    this.state.cr2 = linear | 0;
-    raise(Vector.pf, error);
+    return this.paging.translate(linear, write ? Access.write : Access.read, user ? 1 : 0);
   }
 
   // ---- Linear accesses ----------------------------------------------------------------------
   // `user` is true for CPL 3 accesses; descriptor-table and stack-switch accesses pass false.
+  // Each is the paging unit's: a TLB hit goes straight to RAM; the rest (misses, unaligned and
+  // page-crossing accesses, MMIO, writes to code pages) walks, faults and watches.
 
   read8(linear: number, user: boolean): number {
-    const p = this.translate(linear, false, user);
-    return p < this.ramSize ? (this.ram[p] ?? 0) : this.bus.read8(p);
+    return this.paging.read8(linear, privilege(user));
   }
 
   read16(linear: number, user: boolean): number {
-    if ((linear & 0xfff) === 0xfff) return this.read8(linear, user) | (this.read8(linear + 1, user) << 8);
-    const p = this.translate(linear, false, user);
-    if (p + 1 < this.ramSize) return (this.ram[p] ?? 0) | ((this.ram[p + 1] ?? 0) << 8);
-    return this.bus.read16(p);
+    return this.paging.read16(linear, privilege(user));
   }
 
+  /** A dword, as a signed 32-bit number. */
   read32(linear: number, user: boolean): number {
-    if ((linear & 3) === 0) {
-      // Aligned: one word load from RAM (the common case).
-      const p = this.translate(linear, false, user);
-      if (p < this.ramSize && p >>> 2 < this.ram32.length) return this.ram32[p >>> 2] as number;
-      return this.bus.read32(p) | 0;
-    }
-    if ((linear & 0xfff) > 0xffc) {
-      const lo = this.read16(linear, user);
-      return lo | (this.read16(linear + 2, user) << 16);
-    }
-    const p = this.translate(linear, false, user);
-    if (p + 3 < this.ramSize) {
-      const r = this.ram;
-      return (r[p] ?? 0) | ((r[p + 1] ?? 0) << 8) | ((r[p + 2] ?? 0) << 16) | ((r[p + 3] ?? 0) << 24);
-    }
-    return this.bus.read32(p) | 0;
+    return this.paging.read32(linear, privilege(user)) | 0;
   }
 
   /**
@@ -227,76 +243,42 @@ export class Mmu {
    * for split stores and read-modify-writes (recorded against a PROT_NONE page).
    */
   probeWrite(linear: number, length: number, user: boolean): void {
-    this.translate(linear, true, user);
+    const u = privilege(user);
+    this.paging.translate(linear, Access.write, u);
     const last = (linear + length - 1) | 0;
-    if ((last ^ linear) >>> 12 !== 0) this.translate(last & ~0xfff, true, user);
+    if ((last ^ linear) >>> 12 !== 0) this.paging.translate(last & ~0xfff, Access.write, u);
   }
 
   write8(linear: number, value: number, user: boolean): void {
-    const p = this.translate(linear, true, user);
-    if (this.codePages[p >>> 12] !== 0) this.codeWrite(p >>> 12);
-    if (p < this.ramSize) this.ram[p] = value;
-    else this.bus.write8(p, value & 0xff);
+    this.paging.write8(linear, value, privilege(user));
   }
 
   write16(linear: number, value: number, user: boolean): void {
-    if ((linear & 0xfff) === 0xfff) {
-      this.probeWrite(linear, 2, user);
-      this.write8(linear, value, user);
-      this.write8(linear + 1, value >> 8, user);
-      return;
-    }
-    const p = this.translate(linear, true, user);
-    if (this.codePages[p >>> 12] !== 0) this.codeWrite(p >>> 12);
-    if (p + 1 < this.ramSize) {
-      this.ram[p] = value;
-      this.ram[p + 1] = value >> 8;
-    } else this.bus.write16(p, value & 0xffff);
+    this.paging.write16(linear, value, privilege(user));
   }
 
   write32(linear: number, value: number, user: boolean): void {
-    if ((linear & 3) === 0) {
-      const p = this.translate(linear, true, user);
-      if (this.codePages[p >>> 12] !== 0) this.codeWrite(p >>> 12);
-      if (p < this.ramSize && p >>> 2 < this.ram32.length) this.ram32[p >>> 2] = value;
-      else this.bus.write32(p, value >>> 0);
-      return;
-    }
-    if ((linear & 0xfff) > 0xffc) {
-      this.probeWrite(linear, 4, user);
-      this.write16(linear, value, user);
-      this.write16(linear + 2, value >> 16, user);
-      return;
-    }
-    const p = this.translate(linear, true, user);
-    if (this.codePages[p >>> 12] !== 0) this.codeWrite(p >>> 12);
-    if (p + 3 < this.ramSize) {
-      const r = this.ram;
-      r[p] = value;
-      r[p + 1] = value >> 8;
-      r[p + 2] = value >> 16;
-      r[p + 3] = value >> 24;
-    } else this.bus.write32(p, value >>> 0);
-  }
-
-  private codeWrite(page: number): void {
-    this.codePages[page] = 0;
-    this.onCodeWrite?.(page);
+    this.paging.write32(linear, value, privilege(user));
   }
 
   /** Reads instruction bytes without faulting: returns how many of `out` were filled. */
   fetchBytes(linear: number, out: Uint8Array, user: boolean): number {
+    const u = privilege(user);
     let n = 0;
     while (n < out.length) {
       const a = (linear + n) | 0;
       let p: number;
       try {
-        p = this.translate(a, false, user);
+        p = this.paging.translate(a, Access.read, u);
       } catch {
         return n;
       }
-      out[n++] = p < this.ramSize ? (this.ram[p] ?? 0) : this.bus.read8(p);
+      out[n++] = p < this.ramBytes ? (this.ram[p] ?? 0) : this.memory.read8(p);
     }
     return n;
   }
+}
+
+function privilege(user: boolean): Privilege {
+  return user ? 1 : 0;
 }

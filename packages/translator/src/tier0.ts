@@ -1,10 +1,11 @@
 import { CODE_COUNT, Code, Decoder, Instruction, OpKind, Register } from '@ringzero/decoder';
+import { TlbFlag } from '@ringzero/memory';
 import { type DescriptorTables, escalate, interruptTargetOrTask, ioAllowed } from '@ringzero/rings';
 import { maskOf } from './alu';
 import { CpuState, Eflags, Reg, Seg } from './cpu-state';
 import { FAULT, GuestFault, hasErrorCode, raise, Vector } from './fault';
 import { HANDLERS, type Handler } from './handlers';
-import { Mmu, type PhysicalBus, TlbBit } from './mmu';
+import { Mmu, type PhysicalBus } from './mmu';
 import {
   Action,
   type Callouts,
@@ -156,16 +157,13 @@ export class Tier0 {
     this.policy = options.policy ?? NATIVE_POLICY;
     this.jit = options.jit && options.memory.ram !== undefined ? new Tier1() : null;
     this.hotThreshold = Math.min(65535, Math.max(1, Math.floor(options.jitThreshold ?? HOT_THRESHOLD)));
+    // Writes to code pages, from this processor or a device or loader, through the MMU's watch.
     this.mmu.onCodeWrite = (page) => this.invalidatePage(page);
-    // Writes that bypass this processor (device DMA, loaders) reach us through the bus's watch.
-    options.memory.onCodeWrite?.((page) => this.invalidateCode(page * 4096, 4096));
     this.tables = new TablesView(this.state, this.mmu);
   }
 
   private markCode(page: number): void {
-    if (this.mmu.codePages[page] !== 0) return;
-    this.mmu.codePages[page] = 1;
-    this.mmu.bus.watchPage?.(page);
+    this.mmu.watchCode(page);
   }
 
   /**
@@ -173,18 +171,13 @@ export class Tier0 {
    * address bit 20 is forced to 0 for every access, as on an 8086.
    */
   setA20(enabled: boolean): void {
-    const mask = enabled ? -1 : ~0x100000;
-    this.mmu.bus.setA20?.(enabled);
-    if (mask === this.mmu.a20Mask) return;
-    this.mmu.a20Mask = mask;
-    this.mmu.flush();
-    this.flushCode();
+    if (this.mmu.setA20(enabled)) this.flushCode();
   }
 
   /** Drops every cached instruction (after the hypervisor rewrites memory behind the MMU). */
   flushCode(): void {
     this.slotMode.fill(0);
-    this.mmu.codePages.fill(0);
+    this.mmu.unwatchAllCode();
     this.blockAt.fill(undefined);
     this.heat.fill(0);
     this.codeWrites++;
@@ -196,9 +189,7 @@ export class Tier0 {
     const first = addr >>> 12;
     const last = (addr + length - 1) >>> 12;
     for (let p = first; p <= last; p++) {
-      if (this.mmu.codePages[p] === 0) continue;
-      this.mmu.codePages[p] = 0;
-      this.invalidatePage(p);
+      if (this.mmu.unwatchCode(p)) this.invalidatePage(p);
     }
   }
 
@@ -361,8 +352,7 @@ export class Tier0 {
         let b: Block | undefined;
         if (mode >= 0) {
           const e = tlb[s.eip >>> 12] ?? 0;
-          const need = (mode & 1) !== 0 ? TlbBit.valid | TlbBit.user : TlbBit.valid;
-          if ((e & need) === need) {
+          if ((e & ((mode & 1) !== 0 ? TlbFlag.readUser : TlbFlag.readSup)) !== 0) {
             b = this.entryAt(((e & -4096) | (s.eip & 4095)) >>> 0, mode);
           }
         }

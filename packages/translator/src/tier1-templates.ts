@@ -1,8 +1,8 @@
 import { type Instruction, MemSize, OpKind, Register } from '@ringzero/decoder';
+import { TLB_USER } from '@ringzero/memory';
 import { AluOp, ShiftOp } from './alu';
 import { LazyOp } from './cpu-state';
 import { ALU_NAMES, CC_NAMES, SHIFT_NAMES } from './handlers';
-import { TlbBit } from './mmu';
 
 /**
  * Inline templates of tier 1 for the most frequent instruction forms. Each template is written
@@ -15,7 +15,8 @@ import { TlbBit } from './mmu';
  * - `fa`, `fb`, `fv`: operands and 32-bit result of the last flag-setting operation whose flags
  *   have not been written to the `CpuState` yet (`deferred`);
  * - `L`, `e`, `P`: scratch for the inlined TLB hit path (`rd`, `wr`, `rmw32`);
- * - `M` (the MMU), `T` (its TLB), `B`, `W`, `D` (RAM as bytes, words, dwords), `CP` (code pages);
+ * - `M` (the MMU), `T` and `TW` (its `tlbRead` and `tlbWrite`), `B`, `W`, `D` (RAM as bytes,
+ *   words, dwords) and `NB`, `NW`, `ND` (their lengths);
  * - `s` (the `CpuState`), `c` (the `Tier0`), `X` (shared semantics: `BlockHelpers`).
  */
 
@@ -243,56 +244,61 @@ const LAZY_SHIFT: Readonly<Record<number, LazyOp>> = {
 const user = (mode: number) => ((mode & 1) !== 0 ? 'true' : 'false');
 
 // ---- The inlined TLB hit path ----------------------------------------------------------------
-// An access whose TLB entry has every bit it needs (present, the right for this privilege, RAM;
-// for writes also dirty) and that does not cross its natural alignment goes straight to the RAM
-// views; anything else (a miss, MMIO, a fault, a write to a code page, unaligned data) takes the
-// MMU's own `read*`/`write*`, which walks, faults and watches exactly as tier 0 does.
+// `@ringzero/memory`'s inlining contract: the linear address plus the `tlbRead`/`tlbWrite` entry
+// of its page (the block's privilege half) is the physical address on a hit and at least
+// `TLB_MISS_PAGE` on a miss; rotated right by the access's alignment (its misalignment moves to
+// the top bits), one unsigned compare against the RAM size in words (`NB`, `NW`, `ND`) accepts
+// exactly the aligned in-RAM hits. A `tlbWrite` hit also means the dirty bit is set and the page
+// is not a watched code page. Anything else (a miss, MMIO, a fault, a write to a code page,
+// unaligned data) takes the MMU's own `read*`/`write*`, which walks, faults and watches exactly
+// as tier 0 does.
 
-const READ_BITS = TlbBit.valid | TlbBit.ram;
-const WRITE_BITS = TlbBit.valid | TlbBit.ram | TlbBit.dirty;
-
-function readMask(u: string): number {
-  return READ_BITS | (u === 'true' ? TlbBit.user : 0);
+/** The entry of `L`'s page in table `t` for privilege `u` ('true' at CPL 3). */
+function entry(t: string, u: string): string {
+  return u === 'true' ? `${t}[(L >>> 12) | ${n(TLB_USER)}]` : `${t}[L >>> 12]`;
 }
 
-function writeMask(u: string): number {
-  return WRITE_BITS | (u === 'true' ? TlbBit.writeUser : TlbBit.writeSuper);
+/** Source setting `e` to the index of `L`'s `bits`-wide unit in its RAM view, through table `t`. */
+function index(t: string, bits: number, u: string): string {
+  const sum = `(L | 0) + ${entry(t, u)}`;
+  if (bits === 8) return `e = (${sum}) >>> 0`;
+  const k = bits === 16 ? 1 : 2;
+  return `e = ${sum}, e = ((e >>> ${k}) | (e << ${32 - k})) >>> 0`;
 }
 
-/** The physical address of `L` through the TLB entry `e`. */
-const PHYS = '((e & -4096) | (L & 4095))';
+const VIEW: Readonly<Record<number, readonly [view: string, length: string]>> = {
+  8: ['B', 'NB'],
+  16: ['W', 'NW'],
+  32: ['D', 'ND'],
+};
+
+function viewOf(bits: number): readonly [view: string, length: string] {
+  const v = VIEW[bits];
+  if (v === undefined) throw new RangeError(`no RAM view for ${bits}-bit accesses`);
+  return v;
+}
 
 /** An expression reading `bits` (8, 16, 32) at linear address `addr` (source). */
 export function rd(bits: number, addr: string, u: string): string {
-  const k = n(readMask(u));
-  const hit = `(e = T[(L = ${addr}) >>> 12], (e & ${k}) === ${k}`;
-  if (bits === 8) return `${hit} ? B[${PHYS}] : M.read8(L, ${u}))`;
-  if (bits === 16) return `${hit} && (L & 1) === 0 ? W[${PHYS} >>> 1] : M.read16(L, ${u}))`;
-  return `${hit} && (L & 3) === 0 ? D[${PHYS} >>> 2] : M.read32(L, ${u}))`;
+  const [view, length] = viewOf(bits);
+  return `(L = ${addr}, ${index('T', bits, u)}, e < ${length} ? ${view}[e] : M.read${bits}(L, ${u}))`;
 }
 
 /** A statement writing `value` (source free of side effects) as `bits` at `addr`. */
 export function wr(bits: number, addr: string, value: string, u: string): string {
-  const k = n(writeMask(u));
-  const align = bits === 8 ? '' : ` && (L & ${bits === 16 ? 1 : 3}) === 0`;
-  const store =
-    bits === 8
-      ? `B[${PHYS}] = ${value}`
-      : bits === 16
-        ? `W[${PHYS} >>> 1] = ${value}`
-        : `D[${PHYS} >>> 2] = ${value}`;
-  return `L = ${addr}; e = T[L >>> 12]; if ((e & ${k}) === ${k}${align} && CP[e >>> 12] === 0) ${store}; else M.write${bits}(L, ${value}, ${u});`;
+  const [view, length] = viewOf(bits);
+  return `L = ${addr}; ${index('TW', bits, u)}; if (e < ${length}) ${view}[e] = ${value}; else M.write${bits}(L, ${value}, ${u});`;
 }
 
 /**
  * A read-modify-write of the dword at `addr`: `fa` is the old value, `compute` sets `fv`, which
- * is stored. The slow way checks the write first (#PF before anything changes), as tier 0 does.
+ * is stored. A write hit implies the read right; the slow way checks the write first (#PF before
+ * anything changes), as tier 0 does.
  */
 function rmw32(addr: string, u: string, compute: string): string {
-  const k = n(writeMask(u));
   return (
-    `L = ${addr}; e = T[L >>> 12]; ` +
-    `if ((e & ${k}) === ${k} && (L & 3) === 0 && CP[e >>> 12] === 0) { P = ${PHYS} >>> 2; fa = D[P]; ${compute} D[P] = fv; } ` +
+    `L = ${addr}; ${index('TW', 32, u)}; ` +
+    `if (e < ND) { P = e; fa = D[P]; ${compute} D[P] = fv; } ` +
     `else { M.probeWrite(L, 4, ${u}); fa = M.read32(L, ${u}); ${compute} M.write32(L, fv, ${u}); }`
   );
 }

@@ -2,7 +2,7 @@
 const e0 = (s.eip - entryOffset) | 0;
 const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
-const M = c.mmu, T = M.tlb, B = M.ram, W = M.ram16, D = M.ram32, CP = M.codePages;
+const M = c.mmu, T = M.tlbRead, TW = M.tlbWrite, B = M.ram, W = M.ram16, D = M.ram32, NB = M.ramBytes, NW = M.ramWords, ND = M.ramDwords;
 let r0 = r[0], r1 = r[1], r3 = r[3], r4 = r[4], r5 = r[5];
 let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, kb = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
 s.interruptShadow = false;
@@ -32,10 +32,10 @@ fo = 3;
 r0 = (r0 & -256) | ((r3 >> 8) & 255);
 // leave (531)
 kk = 5;
-{ const v = (e = T[(L = r5) >>> 12], (e & 33) === 33 && (L & 3) === 0 ? D[((e & -4096) | (L & 4095)) >>> 2] : M.read32(L, false)); r4 = (r5 + 4) | 0; r5 = v; }
+{ const v = (L = r5, e = (L | 0) + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false)); r4 = (r5 + 4) | 0; r5 = v; }
 // ret (770)
 kk = 6;
-{ const t = (e = T[(L = r4) >>> 12], (e & 33) === 33 && (L & 3) === 0 ? D[((e & -4096) | (L & 4095)) >>> 2] : M.read32(L, false)); r4 = (r4 + 4) | 0; s.eip = t; }
+{ const t = (L = r4, e = (L | 0) + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false)); r4 = (r4 + 4) | 0; s.eip = t; }
 ic += 4;
 break x;
 default: break x;

@@ -2,7 +2,7 @@
 const e0 = (s.eip - entryOffset) | 0;
 const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
-const M = c.mmu, T = M.tlb, B = M.ram, W = M.ram16, D = M.ram32, CP = M.codePages;
+const M = c.mmu, T = M.tlbRead, TW = M.tlbWrite, B = M.ram, W = M.ram16, D = M.ram32, NB = M.ramBytes, NW = M.ramWords, ND = M.ramDwords;
 let r0 = r[0], r1 = r[1], r5 = r[5], r6 = r[6], r7 = r[7];
 let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, kb = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
 s.interruptShadow = false;
@@ -15,20 +15,20 @@ if (ic + 4 > lim) { s.eip = (e0 + 0) | 0; break x; }
 kb = 0;
 // mov (539)
 kk = 0;
-r0 = (e = T[(L = (r6 + r1 * 4 + 8) | 0) >>> 12], (e & 33) === 33 && (L & 3) === 0 ? D[((e & -4096) | (L & 4095)) >>> 2] : M.read32(L, false));
+r0 = (L = (r6 + r1 * 4 + 8) | 0, e = (L | 0) + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false));
 // mov (535)
 kk = 1;
-L = (r7) | 0; e = T[L >>> 12]; if ((e & 53) === 53 && (L & 3) === 0 && CP[e >>> 12] === 0) D[((e & -4096) | (L & 4095)) >>> 2] = r0; else M.write32(L, r0, false);
+L = (r7) | 0; e = (L | 0) + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) D[e] = r0; else M.write32(L, r0, false);
 if (c.codeWrites !== w0) { s.eip = (e0 + 6) | 0; n = 2; break x; }
 // add (19)
 kk = 2;
-L = (r5 + -4) | 0; e = T[L >>> 12]; if ((e & 53) === 53 && (L & 3) === 0 && CP[e >>> 12] === 0) { P = ((e & -4096) | (L & 4095)) >>> 2; fa = D[P]; fa = fa; fb = 3; fv = (fa + fb) | 0; D[P] = fv; } else { M.probeWrite(L, 4, false); fa = M.read32(L, false); fa = fa; fb = 3; fv = (fa + fb) | 0; M.write32(L, fv, false); }
+L = (r5 + -4) | 0; e = (L | 0) + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) { P = e; fa = D[P]; fa = fa; fb = 3; fv = (fa + fb) | 0; D[P] = fv; } else { M.probeWrite(L, 4, false); fa = M.read32(L, false); fa = fa; fb = 3; fv = (fa + fb) | 0; M.write32(L, fv, false); }
 fo = 1;
 if (c.codeWrites !== w0) { s.eip = (e0 + 10) | 0; n = 3; break x; }
 // cmp (153)
 kk = 3;
 s.setLazy(fo, fa, fb, fv, 32); fo = 0;
-fa = (e = T[(L = (r6) | 0) >>> 12], (e & 33) === 33 ? B[((e & -4096) | (L & 4095))] : M.read8(L, false)); fb = 0; fv = (fa - fb) & 255; s.setLazy(3, fa, fb, fv, 8);
+fa = (L = (r6) | 0, e = ((L | 0) + T[L >>> 12]) >>> 0, e < NB ? B[e] : M.read8(L, false)); fb = 0; fv = (fa - fb) & 255; s.setLazy(3, fa, fb, fv, 8);
 ic += 4;
 s.eip = (e0 + 13) | 0; break x;
 default: break x;

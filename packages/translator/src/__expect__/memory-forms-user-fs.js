@@ -2,7 +2,7 @@
 const e0 = (s.eip - entryOffset) | 0;
 const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
-const M = c.mmu, T = M.tlb, B = M.ram, W = M.ram16, D = M.ram32, CP = M.codePages;
+const M = c.mmu, T = M.tlbRead, TW = M.tlbWrite, B = M.ram, W = M.ram16, D = M.ram32, NB = M.ramBytes, NW = M.ramWords, ND = M.ramDwords;
 let r0 = r[0], r1 = r[1], r2 = r[2];
 let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, kb = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
 s.interruptShadow = false;
@@ -15,13 +15,13 @@ if (ic + 3 > lim) { s.eip = (e0 + 0) | 0; break x; }
 kb = 0;
 // mov (549)
 kk = 0;
-r0 = (e = T[(L = c.linear(4, (20) | 0, 4, false)) >>> 12], (e & 35) === 35 && (L & 3) === 0 ? D[((e & -4096) | (L & 4095)) >>> 2] : M.read32(L, true));
+r0 = (L = c.linear(4, (20) | 0, 4, false), e = (L | 0) + T[(L >>> 12) | 1048576], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, true));
 // movzx (578)
 kk = 1;
-r1 = (e = T[(L = (r0) | 0) >>> 12], (e & 35) === 35 ? B[((e & -4096) | (L & 4095))] : M.read8(L, true));
+r1 = (L = (r0) | 0, e = ((L | 0) + T[(L >>> 12) | 1048576]) >>> 0, e < NB ? B[e] : M.read8(L, true));
 // movsx (587)
 kk = 2;
-r2 = (((e = T[(L = (r0 + 2) | 0) >>> 12], (e & 35) === 35 && (L & 1) === 0 ? W[((e & -4096) | (L & 4095)) >>> 1] : M.read16(L, true)) << 16) >> 16);
+r2 = (((L = (r0 + 2) | 0, e = (L | 0) + T[(L >>> 12) | 1048576], e = ((e >>> 1) | (e << 31)) >>> 0, e < NW ? W[e] : M.read16(L, true)) << 16) >> 16);
 ic += 3;
 s.eip = (e0 + 13) | 0; break x;
 default: break x;

@@ -2,7 +2,7 @@
 const e0 = (s.eip - entryOffset) | 0;
 const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
-const M = c.mmu, T = M.tlb, B = M.ram, W = M.ram16, D = M.ram32, CP = M.codePages;
+const M = c.mmu, T = M.tlbRead, TW = M.tlbWrite, B = M.ram, W = M.ram16, D = M.ram32, NB = M.ramBytes, NW = M.ramWords, ND = M.ramDwords;
 let r0 = r[0], r1 = r[1], r3 = r[3];
 let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, kb = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
 s.interruptShadow = false;
@@ -15,7 +15,7 @@ if (ic + 4 > lim) { s.eip = (e0 + 0) | 0; break x; }
 kb = 0;
 // mov (539)
 kk = 0;
-r0 = (e = T[(L = c.linear(3, (r3) | 0, 4, false)) >>> 12], (e & 33) === 33 && (L & 3) === 0 ? D[((e & -4096) | (L & 4095)) >>> 2] : M.read32(L, false));
+r0 = (L = c.linear(3, (r3) | 0, 4, false), e = (L | 0) + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false));
 // push (474)
 c.startEip = (e0 + 2) | 0; kk = 1;
 if (fo !== 0) { s.setLazy(fo, fa, fb, fv, 32); fo = 0; }

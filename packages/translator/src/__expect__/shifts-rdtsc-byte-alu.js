@@ -2,7 +2,7 @@
 const e0 = (s.eip - entryOffset) | 0;
 const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
-const M = c.mmu, T = M.tlb, B = M.ram, W = M.ram16, D = M.ram32, CP = M.codePages;
+const M = c.mmu, T = M.tlbRead, TW = M.tlbWrite, B = M.ram, W = M.ram16, D = M.ram32, NB = M.ramBytes, NW = M.ramWords, ND = M.ramDwords;
 let r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3], r6 = r[6];
 let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, kb = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
 s.interruptShadow = false;
@@ -37,7 +37,7 @@ r0 = r[0]; r1 = r[1]; r2 = r[2]; r3 = r[3]; r6 = r[6]; q = 1;
 if (c.codeWrites !== w0) { s.eip = (e0 + 9) | 0; n = 2; break x; }
 // xor (125)
 kk = 4;
-fa = (r3 & 255); fb = (e = T[(L = (r6 + 1) | 0) >>> 12], (e & 33) === 33 ? B[((e & -4096) | (L & 4095))] : M.read8(L, false)); fv = X.alu(s, 6, fa, fb, 8); r3 = (r3 & -256) | fv;
+fa = (r3 & 255); fb = (L = (r6 + 1) | 0, e = ((L | 0) + T[L >>> 12]) >>> 0, e < NB ? B[e] : M.read8(L, false)); fv = X.alu(s, 6, fa, fb, 8); r3 = (r3 & -256) | fv;
 // shr (228)
 fa = r1; fb = 1; fv = (fa >>> 1) | 0; r1 = fv;
 fo = 9;
