@@ -1,16 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import { Eflags, Reg, Seg } from './cpu-state';
 import { Vector } from './fault';
-import { createHarness, type HarnessOptions, runSnippet, setGate } from './harness';
+import { createHarness, type FlatMemory, type HarnessOptions, runSnippet, setGate } from './harness';
 import { a16, a32, type Program } from './instructions/snippet';
 import { Action } from './policy';
-import { StopReason } from './tier0';
+import { StopReason, type Tier0 } from './tier0';
 
 // Snippets are assembled with @ringzero/assembler at 0x1000 (`a32`/`a16`, see
 // instructions/snippet.ts). The per-instruction suites in instructions/ go further; this file
 // keeps the first tests written for tier 0.
 
 const takeExceptions = { callouts: { exception: () => true } } as const;
+
+/**
+ * Identity-maps the first 4 MiB with 4 KiB pages except linear page `missing` (not present), and
+ * turns paging on; returns the page table's address.
+ */
+function identityPagingExcept(cpu: Tier0, memory: FlatMemory, missing: number): number {
+  const pd = 0x40000;
+  const pt = 0x41000;
+  memory.write32(pd, pt | 3);
+  for (let i = 0; i < 1024; i++) memory.write32(pt + i * 4, i === missing ? 0 : (i << 12) | 3);
+  cpu.state.cr3 = pd;
+  cpu.state.cr0 |= 0x80000000;
+  return pt;
+}
 
 function run(code: Program, options: HarnessOptions & { limit?: number } = {}) {
   return runSnippet(code.bytes, { ...takeExceptions, ...options });
@@ -333,14 +347,8 @@ describe('tier 0: precise exceptions', () => {
       rep movsb
       hlt`;
     const { cpu, memory } = createHarness(p.bytes, takeExceptions);
-    // Identity-map 4 MiB with 4 KiB pages, except linear page 0x30.
-    const pd = 0x40000;
-    const pt = 0x41000;
-    memory.write32(pd, pt | 3);
-    for (let i = 0; i < 1024; i++) memory.write32(pt + i * 4, i === 0x30 ? 0 : (i << 12) | 3);
+    const pt = identityPagingExcept(cpu, memory, 0x30);
     const s = cpu.state;
-    s.cr3 = pd;
-    s.cr0 |= 0x80000000;
     cpu.run(100);
     expect(cpu.lastVector).toBe(Vector.pf);
     expect(cpu.lastErrorCode).toBe(0); // supervisor read of a not-present page
@@ -362,13 +370,8 @@ describe('tier 0: precise exceptions', () => {
       rep stosd
       hlt`;
     const { cpu, memory } = createHarness(p.bytes, takeExceptions);
-    const pd = 0x40000;
-    const pt = 0x41000;
-    memory.write32(pd, pt | 3);
-    for (let i = 0; i < 1024; i++) memory.write32(pt + i * 4, i === 0x32 ? 0 : (i << 12) | 3);
+    const pt = identityPagingExcept(cpu, memory, 0x32);
     const s = cpu.state;
-    s.cr3 = pd;
-    s.cr0 |= 0x80000000;
     cpu.run(10_000);
     expect(cpu.lastVector).toBe(Vector.pf);
     expect(cpu.lastErrorCode).toBe(2); // supervisor write to a not-present page
