@@ -240,5 +240,7 @@ for (const [name, code, prepare, check] of loops) {
     `${name.padEnd(28)} ${String(t0.best.instructions).padStart(8)} ${`${m0.toFixed(1)} MIPS`.padStart(11)} ${`${m1.toFixed(1)} MIPS`.padStart(11)} ${`${(m1 / m0).toFixed(2)}x`.padStart(7)} ${`${mips(t1.cold).toFixed(1)} MIPS`.padStart(11)} ${String(st.blocksCompiled).padStart(6)} ${perBlock.toFixed(2).padStart(8)} ${`${(100 * inT1).toFixed(1)}%`.padStart(6)} ${`${(100 * chained).toFixed(1)}%`.padStart(7)}  ${t1.best.check}`,
   );
 }
-console.log('(in t1: instructions retired by tier 1 over all rounds; chained: region entries through a link)');
+console.log(
+  '(in t1: instructions retired by tier 1 over all rounds; chained: region entries through a link)',
+);
 console.log('peer: v86 on the same Linux boot is measured by apps/cli (pnpm --filter @ringzero/cli bench)');
