@@ -2,12 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { MemoryError } from './errors';
 import {
   CanonicalFault,
+  HIGH_PATH_CONSTANTS,
   isCanonical,
   linear64,
   Mmu,
   PageFault,
   type Privilege,
   TLB_CPL,
+  TLB_HIGH_ENTRIES,
   TLB_MISS_PAGE,
   TLB_USER,
   TlbFlag,
@@ -28,7 +30,7 @@ import {
   WalkResult,
   walk,
 } from './paging';
-import { PhysicalMemory } from './physical';
+import { PAGE_SIZE, PhysicalMemory } from './physical';
 
 /** 32-bit paging: page directory at 0x1000, one page table at 0x2000 covering 0–4 MiB. */
 function setup() {
@@ -955,5 +957,17 @@ describe('the RAM fast-path tables (tlbRead, tlbWrite)', () => {
     expect((caught as Denied).linear).toBe(0x6000); // the second page's first byte
     expect((caught as Denied).errorCode).toBe(0b110); // not present, write, user
     expect(mem.read32(0x9ffc)).toBe(0x0102_0304);
+  });
+});
+
+describe('upper-half hit path constants', () => {
+  it('the private copies the 64-bit hit path uses agree with the exported constants', () => {
+    expect(HIGH_PATH_CONSTANTS).toEqual([
+      TLB_HIGH_ENTRIES - 1,
+      1 / PAGE_SIZE,
+      TlbFlag.ram,
+      TlbFlag.readSup,
+      TlbFlag.writeSup,
+    ]);
   });
 });

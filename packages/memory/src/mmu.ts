@@ -76,6 +76,24 @@ export class CanonicalFault {
 
 const FILLED_CAPACITY = 1 << 16;
 const TWO32 = 4294967296;
+/**
+ * Private copies for the upper-half hit path (`TLB_HIGH_ENTRIES - 1`, `1 / PAGE_SIZE`,
+ * `TlbFlag.ram`, `.readSup`, `.writeSup`): V8 reads exported and imported constants through
+ * cells on every access. A test checks they agree with the exported ones.
+ */
+const HIGH_MASK = 0xffff;
+const INV_PAGE = 1 / 4096;
+const RAM_FLAG_HIGH = 0x8;
+const READ_SUP_HIGH = 0x10;
+const WRITE_SUP_HIGH = 0x40;
+/** @internal For the test that the private copies agree with the exported constants. */
+export const HIGH_PATH_CONSTANTS = [
+  HIGH_MASK,
+  INV_PAGE,
+  RAM_FLAG_HIGH,
+  READ_SUP_HIGH,
+  WRITE_SUP_HIGH,
+] as const;
 const CR0_NW = 1 << 29;
 const CR0_CD = 1 << 30;
 const CANONICAL_LIMIT = 2 ** 47;
@@ -719,10 +737,10 @@ export class Mmu {
 
   read32Long(linear: number, user: Privilege = this.userBit): number {
     if (linear >= 0 && linear <= TWO32 - 4) return this.read32(linear, user);
-    const page = Math.floor(linear / PAGE_SIZE);
-    const index = page & (TLB_HIGH_ENTRIES - 1);
+    const page = Math.floor(linear * INV_PAGE);
+    const index = page & HIGH_MASK;
     const e = this.tlbHigh[index]!;
-    const m = TlbFlag.ram | (TlbFlag.readSup << (user & 1));
+    const m = RAM_FLAG_HIGH | (READ_SUP_HIGH << (user & 1));
     if (((e & m) | (linear & 3)) === m && this.tlbHighPage[index] === page) {
       return this.ram32[((e & -4096) | (linear & 4095)) >>> 2]!;
     }
@@ -749,10 +767,10 @@ export class Mmu {
       this.write32(linear, value, user);
       return;
     }
-    const page = Math.floor(linear / PAGE_SIZE);
-    const index = page & (TLB_HIGH_ENTRIES - 1);
+    const page = Math.floor(linear * INV_PAGE);
+    const index = page & HIGH_MASK;
     const e = this.tlbHigh[index]!;
-    const m = TlbFlag.ram | (TlbFlag.writeSup << (user & 1));
+    const m = RAM_FLAG_HIGH | (WRITE_SUP_HIGH << (user & 1));
     if (((e & m) | (linear & 3)) === m && this.tlbHighPage[index] === page) {
       this.ram32[((e & -4096) | (linear & 4095)) >>> 2] = value;
       return;
