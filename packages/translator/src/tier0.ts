@@ -139,6 +139,8 @@ export class Tier0 {
   private readonly hotThreshold: number;
   /** Slot of the instruction `fetch` returned last. */
   private fetchSlot = 0;
+  /** EIP's wrap mask for the code size `fetch` found (0xFFFF for 16-bit code, else -1). */
+  private fetchMask = -1;
   /** Entry EIPs of the last 16 blocks tier 1 ran, oldest overwritten first (`recentBlocks()`). */
   private readonly blockHistory = new Int32Array(16);
   private blockHistoryCount = 0;
@@ -292,7 +294,7 @@ export class Tier0 {
   private execFetched(ins: Instruction): boolean {
     const s = this.state;
     this.current = ins;
-    s.eip = (s.eip + ins.length) & (ins.bitness === 16 ? 0xffff : -1);
+    s.eip = (s.eip + ins.length) & this.fetchMask;
     const code = ins.code;
     const cls = (CLASS_OF[code] ?? 0) as Sensitivity;
     if (cls !== Sensitivity.innocuous && !this.allow(code, cls)) return false;
@@ -339,6 +341,9 @@ export class Tier0 {
     const heat = this.heat;
     const mmu = this.mmu;
     const tlb = mmu.tlb;
+    // Read once per burst (an imported constant is loaded through a module cell each time).
+    const readUser = TlbFlag.readUser;
+    const readSup = TlbFlag.readSup;
     this.blockEnd = end;
     mmu.syncPaging();
     let mode = jit.modeKey(s);
@@ -352,7 +357,7 @@ export class Tier0 {
         let b: Block | undefined;
         if (mode >= 0) {
           const e = tlb[s.eip >>> 12] ?? 0;
-          if ((e & ((mode & 1) !== 0 ? TlbFlag.readUser : TlbFlag.readSup)) !== 0) {
+          if ((e & ((mode & 1) !== 0 ? readUser : readSup)) !== 0) {
             b = this.entryAt(((e & -4096) | (s.eip & 4095)) >>> 0, mode);
           }
         }
@@ -590,6 +595,7 @@ export class Tier0 {
       cr0 & 0x80000000 ? this.mmu.translate(linear, false, user) : (linear & this.mmu.a20Mask) >>> 0;
     const slot = phys & ICACHE_MASK;
     this.fetchSlot = slot;
+    this.fetchMask = bits === 16 ? 0xffff : -1;
     if (this.slotMode[slot] === bits && this.slotPhys[slot] === (phys | 0))
       return this.slots[slot] as Instruction;
     // Miss: fetch up to 15 bytes without faulting, decode, then fault on the bytes it needed.

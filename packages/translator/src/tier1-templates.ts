@@ -260,7 +260,8 @@ function entry(t: string, u: string): string {
 
 /** Source setting `e` to the index of `L`'s `bits`-wide unit in its RAM view, through table `t`. */
 function index(t: string, bits: number, u: string): string {
-  const sum = `(L | 0) + ${entry(t, u)}`;
+  // `L` is an int32 (every address source ends in `| 0` or comes from `c.linear`).
+  const sum = `L + ${entry(t, u)}`;
   if (bits === 8) return `e = (${sum}) >>> 0`;
   const k = bits === 16 ? 1 : 2;
   return `e = ${sum}, e = ((e >>> ${k}) | (e << ${32 - k})) >>> 0`;
@@ -314,8 +315,9 @@ function viaState(code: string, mayFault = false): Template {
 
 /**
  * ALU operation on 32-bit values `a` and `b` (source expressions) into the block's flag locals
- * `fa`, `fb`, `fv` (AND/OR/XOR/TEST keep 0 in `fa` and `fb`, as tier 0 records them); writes the
- * result to `dst` unless the operation only compares. Returns the code and the deferred op.
+ * `fa`, `fb`, `fv` (AND/OR/XOR/TEST set only `fv`: the logic operation's flags are CF = OF = AF =
+ * 0 and the rest from the result, whatever `fa` and `fb` hold); writes the result to `dst`
+ * unless the operation only compares. Returns the code and the deferred op.
  */
 function aluCode(op: number, a: string, b: string, dst: string | undefined): { code: string; lazy: LazyOp } {
   let code: string;
@@ -331,15 +333,15 @@ function aluCode(op: number, a: string, b: string, dst: string | undefined): { c
       lazy = LazyOp.sub;
       break;
     case AluOp.or:
-      code = `fv = ${a} | ${b}; fa = 0; fb = 0;`;
+      code = `fv = ${a} | ${b};`;
       lazy = LazyOp.logic;
       break;
     case AluOp.xor:
-      code = `fv = ${a} ^ ${b}; fa = 0; fb = 0;`;
+      code = `fv = ${a} ^ ${b};`;
       lazy = LazyOp.logic;
       break;
     default:
-      code = `fv = ${a} & ${b}; fa = 0; fb = 0;`;
+      code = `fv = ${a} & ${b};`;
       lazy = LazyOp.logic;
       break;
   }

@@ -32,10 +32,10 @@ fo = 3;
 r0 = (r0 & -256) | ((r3 >> 8) & 255);
 // leave (531)
 kk = 5;
-{ const v = (L = r5, e = (L | 0) + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false)); r4 = (r5 + 4) | 0; r5 = v; }
+{ const v = (L = r5, e = L + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false)); r4 = (r5 + 4) | 0; r5 = v; }
 // ret (770)
 kk = 6;
-{ const t = (L = r4, e = (L | 0) + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false)); r4 = (r4 + 4) | 0; s.eip = t; }
+{ const t = (L = r4, e = L + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false)); r4 = (r4 + 4) | 0; s.eip = t; }
 ic += 4;
 break x;
 default: break x;

@@ -15,20 +15,20 @@ if (ic + 4 > lim) { s.eip = (e0 + 0) | 0; break x; }
 kb = 0;
 // mov (539)
 kk = 0;
-r0 = (L = (r6 + r1 * 4 + 8) | 0, e = (L | 0) + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false));
+r0 = (L = (r6 + r1 * 4 + 8) | 0, e = L + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false));
 // mov (535)
 kk = 1;
-L = (r7) | 0; e = (L | 0) + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) D[e] = r0; else M.write32(L, r0, false);
+L = (r7) | 0; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) D[e] = r0; else M.write32(L, r0, false);
 if (c.codeWrites !== w0) { s.eip = (e0 + 6) | 0; n = 2; break x; }
 // add (19)
 kk = 2;
-L = (r5 + -4) | 0; e = (L | 0) + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) { P = e; fa = D[P]; fa = fa; fb = 3; fv = (fa + fb) | 0; D[P] = fv; } else { M.probeWrite(L, 4, false); fa = M.read32(L, false); fa = fa; fb = 3; fv = (fa + fb) | 0; M.write32(L, fv, false); }
+L = (r5 + -4) | 0; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) { P = e; fa = D[P]; fa = fa; fb = 3; fv = (fa + fb) | 0; D[P] = fv; } else { M.probeWrite(L, 4, false); fa = M.read32(L, false); fa = fa; fb = 3; fv = (fa + fb) | 0; M.write32(L, fv, false); }
 fo = 1;
 if (c.codeWrites !== w0) { s.eip = (e0 + 10) | 0; n = 3; break x; }
 // cmp (153)
 kk = 3;
 s.setLazy(fo, fa, fb, fv, 32); fo = 0;
-fa = (L = (r6) | 0, e = ((L | 0) + T[L >>> 12]) >>> 0, e < NB ? B[e] : M.read8(L, false)); fb = 0; fv = (fa - fb) & 255; s.setLazy(3, fa, fb, fv, 8);
+fa = (L = (r6) | 0, e = (L + T[L >>> 12]) >>> 0, e < NB ? B[e] : M.read8(L, false)); fb = 0; fv = (fa - fb) & 255; s.setLazy(3, fa, fb, fv, 8);
 ic += 4;
 s.eip = (e0 + 13) | 0; break x;
 default: break x;

@@ -15,7 +15,7 @@ if (ic + 4 > lim) { s.eip = (e0 + 0) | 0; break x; }
 kb = 0;
 // mov (539)
 kk = 0;
-r0 = (L = c.linear(3, (r3) | 0, 4, false), e = (L | 0) + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false));
+r0 = (L = c.linear(3, (r3) | 0, 4, false), e = L + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false));
 // push (474)
 c.startEip = (e0 + 2) | 0; kk = 1;
 if (fo !== 0) { s.setLazy(fo, fa, fb, fv, 32); fo = 0; }

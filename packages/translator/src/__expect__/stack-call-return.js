@@ -15,17 +15,17 @@ if (ic + 4 > lim) { s.eip = (e0 + 0) | 0; break x; }
 kb = 0;
 // push (474)
 kk = 0;
-{ const v = r5; const sp = (r4 - 4) | 0; L = sp; e = (L | 0) + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) D[e] = v; else M.write32(L, v, false); r4 = sp; }
+{ const v = r5; const sp = (r4 - 4) | 0; L = sp; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) D[e] = v; else M.write32(L, v, false); r4 = sp; }
 if (c.codeWrites !== w0) { s.eip = (e0 + 1) | 0; n = 1; break x; }
 // mov (535)
 r5 = r4;
 // push (489)
 kk = 2;
-{ const v = 7; const sp = (r4 - 4) | 0; L = sp; e = (L | 0) + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) D[e] = v; else M.write32(L, v, false); r4 = sp; }
+{ const v = 7; const sp = (r4 - 4) | 0; L = sp; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) D[e] = v; else M.write32(L, v, false); r4 = sp; }
 if (c.codeWrites !== w0) { s.eip = (e0 + 5) | 0; n = 3; break x; }
 // call (748)
 kk = 3;
-{ const sp = (r4 - 4) | 0; L = sp; e = (L | 0) + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) D[e] = (e0 + 10) | 0; else M.write32(L, (e0 + 10) | 0, false); r4 = sp; s.eip = (((e0 + 10) | 0) + 4086) | 0; }
+{ const sp = (r4 - 4) | 0; L = sp; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) D[e] = (e0 + 10) | 0; else M.write32(L, (e0 + 10) | 0, false); r4 = sp; s.eip = (((e0 + 10) | 0) + 4086) | 0; }
 ic += 4;
 break x;
 default: break x;
