@@ -1,3 +1,4 @@
+import { assemble } from '@ringzero/assembler';
 import { describe, expect, it } from 'vitest';
 import { Eflags, Reg, Seg } from './cpu-state';
 import { Vector } from './fault';
@@ -387,6 +388,26 @@ describe('tier 0: precise exceptions', () => {
     // Both written pages are dirty (SDM vol. 3 §4.8).
     expect(memory.read32(pt + 0x30 * 4) & 0x40).toBe(0x40);
     expect(memory.read32(pt + 0x31 * 4) & 0x40).toBe(0x40);
+  });
+
+  it('code fetched after its page is remapped: INVLPG makes the next fetch use the new frame, without it the old one stays', () => {
+    for (const flush of [true, false]) {
+      // Page 2: `tail` (EAX = 1 in frame 2, 2 in its copy in frame 5), then `entry`, which maps
+      // page 2 to frame 5 and jumps back to `tail` on the same page. The first call runs `tail`
+      // from frame 2, so its decoded instruction is cached under that frame.
+      const page2 = (value: number) =>
+        assemble(
+          `bits 32\norg 0x2000\ntail:\nmov eax, ${value}\nret\nentry:\nmov dword [0x41008], 0x5003\n${flush ? 'invlpg [0x2000]' : 'times 7 nop'}\njmp tail`,
+        ).bytes;
+      const { cpu, memory } = createHarness(a32`call 0x2000\ncall 0x2006\nhlt`.bytes, takeExceptions);
+      identityPagingExcept(cpu, memory, -1);
+      memory.ram.set(page2(1), 0x2000);
+      memory.ram.set(page2(2), 0x5000);
+      cpu.run(100);
+      // Without INVLPG the processor may keep the old translation (SDM vol. 3 §4.10.4.2); this
+      // model's TLB does, and so must the fetch.
+      expect(cpu.state.regs[Reg.eax]).toBe(flush ? 2 : 1);
+    }
   });
 
   it('REP MOVSB with the destination just above the source repeats bytes, as element-wise copying does', () => {
