@@ -30,7 +30,7 @@ import { emitTemplate, isTemplateJcc } from './tier1-templates';
  * semantics have one source of truth. See the package README for the design.
  */
 
-/** Longest basic block, in instructions. */
+/** Longest basic block, in instructions (at most 64: a region's fault index packs the position in its block in 6 bits). */
 export const MAX_BLOCK = 64;
 /** Most instructions in one region. */
 export const MAX_REGION = 128;
@@ -493,7 +493,8 @@ const REG_ASSIGN = /\br([0-7]) =(?!=)/g;
  *   handler or helper that reads or writes flags, a condition the locals cannot answer, the exit
  *   and exceptions (`fo` holds the pending lazy operation at run time, 0 when the state is
  *   current). Flags overwritten before they are needed are never stored.
- * - Per instruction that can fault: its index in the region in `kk` (`kb` is the block's first),
+ * - Per instruction that can fault: `kk` = its index in the region × 64 + its index in its block
+ *   (`MAX_BLOCK` is 64),
  *   from which the exception path sets `c.startEip` (the instruction's page offset is
  *   `I[kk].ip & 4095`) and counts the retired instructions; handler calls also set
  *   `c.startEip` before the call. After any instruction that may store, a check that no write hit translated code
@@ -531,10 +532,7 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
     };
     body.push(`case ${int(k)}:`);
     if (comments) body.push(`// block at ${int(blk.start)}`);
-    body.push(
-      `if (ic + ${int(len)} > lim) { s.eip = (e0 + ${int(blk.start)}) | 0; break x; }`,
-      `kb = ${int(index)};`,
-    );
+    body.push(`if (ic + ${int(len)} > lim) { s.eip = (e0 + ${int(blk.start)}) | 0; break x; }`);
     pending = -1;
     for (let j = 0; j < len; j++, index++) {
       const i = blk.ins[j] as Instruction;
@@ -553,8 +551,9 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
       if (comments) body.push(`// ${i.mnemonic} (${int(i.code)})`);
       // What can fault records its index (the catch finds EIP and the count from it); a handler
       // also gets `startEip` (string instructions and x87 read it).
-      if (t === undefined) body.push(`c.startEip = (e0 + ${int(off)}) | 0; kk = ${int(index)};`);
-      else if (t.mayFault) body.push(`kk = ${int(index)};`);
+      const at = int(index * 64 + j);
+      if (t === undefined) body.push(`c.startEip = (e0 + ${int(off)}) | 0; kk = ${at};`);
+      else if (t.mayFault) body.push(`kk = ${at};`);
       if (sensitive) {
         // Through tier 0 with the policy's decision; the region is left after it when that
         // ends the run (an exit to the VMM, a stop request, a trap). The retired-instruction count is current for it, this one included, as in tier 0
@@ -639,7 +638,7 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
     'let lim = c.blockEnd - c.instructions;',
     'const M = c.mmu, T = M.tlbRead, TW = M.tlbWrite, B = M.ram, W = M.ram16, D = M.ram32, NB = M.ramBytes, NW = M.ramWords, ND = M.ramDwords;',
     ...(usedList.length > 0 ? [`let ${usedList.map((k) => `r${k} = r[${k}]`).join(', ')};`] : []),
-    'let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, kb = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;',
+    'let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;',
     's.interruptShadow = false;',
     'try {',
     'x: for (;;) {',
@@ -648,7 +647,7 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
     'default: break x;',
     '}',
     '}',
-    `} catch (z) { if (q !== 0) { ${store} } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk].ip & 4095)) | 0; c.instructions += ic + kk - kb; throw z; }`,
+    `} catch (z) { if (q !== 0) { ${store} } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk >> 6].ip & 4095)) | 0; c.instructions += ic + (kk & 63); throw z; }`,
     `${store} if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);`,
     'c.instructions += ic + n;',
     'return rv;',

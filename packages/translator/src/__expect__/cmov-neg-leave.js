@@ -4,7 +4,7 @@ const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
 const M = c.mmu, T = M.tlbRead, TW = M.tlbWrite, B = M.ram, W = M.ram16, D = M.ram32, NB = M.ramBytes, NW = M.ramWords, ND = M.ramDwords;
 let r0 = r[0], r1 = r[1], r3 = r[3], r4 = r[4], r5 = r[5];
-let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, kb = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
+let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
 s.interruptShadow = false;
 try {
 x: for (;;) {
@@ -12,7 +12,6 @@ switch (pc) {
 case 0:
 // block at 0
 if (ic + 3 > lim) { s.eip = (e0 + 0) | 0; break x; }
-kb = 0;
 // cmp (143)
 fa = r0; fb = r3; fv = (fa - fb) | 0;
 fo = 3;
@@ -24,24 +23,23 @@ if (!(fa < fb)) { pc = 0; continue; }
 case 1:
 // block at 7
 if (ic + 4 > lim) { s.eip = (e0 + 7) | 0; break x; }
-kb = 3;
 // neg (431)
 fa = 0; fb = r1; fv = (0 - fb) | 0; r1 = fv;
 fo = 3;
 // mov (533)
 r0 = (r0 & -256) | ((r3 >> 8) & 255);
 // leave (531)
-kk = 5;
+kk = 322;
 { const v = (L = r5, e = L + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false)); r4 = (r5 + 4) | 0; r5 = v; }
 // ret (770)
-kk = 6;
+kk = 387;
 { const t = (L = r4, e = L + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false)); r4 = (r4 + 4) | 0; s.eip = t; }
 ic += 4;
 break x;
 default: break x;
 }
 }
-} catch (z) { if (q !== 0) { r[0] = r0; r[1] = r1; r[4] = r4; r[5] = r5; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk].ip & 4095)) | 0; c.instructions += ic + kk - kb; throw z; }
+} catch (z) { if (q !== 0) { r[0] = r0; r[1] = r1; r[4] = r4; r[5] = r5; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk >> 6].ip & 4095)) | 0; c.instructions += ic + (kk & 63); throw z; }
 r[0] = r0; r[1] = r1; r[4] = r4; r[5] = r5; if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);
 c.instructions += ic + n;
 return rv;

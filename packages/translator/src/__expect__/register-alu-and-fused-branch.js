@@ -4,7 +4,7 @@ const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
 const M = c.mmu, T = M.tlbRead, TW = M.tlbWrite, B = M.ram, W = M.ram16, D = M.ram32, NB = M.ramBytes, NW = M.ramWords, ND = M.ramDwords;
 let r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3];
-let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, kb = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
+let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
 s.interruptShadow = false;
 try {
 x: for (;;) {
@@ -12,7 +12,6 @@ switch (pc) {
 case 0:
 // block at 0
 if (ic + 4 > lim) { s.eip = (e0 + 0) | 0; break x; }
-kb = 0;
 // mov (535)
 r0 = r3;
 // add (19)
@@ -27,7 +26,6 @@ if (((fa >>> 0) < (fb >>> 0))) { pc = 0; continue; }
 case 1:
 // block at 9
 if (ic + 2 > lim) { s.eip = (e0 + 9) | 0; break x; }
-kb = 4;
 // inc (458)
 if (fo !== 0) { s.setLazy(fo, fa, fb, fv, 32); fo = 0; }
 fa = r2; fb = 1; fv = (fa + 1) | 0; r2 = fv;
@@ -39,7 +37,7 @@ s.eip = (e0 + 12) | 0; break x;
 default: break x;
 }
 }
-} catch (z) { if (q !== 0) { r[0] = r0; r[2] = r2; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk].ip & 4095)) | 0; c.instructions += ic + kk - kb; throw z; }
+} catch (z) { if (q !== 0) { r[0] = r0; r[2] = r2; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk >> 6].ip & 4095)) | 0; c.instructions += ic + (kk & 63); throw z; }
 r[0] = r0; r[2] = r2; if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);
 c.instructions += ic + n;
 return rv;

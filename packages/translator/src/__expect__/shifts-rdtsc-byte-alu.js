@@ -4,7 +4,7 @@ const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
 const M = c.mmu, T = M.tlbRead, TW = M.tlbWrite, B = M.ram, W = M.ram16, D = M.ram32, NB = M.ramBytes, NW = M.ramWords, ND = M.ramDwords;
 let r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3], r6 = r[6];
-let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, kb = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
+let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
 s.interruptShadow = false;
 try {
 x: for (;;) {
@@ -12,7 +12,6 @@ switch (pc) {
 case 0:
 // block at 0
 if (ic + 2 > lim) { s.eip = (e0 + 0) | 0; break x; }
-kb = 0;
 // shl (215)
 fa = r0; fb = 4; fv = (fa << 4) | 0; r0 = fv;
 fo = 8;
@@ -22,12 +21,11 @@ if ((((fa >>> (32 - fb)) & 1) !== 0)) { pc = 0; continue; }
 case 1:
 // block at 5
 if (ic + 5 > lim) { s.eip = (e0 + 5) | 0; break x; }
-kb = 2;
 // sar (253)
 if (fo !== 0) { s.setLazy(fo, fa, fb, fv, 32); fo = 0; }
 { const k = r1 & 31; if (k !== 0) { fa = r2; fb = k; fv = (fa >> k) | 0; r2 = fv; fo = 10; } }
 // rdtsc (824)
-c.startEip = (e0 + 7) | 0; kk = 3;
+c.startEip = (e0 + 7) | 0; kk = 193;
 if (fo !== 0) { s.setLazy(fo, fa, fb, fv, 32); fo = 0; }
 s.eip = (e0 + 9) | 0;
 rt = ic + 2; c.instructions += rt; ic -= rt; lim -= rt;
@@ -36,7 +34,7 @@ if (!c.execSensitive(I[3])) { r0 = r[0]; r1 = r[1]; r2 = r[2]; r3 = r[3]; r6 = r
 r0 = r[0]; r1 = r[1]; r2 = r[2]; r3 = r[3]; r6 = r[6]; q = 1;
 if (c.codeWrites !== w0) { s.eip = (e0 + 9) | 0; n = 2; break x; }
 // xor (125)
-kk = 4;
+kk = 258;
 fa = (r3 & 255); fb = (L = (r6 + 1) | 0, e = (L + T[L >>> 12]) >>> 0, e < NB ? B[e] : M.read8(L, false)); fv = X.alu(s, 6, fa, fb, 8); r3 = (r3 & -256) | fv;
 // shr (228)
 fa = r1; fb = 1; fv = (fa >>> 1) | 0; r1 = fv;
@@ -47,7 +45,6 @@ if ((fv === 0)) { pc = 0; continue; }
 case 2:
 // block at 16
 if (ic + 3 > lim) { s.eip = (e0 + 16) | 0; break x; }
-kb = 7;
 // shr (224)
 if (fo !== 0) { s.setLazy(fo, fa, fb, fv, 32); fo = 0; }
 fa = (r0 & 65535); fv = fa >>> 5; s.setLazy(9, fa, 5, fv, 16); r0 = (r0 & -65536) | fv;
@@ -60,7 +57,7 @@ s.eip = (e0 + 25) | 0; break x;
 default: break x;
 }
 }
-} catch (z) { if (q !== 0) { r[0] = r0; r[1] = r1; r[2] = r2; r[3] = r3; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk].ip & 4095)) | 0; c.instructions += ic + kk - kb; throw z; }
+} catch (z) { if (q !== 0) { r[0] = r0; r[1] = r1; r[2] = r2; r[3] = r3; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk >> 6].ip & 4095)) | 0; c.instructions += ic + (kk & 63); throw z; }
 r[0] = r0; r[1] = r1; r[2] = r2; r[3] = r3; if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);
 c.instructions += ic + n;
 return rv;

@@ -4,7 +4,7 @@ const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
 const M = c.mmu, T = M.tlbRead, TW = M.tlbWrite, B = M.ram, W = M.ram16, D = M.ram32, NB = M.ramBytes, NW = M.ramWords, ND = M.ramDwords;
 let r4 = r[4], r5 = r[5];
-let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, kb = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
+let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
 s.interruptShadow = false;
 try {
 x: for (;;) {
@@ -12,7 +12,6 @@ switch (pc) {
 case 0:
 // block at 0
 if (ic + 4 > lim) { s.eip = (e0 + 0) | 0; break x; }
-kb = 0;
 // push (474)
 kk = 0;
 { const v = r5; const sp = (r4 - 4) | 0; L = sp; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) D[e] = v; else M.write32(L, v, false); r4 = sp; }
@@ -20,18 +19,18 @@ if (c.codeWrites !== w0) { s.eip = (e0 + 1) | 0; n = 1; break x; }
 // mov (535)
 r5 = r4;
 // push (489)
-kk = 2;
+kk = 130;
 { const v = 7; const sp = (r4 - 4) | 0; L = sp; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) D[e] = v; else M.write32(L, v, false); r4 = sp; }
 if (c.codeWrites !== w0) { s.eip = (e0 + 5) | 0; n = 3; break x; }
 // call (748)
-kk = 3;
+kk = 195;
 { const sp = (r4 - 4) | 0; L = sp; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) D[e] = (e0 + 10) | 0; else M.write32(L, (e0 + 10) | 0, false); r4 = sp; s.eip = (((e0 + 10) | 0) + 4086) | 0; }
 ic += 4;
 break x;
 default: break x;
 }
 }
-} catch (z) { if (q !== 0) { r[4] = r4; r[5] = r5; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk].ip & 4095)) | 0; c.instructions += ic + kk - kb; throw z; }
+} catch (z) { if (q !== 0) { r[4] = r4; r[5] = r5; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk >> 6].ip & 4095)) | 0; c.instructions += ic + (kk & 63); throw z; }
 r[4] = r4; r[5] = r5; if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);
 c.instructions += ic + n;
 return rv;
