@@ -52,6 +52,11 @@ const CASES: [name: string, mode: number, source: string][] = [
     FLAT_RING0,
     'shl eax, 4\njc 0x1000\nsar edx, cl\nrdtsc\nxor bl, [esi + 1]\nshr ecx, 1\njz 0x1000\nshr ax, 5\nsar bh, 3\nshl dl, 1',
   ],
+  [
+    'dead-flags',
+    FLAT_RING0,
+    'rol ebx, 5\nadd ebx, eax\nror eax, 11\nadc esi, 0\nimul edx, ebx, 7\nxor edx, eax\nimul ebx, edx\nseto al\nrol edi, cl\ncmp edi, esi',
+  ],
 ];
 
 describe('tier 1 emitted JavaScript (expect files)', () => {

@@ -358,7 +358,13 @@ function deferred(code: string, lazy: LazyOp, mayFault = false, stores = false):
  * `pending` the lazy operation whose flags are deferred in `fa`/`fb`/`fv` before `i` (0: none),
  * which a conditional instruction may test directly.
  */
-export function emitTemplate(i: Instruction, mode: number, next: string, pending = 0): Template | undefined {
+export function emitTemplate(
+  i: Instruction,
+  mode: number,
+  next: string,
+  pending = 0,
+  flagsDead = false,
+): Template | undefined {
   const m = i.mnemonic;
   const u = user(mode);
   const o0 = i.op0Kind;
@@ -593,6 +599,9 @@ export function emitTemplate(i: Instruction, mode: number, next: string, pending
       faults = true;
     }
     const b = i.opCount === 3 ? n(i.immediate | 0) : `r${n(d)}`;
+    // Flags that the next instruction overwrites are not computed: the product alone.
+    if (a !== undefined && flagsDead)
+      return { code: `r${n(d)} = Math.imul(${a}, ${b});`, mayFault: faults, stores: false, setsEip: false };
     if (a !== undefined) return viaState(`r${n(d)} = X.imul2(s, ${a}, ${b}, 32);`, faults);
   }
   // NEG r32: flags as SUB from 0, deferred.
@@ -665,6 +674,17 @@ export function emitTemplate(i: Instruction, mode: number, next: string, pending
       setsEip: false,
       maybeDeferred: true,
     };
+  }
+  // ROL/ROR whose CF and OF the next instruction overwrites: the rotation alone (a count of 0
+  // leaves the value, which `(a << 0) | (a >>> 0)` is).
+  if (flagsDead && (sh === ShiftOp.rol || sh === ShiftOp.ror) && o0 === OpKind.register && d >= 0) {
+    const r = `r${n(d)}`;
+    const [toward, back] = sh === ShiftOp.rol ? ['<<', '>>>'] : ['>>>', '<<'];
+    if (o1 === OpKind.register) {
+      return plain(`{ const k = r1 & 31; ${r} = (${r} ${toward} k) | (${r} ${back} ((32 - k) & 31)); }`);
+    }
+    const k = o1 === OpKind.immediate ? i.immediate & 31 : 1;
+    return plain(k === 0 ? '' : `${r} = (${r} ${toward} ${n(k)}) | (${r} ${back} ${n(32 - k)});`);
   }
   // Rotates of a 32-bit register by 1, an immediate or CL: tier 0's `shift`, called directly
   // (passed to the block as X.shift).

@@ -236,6 +236,36 @@ describe('tier 1', () => {
     expectSameState(t0, t1);
   });
 
+  it('ROL/ROR and IMUL whose flags the next instruction overwrites, or that a reader sees, agree with tier 0', () => {
+    const { t0, t1 } = both(
+      program(`
+        mov ecx, 3000
+        mov eax, 0x12345678
+        mov ebx, 0x9abcdef0
+      l:
+        rol ebx, 5            ; dead: ADD overwrites every flag
+        add ebx, eax
+        ror eax, 11           ; live: ADC reads CF
+        adc esi, 0
+        imul edx, ebx, 0x9e3779b1 ; dead: XOR overwrites
+        xor edx, eax
+        imul ebx, edx         ; live: SETO reads OF
+        seto al
+        rol edi, cl           ; by CL (0 to 31), dead: CMP overwrites
+        cmp edi, esi
+        ror ebp, cl           ; by CL, live: JC reads CF
+        jc skip
+        inc esi
+      skip:
+        add ebp, edx
+        dec ecx
+        jnz l
+        hlt`),
+    );
+    expect(t0.reason).toBe(StopReason.halt);
+    expectSameState(t0, t1);
+  });
+
   it('a policy exit on a sensitive instruction inside a region stops at it, as in tier 0', () => {
     const rdtsc = Code.rdtsc;
     const run = (jit: boolean) => {

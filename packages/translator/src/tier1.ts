@@ -470,6 +470,26 @@ export function int(v: number): string {
   return String(v);
 }
 
+/**
+ * Flag liveness across one instruction: whether `next` (the next instruction of the block)
+ * writes all six status flags from its own operands and cannot fault, so the flags of the
+ * instruction before it are never read (no reader, no exception and no exit sees them): a
+ * 32-bit register ALU operation, NEG or shift by a non-zero immediate with deferred flags.
+ */
+function overwritesFlags(next: Instruction | undefined, mode: number): boolean {
+  if (next === undefined) return false;
+  const t = emitTemplate(next, mode, '0');
+  return (
+    t !== undefined &&
+    t.deferred !== undefined &&
+    !isIncDec(t.deferred) &&
+    !t.mayFault &&
+    t.stateFlags !== true &&
+    t.maybeDeferred !== true &&
+    t.branch === undefined
+  );
+}
+
 /** INC and DEC leave CF as it was: a pending other operation must reach the state first. */
 function isIncDec(op: number | undefined): boolean {
   return op === LazyOp.inc || op === LazyOp.dec;
@@ -547,7 +567,9 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
         continue;
       }
       const sensitive = IN_REGION_SENSITIVE[i.code] === 1;
-      const t = sensitive ? undefined : emitTemplate(i, mode, nextEip, pending);
+      const t = sensitive
+        ? undefined
+        : emitTemplate(i, mode, nextEip, pending, overwritesFlags(blk.ins[j + 1], mode));
       if (comments) body.push(`// ${i.mnemonic} (${int(i.code)})`);
       // What can fault records its index (the catch finds EIP and the count from it); a handler
       // also gets `startEip` (string instructions and x87 read it).

@@ -1,0 +1,53 @@
+// rol ebx, 5; add ebx, eax; ror eax, 11; adc esi, 0; imul edx, ebx, 7; xor edx, eax; imul ebx, edx; seto al; rol edi, cl; cmp edi, esi
+const e0 = (s.eip - entryOffset) | 0;
+const w0 = c.codeWrites;
+let lim = c.blockEnd - c.instructions;
+const M = c.mmu, T = M.tlbRead, TW = M.tlbWrite, B = M.ram, W = M.ram16, D = M.ram32, NB = M.ramBytes, NW = M.ramWords, ND = M.ramDwords;
+let r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3], r6 = r[6], r7 = r[7];
+let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
+s.interruptShadow = false;
+try {
+x: for (;;) {
+switch (pc) {
+case 0:
+// block at 0
+if (ic + 10 > lim) { s.eip = (e0 + 0) | 0; break x; }
+// rol (167)
+r3 = (r3 << 5) | (r3 >>> 27);
+// add (3)
+fa = r3; fb = r0; fv = (fa + fb) | 0; r3 = fv;
+fo = 1;
+// ror (179)
+s.setLazy(fo, fa, fb, fv, 32); fo = 0;
+r0 = X.shift(s, 1, r0, 11, 32);
+// adc (59)
+r6 = X.alu(s, 2, r6, 0, 32);
+// imul (624)
+r2 = Math.imul(r3, 7);
+// xor (123)
+fv = r2 ^ r0; r2 = fv;
+fo = 5;
+// imul (618)
+s.setLazy(fo, fa, fb, fv, 32); fo = 0;
+r3 = X.imul2(s, r2, r3, 32);
+// seto (263)
+c.startEip = (e0 + 19) | 0; kk = 455;
+s.eip = (e0 + 22) | 0;
+r[0] = r0; r[2] = r2; r[3] = r3; r[6] = r6; r[7] = r7; q = 0;
+H[7](c, I[7]);
+r0 = r[0]; r1 = r[1]; r2 = r[2]; r3 = r[3]; r6 = r[6]; r7 = r[7]; q = 1;
+if (c.codeWrites !== w0) { s.eip = (e0 + 22) | 0; n = 8; break x; }
+// rol (169)
+{ const k = r1 & 31; r7 = (r7 << k) | (r7 >>> ((32 - k) & 31)); }
+// cmp (143)
+fa = r7; fb = r6; fv = (fa - fb) | 0;
+fo = 3;
+ic += 10;
+s.eip = (e0 + 26) | 0; break x;
+default: break x;
+}
+}
+} catch (z) { if (q !== 0) { r[0] = r0; r[2] = r2; r[3] = r3; r[6] = r6; r[7] = r7; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk >> 6].ip & 4095)) | 0; c.instructions += ic + (kk & 63); throw z; }
+r[0] = r0; r[2] = r2; r[3] = r3; r[6] = r6; r[7] = r7; if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);
+c.instructions += ic + n;
+return rv;
