@@ -55,7 +55,7 @@ const CASES: [name: string, mode: number, source: string][] = [
   [
     'dead-flags',
     FLAT_RING0,
-    'rol ebx, 5\nadd ebx, eax\nror eax, 11\nadc esi, 0\nimul edx, ebx, 7\nxor edx, eax\nimul ebx, edx\nseto al\nrol edi, cl\ncmp edi, esi',
+    'rol ebx, 5\nadd ebx, eax\nror eax, 11\nadc esi, 0\nimul edx, ebx, 7\nxor edx, eax\nimul ebx, edx\nseto al\nrol edi, cl\ncmp edi, esi\nadd bl, dh\nsub ebx, ecx\ncmp al, [esi]\nand esi, 3',
   ],
 ];
 

@@ -241,6 +241,20 @@ const LAZY_SHIFT: Readonly<Record<number, LazyOp>> = {
   [ShiftOp.sar]: LazyOp.sar,
 };
 
+/**
+ * The JavaScript operator of each byte ALU operation whose result needs no flags (`''`: CMP and
+ * TEST, which write no register); ADC and SBB read CF and are not here.
+ */
+const BYTE_OPS: Readonly<Record<number, string>> = {
+  [AluOp.add]: '+',
+  [AluOp.sub]: '-',
+  [AluOp.and]: '&',
+  [AluOp.or]: '|',
+  [AluOp.xor]: '^',
+  [AluOp.cmp]: '',
+  [AluOp.test]: '',
+};
+
 const user = (mode: number) => ((mode & 1) !== 0 ? 'true' : 'false');
 
 // ---- The inlined TLB hit path ----------------------------------------------------------------
@@ -487,6 +501,14 @@ export function emitTemplate(
         const addr = address(i, mode, 1, false);
         if (addr !== undefined) b = rd(8, addr, u);
         faults = true;
+      }
+      const pure = BYTE_OPS[aop8];
+      if (b !== undefined && flagsDead && pure !== undefined) {
+        // Flags the next instruction overwrites: the result alone (CMP/TEST only read the operand).
+        const w = pure === '' ? undefined : writeByteReg(i.op0Register, 'v');
+        const code =
+          w === undefined ? `{ const v = ${b}; }` : `{ const v = (${a} ${pure} ${b}) & 255; ${w} }`;
+        return { code: pure === '' && !faults ? '' : code, mayFault: faults, stores: false, setsEip: false };
       }
       if (b !== undefined) {
         const writes = aop8 !== AluOp.cmp && aop8 !== AluOp.test;

@@ -257,6 +257,14 @@ describe('tier 1', () => {
         jc skip
         inc esi
       skip:
+        add bl, dh            ; dead byte ALU: SUB overwrites
+        sub ebx, ecx
+        sub ah, [0x8000 + ecx] ; live: ADC reads CF (and the byte load is real)
+        adc edi, 0
+        cmp al, 7             ; dead: only its flags, and AND overwrites them
+        and esi, 0x7fffffff
+        xor dl, bh            ; live: SETS reads SF
+        sets al
         add ebp, edx
         dec ecx
         jnz l

@@ -1,4 +1,4 @@
-// rol ebx, 5; add ebx, eax; ror eax, 11; adc esi, 0; imul edx, ebx, 7; xor edx, eax; imul ebx, edx; seto al; rol edi, cl; cmp edi, esi
+// rol ebx, 5; add ebx, eax; ror eax, 11; adc esi, 0; imul edx, ebx, 7; xor edx, eax; imul ebx, edx; seto al; rol edi, cl; cmp edi, esi; add bl, dh; sub ebx, ecx; cmp al, [esi]; and esi, 3
 const e0 = (s.eip - entryOffset) | 0;
 const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
@@ -11,7 +11,7 @@ x: for (;;) {
 switch (pc) {
 case 0:
 // block at 0
-if (ic + 10 > lim) { s.eip = (e0 + 0) | 0; break x; }
+if (ic + 14 > lim) { s.eip = (e0 + 0) | 0; break x; }
 // rol (167)
 r3 = (r3 << 5) | (r3 >>> 27);
 // add (3)
@@ -42,8 +42,18 @@ if (c.codeWrites !== w0) { s.eip = (e0 + 22) | 0; n = 8; break x; }
 // cmp (143)
 fa = r7; fb = r6; fv = (fa - fb) | 0;
 fo = 3;
-ic += 10;
-s.eip = (e0 + 26) | 0; break x;
+// add (1)
+{ const v = ((r3 & 255) + ((r2 >> 8) & 255)) & 255; r3 = (r3 & -256) | v; }
+// sub (103)
+fa = r3; fb = r1; fv = (fa - fb) | 0; r3 = fv;
+// cmp (145)
+kk = 780;
+{ const v = (L = (r6) | 0, e = (L + T[L >>> 12]) >>> 0, e < NB ? B[e] : M.read8(L, false)); }
+// and (99)
+fv = r6 & 3; r6 = fv;
+fo = 5;
+ic += 14;
+s.eip = (e0 + 35) | 0; break x;
 default: break x;
 }
 }

@@ -35,7 +35,7 @@ r0 = r[0]; r1 = r[1]; r2 = r[2]; r3 = r[3]; r6 = r[6]; q = 1;
 if (c.codeWrites !== w0) { s.eip = (e0 + 9) | 0; n = 2; break x; }
 // xor (125)
 kk = 258;
-fa = (r3 & 255); fb = (L = (r6 + 1) | 0, e = (L + T[L >>> 12]) >>> 0, e < NB ? B[e] : M.read8(L, false)); fv = X.alu(s, 6, fa, fb, 8); r3 = (r3 & -256) | fv;
+{ const v = ((r3 & 255) ^ (L = (r6 + 1) | 0, e = (L + T[L >>> 12]) >>> 0, e < NB ? B[e] : M.read8(L, false))) & 255; r3 = (r3 & -256) | v; }
 // shr (228)
 fa = r1; fb = 1; fv = (fa >>> 1) | 0; r1 = fv;
 fo = 9;
