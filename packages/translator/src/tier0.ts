@@ -154,6 +154,8 @@ export class Tier0 {
   private blockHistoryCount = 0;
   /** The instruction budget's end in the current burst: a looping block stops before it. */
   blockEnd = 0;
+  /** The region entry running now (for fault bookkeeping). */
+  private runningBlock: Block | null = null;
   /** Set while an external interrupt is being delivered, for the trace's `kind`. */
   private injecting = false;
 
@@ -357,11 +359,6 @@ export class Tier0 {
     let prev: Block | null = null;
     // A fault while fetching counts as a retired instruction, as in `burst`.
     let fetching = false;
-    // Whether a region is running (a fault then counts its instruction), and the statistics.
-    let running = false;
-    let runs = 0;
-    let translated = 0;
-    let chained = 0;
     try {
       while (this.instructions < end) {
         this.startEip = s.eip;
@@ -404,13 +401,13 @@ export class Tier0 {
         prev = null;
         // Run it, then follow links from entry to entry without going through the lookup.
         for (;;) {
-          running = true;
+          this.runningBlock = b;
           this.blockHistory[this.blockHistoryCount++ & 15] = s.eip;
           const before = this.instructions;
           const remode = b.fn(this, s, s.regs, b.ins, b.handlers, BLOCK_HELPERS, b.entry, b.entryOffset);
-          running = false;
-          runs++;
-          translated += this.instructions - before;
+          this.runningBlock = null;
+          jit.stats.blockRuns++;
+          jit.stats.instructionsTranslated += this.instructions - before;
           if (!this.goesOn()) return;
           if (remode !== 0) {
             mode = jit.modeKey(s);
@@ -426,23 +423,19 @@ export class Tier0 {
             prev = b;
             break;
           }
-          chained++;
+          jit.stats.chained++;
           b = next;
         }
       }
     } catch (e) {
       if (e !== FAULT) throw e;
-      if (running) {
+      if (this.runningBlock !== null) {
         // The region counted the instructions it retired before the faulting one, which counts
         // as retired too.
+        this.runningBlock = null;
         this.instructions++;
       } else if (fetching) this.instructions++;
       this.fault();
-    } finally {
-      // Statistics are kept in locals while the burst runs (no field updates per region call).
-      jit.stats.blockRuns += runs;
-      jit.stats.instructionsTranslated += translated;
-      jit.stats.chained += chained;
     }
   }
 
