@@ -59,6 +59,20 @@ export const LazyOp = {
 } as const;
 export type LazyOp = (typeof LazyOp)[keyof typeof LazyOp];
 
+/**
+ * Whether segment `seg` is flat data: present, a data segment, expand-up, base 0 and a 4 GiB
+ * limit, and writable when `write`, so an offset in it is the linear address and no access
+ * through it faults on the segment. Tier 1's mode key and tier 0's REP runs both ask this.
+ */
+export function isFlatDataSegment(s: CpuState, seg: number, write: boolean): boolean {
+  const acc = s.segAccess[seg] ?? 0;
+  return (
+    (s.segBase[seg] ?? 0) === 0 &&
+    (s.segLimit[seg] ?? 0) === 0xffffffff &&
+    (write ? (acc & 0x9e) === 0x92 : (acc & 0x9c) === 0x90)
+  );
+}
+
 /** The descriptor cache of one segment register (SDM vol. 3 §3.4.3, "hidden part"). */
 export interface SegmentCache {
   selector: number;

@@ -18,7 +18,7 @@ import {
   setStatus,
   shift,
 } from './alu';
-import { type CpuState, Eflags, Reg, Seg } from './cpu-state';
+import { Eflags, isFlatDataSegment, Reg, Seg } from './cpu-state';
 import { raise, Vector } from './fault';
 import { MMX_HANDLERS } from './mmx';
 import { switchTask } from './task-switch';
@@ -921,16 +921,6 @@ const aad: Handler = (c, ins) => {
 const STRING_BURST = 4096;
 const StrOp = { movs: 0, cmps: 1, stos: 2, lods: 3, scas: 4, ins: 5, outs: 6 } as const;
 
-/** A present, expand-up data segment at base 0 with a 4 GiB limit (writable when `write`). */
-function flatSegment(s: CpuState, seg: number, write: boolean): boolean {
-  const acc = s.segAccess[seg] ?? 0;
-  return (
-    (s.segBase[seg] ?? 0) === 0 &&
-    (s.segLimit[seg] ?? 0) === 0xffffffff &&
-    (write ? (acc & 0x9e) === 0x92 : (acc & 0x9c) === 0x90)
-  );
-}
-
 /**
  * REP MOVS/STOS forward through flat segments in protected mode, a run of elements at a time:
  * the elements up to the next page end of the destination (and source), the remaining count or
@@ -950,7 +940,8 @@ function repRun(c: Tier0, op: number, size: number, srcSeg: number, left: number
   if (op === StrOp.movs) k = Math.min(k, ((4096 - (si & 4095)) / size) | 0);
   // Runs that wrap around 4 GiB go the slow way.
   if (k < 2 || (di >>> 0) + k * size > 0x1_0000_0000 || (si >>> 0) + k * size > 0x1_0000_0000) return 0;
-  if (!flatSegment(s, Seg.es, true) || (op === StrOp.movs && !flatSegment(s, srcSeg, false))) return 0;
+  if (!isFlatDataSegment(s, Seg.es, true) || (op === StrOp.movs && !isFlatDataSegment(s, srcSeg, false)))
+    return 0;
   const mmu = c.mmu;
   const ram = mmu.ram;
   const u = s.cpl === 3;

@@ -10,8 +10,7 @@ import {
   PrefixBit,
 } from '@ringzero/decoder';
 import { alu, imul2, neg, shift } from './alu';
-import type { CpuState } from './cpu-state';
-import { LazyOp } from './cpu-state';
+import { type CpuState, isFlatDataSegment, LazyOp, Seg } from './cpu-state';
 import { HANDLERS, type Handler } from './handlers';
 import { CLASS_OF, Sensitivity } from './policy';
 import type { Tier0 } from './tier0';
@@ -191,15 +190,9 @@ export interface Tier1Stats {
   compileMs: number;
 }
 
-/** A present, writable, expand-up data segment at base 0 with a 4 GiB limit (32-bit if SS). */
+/** A flat writable data segment (`isFlatDataSegment`), and 32-bit if it is SS. */
 function isFlatData(s: CpuState, seg: number): boolean {
-  const acc = s.segAccess[seg] ?? 0;
-  return (
-    (s.segBase[seg] ?? 0) === 0 &&
-    (s.segLimit[seg] ?? 0) === 0xffffffff &&
-    (acc & 0x9e) === 0x92 && // present, data, writable, not expand-down
-    (seg !== 2 || (acc & 0x4000) !== 0) // a 32-bit stack
-  );
+  return isFlatDataSegment(s, seg, true) && (seg !== Seg.ss || ((s.segAccess[seg] ?? 0) & 0x4000) !== 0);
 }
 
 /** Translation cache and compiler. Owned by a `Tier0` (`new Tier0({ jit: true })`). */
