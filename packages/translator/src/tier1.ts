@@ -29,8 +29,14 @@ import { emitTemplate, isTemplateJcc } from './tier1-templates';
  * semantics have one source of truth. See the package README for the design.
  */
 
-/** Longest basic block, in instructions (at most 64: a region's fault index packs the position in its block in 6 bits). */
+/** Longest basic block, in instructions. */
 export const MAX_BLOCK = 64;
+/**
+ * A region's fault index `kk` is the instruction's index in the region shifted by this, ORed
+ * with its position in its block (below `MAX_BLOCK`).
+ */
+const FAULT_INDEX_SHIFT = 6;
+if (MAX_BLOCK > 1 << FAULT_INDEX_SHIFT) throw new Error('tier 1: MAX_BLOCK does not fit the fault index');
 /** Most instructions in one region. */
 export const MAX_REGION = 128;
 /** Executions of an address in tier 0 before it is translated. */
@@ -506,13 +512,12 @@ const REG_ASSIGN = /\br([0-7]) =(?!=)/g;
  *   handler or helper that reads or writes flags, a condition the locals cannot answer, the exit
  *   and exceptions (`fo` holds the pending lazy operation at run time, 0 when the state is
  *   current). Flags overwritten before they are needed are never stored.
- * - Per instruction that can fault: `kk` = its index in the region × 64 + its index in its block
- *   (`MAX_BLOCK` is 64),
- *   from which the exception path sets `c.startEip` (the instruction's page offset is
- *   `I[kk].ip & 4095`) and counts the retired instructions; handler calls also set
- *   `c.startEip` before the call. After any instruction that may store, a check that no write hit translated code
- *   (then the region is left at the next instruction, so a write into the running code takes
- *   effect as on hardware).
+ * - Per instruction that can fault: `kk`, its index in the region and its position in its block
+ *   (`FAULT_INDEX_SHIFT`), from which the exception path sets `c.startEip` (the instruction's
+ *   page offset is `I[index].ip & 4095`) and counts the retired instructions; handler calls also
+ *   set `c.startEip` before the call. After any instruction that may store, a check that no
+ *   write hit translated code (then the region is left at the next instruction, so a write into
+ *   the running code takes effect as on hardware).
  * - Every exit goes through one epilogue (`break x`), which stores registers and flags and counts
  *   the retired instructions (`ic` for the finished blocks, `n` in the current one).
  */
@@ -566,31 +571,26 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
       if (comments) body.push(`// ${i.mnemonic} (${int(i.code)})`);
       // What can fault records its index (the catch finds EIP and the count from it); a handler
       // also gets `startEip` (string instructions and x87 read it).
-      const at = int(index * 64 + j);
+      const at = int((index << FAULT_INDEX_SHIFT) | j);
       if (t === undefined) body.push(`c.startEip = (e0 + ${int(off)}) | 0; kk = ${at};`);
       else if (t.mayFault) body.push(`kk = ${at};`);
-      if (sensitive) {
-        // Through tier 0 with the policy's decision; the region is left after it when that
-        // ends the run (an exit to the VMM, a stop request, a trap). The retired-instruction count is current for it, this one included, as in tier 0
-        // (RDTSC reads virtual time from it); `ic` and `lim` move by what was added.
+      if (t === undefined) {
+        // Tier 0 runs it on the CpuState: registers and flags go there first, and registers
+        // come back after (it may change any of them). While it runs, the state's registers are
+        // the current ones (`q = 0`): a REP string instruction that faults mid-way leaves them
+        // at the faulting iteration. A sensitive instruction goes through the policy's decision
+        // (`execSensitive`) with the retired-instruction count brought up to date first, this
+        // one included, as in tier 0 (RDTSC reads virtual time from it; `ic` and `lim` move by
+        // what was added), and the region is left after it when that ends the run (an exit to
+        // the VMM, a stop request, a trap).
         flush();
+        body.push(`s.eip = ${nextEip};`);
+        if (sensitive) body.push(`rt = ic + ${int(j + 1)}; c.instructions += rt; ic -= rt; lim -= rt;`);
         body.push(
-          `s.eip = ${nextEip};`,
-          `rt = ic + ${int(j + 1)}; c.instructions += rt; ic -= rt; lim -= rt;`,
           '/*store*/ q = 0;',
-          `if (!c.execSensitive(I[${int(index)}])) { /*load*/ q = 1; n = ${int(j + 1)}; break x; }`,
-          '/*load*/ q = 1;',
-        );
-      } else if (t === undefined) {
-        // The handler works on the CpuState: registers and flags go there first, and registers
-        // come back after (the handler may change any of them). While it runs, the state's
-        // registers are the current ones (`q = 0`): a REP string instruction that faults
-        // mid-way leaves them at the faulting iteration.
-        flush();
-        body.push(
-          `s.eip = ${nextEip};`,
-          '/*store*/ q = 0;',
-          `H[${int(index)}](c, I[${int(index)}]);`,
+          sensitive
+            ? `if (!c.execSensitive(I[${int(index)}])) { /*load*/ q = 1; n = ${int(j + 1)}; break x; }`
+            : `H[${int(index)}](c, I[${int(index)}]);`,
           '/*load*/ q = 1;',
         );
       } else {
@@ -662,7 +662,7 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
     'default: break x;',
     '}',
     '}',
-    `} catch (z) { if (q !== 0) { ${store} } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk >> 6].ip & 4095)) | 0; c.instructions += ic + (kk & 63); throw z; }`,
+    `} catch (z) { if (q !== 0) { ${store} } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk >> ${FAULT_INDEX_SHIFT}].ip & 4095)) | 0; c.instructions += ic + (kk & ${(1 << FAULT_INDEX_SHIFT) - 1}); throw z; }`,
     `${store} if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);`,
     'c.instructions += ic + n;',
     'return rv;',
