@@ -14,7 +14,7 @@ import { ALU_NAMES, CC_NAMES, SHIFT_NAMES } from './handlers';
  * - `r0`…`r7`: the guest's EAX…EDI, held in locals for the whole block;
  * - `fa`, `fb`, `fv`: operands and 32-bit result of the last flag-setting operation whose flags
  *   have not been written to the `CpuState` yet (`deferred`);
- * - `L`, `e`, `P`: scratch for the inlined TLB hit path (`rd`, `wr`, `rmw32`);
+ * - `L`, `e`: scratch for the inlined TLB hit path (`rd`, `wr`, `rmw32`);
  * - `M` (the MMU), `T` and `TW` (its `tlbRead` and `tlbWrite`), `B`, `W`, `D` (RAM as bytes,
  *   words, dwords) and `NB`, `NW`, `ND` (their lengths);
  * - `s` (the `CpuState`), `c` (the `Tier0`), `X` (shared semantics: `BlockHelpers`).
@@ -306,14 +306,15 @@ export function wr(bits: number, addr: string, value: string, u: string): string
 }
 
 /**
- * A read-modify-write of the dword at `addr`: `fa` is the old value, `compute` sets `fv`, which
- * is stored. A write hit implies the read right; the slow way checks the write first (#PF before
+ * A read-modify-write of the dword at `addr`: `fa` is the old value, `compute` (which uses only
+ * `fa`, `fb`, `fv`, registers and constants, so `e` still indexes the dword) sets `fv`, which is
+ * stored. A write hit implies the read right; the slow way checks the write first (#PF before
  * anything changes), as tier 0 does.
  */
 function rmw32(addr: string, u: string, compute: string): string {
   return (
     `L = ${addr}; ${index('TW', 32, u)}; ` +
-    `if (e < ND) { P = e; fa = D[P]; ${compute} D[P] = fv; } ` +
+    `if (e < ND) { fa = D[e]; ${compute} D[e] = fv; } ` +
     `else { M.probeWrite(L, 4, ${u}); fa = M.read32(L, ${u}); ${compute} M.write32(L, fv, ${u}); }`
   );
 }
@@ -334,16 +335,18 @@ function viaState(code: string, mayFault = false): Template {
  * unless the operation only compares. Returns the code and the deferred op.
  */
 function aluCode(op: number, a: string, b: string, dst: string | undefined): { code: string; lazy: LazyOp } {
+  // A read-modify-write passes the old value already in `fa`.
+  const load = a === 'fa' ? '' : `fa = ${a}; `;
   let code: string;
   let lazy: LazyOp;
   switch (op) {
     case AluOp.add:
-      code = `fa = ${a}; fb = ${b}; fv = (fa + fb) | 0;`;
+      code = `${load}fb = ${b}; fv = (fa + fb) | 0;`;
       lazy = LazyOp.add;
       break;
     case AluOp.sub:
     case AluOp.cmp:
-      code = `fa = ${a}; fb = ${b}; fv = (fa - fb) | 0;`;
+      code = `${load}fb = ${b}; fv = (fa - fb) | 0;`;
       lazy = LazyOp.sub;
       break;
     case AluOp.or:
@@ -568,27 +571,29 @@ export function emitTemplate(
 
   // SHL/SAL, SHR and SAR of an 8- or 16-bit register by 1 or an immediate: the result and the
   // lazy flags of tier 0's `shift` computed inline (the flags go to the state at that width).
-  const small = SHIFT_NAMES[m];
-  const smallLazy = small === undefined ? undefined : LAZY_SHIFT[small];
-  if (smallLazy !== undefined && o0 === OpKind.register && o1 !== OpKind.register) {
+  // The shift or rotate, its lazy operation (SHL/SAL, SHR, SAR) and a count that is not CL
+  // (masked to 5 bits), for these templates and the 32-bit ones below.
+  const sh = SHIFT_NAMES[m];
+  const lazyShift = sh === undefined ? undefined : LAZY_SHIFT[sh];
+  const k = o1 === OpKind.immediate ? i.immediate & 31 : 1;
+  if (lazyShift !== undefined && o0 === OpKind.register && o1 !== OpKind.register) {
     const id = i.op0Register;
     const bits = id >= Register.al && id <= Register.bh ? 8 : id >= Register.ax && id <= Register.di ? 16 : 0;
     const a = readSmallReg(id);
-    const k = o1 === OpKind.immediate ? i.immediate & 31 : 1;
     if (bits !== 0 && a !== undefined) {
       if (k === 0) return plain('');
       const mask = n(bits === 8 ? 255 : 65535);
-      const sh = n(32 - bits);
+      const ext = n(32 - bits);
       const v =
-        smallLazy === LazyOp.shl
+        lazyShift === LazyOp.shl
           ? `(fa << ${n(k)}) & ${mask}`
-          : smallLazy === LazyOp.shr
+          : lazyShift === LazyOp.shr
             ? `fa >>> ${n(k)}`
-            : `(((fa << ${sh}) >> ${sh}) >> ${n(k)}) & ${mask}`;
+            : `(((fa << ${ext}) >> ${ext}) >> ${n(k)}) & ${mask}`;
       const w = bits === 8 ? writeByteReg(id, 'fv') : writeWordReg(id, 'fv');
       if (w !== undefined)
         return viaState(
-          `fa = ${a}; fv = ${v}; s.setLazy(${n(smallLazy)}, fa, ${n(k)}, fv, ${n(bits)}); ${w}`,
+          `fa = ${a}; fv = ${v}; s.setLazy(${n(lazyShift)}, fa, ${n(k)}, fv, ${n(bits)}); ${w}`,
         );
     }
   }
@@ -679,13 +684,10 @@ export function emitTemplate(
   // operand in `fa`, the count in `fb`). A count of 0 changes nothing, flags included: with an
   // immediate that is known here; with CL the flags become pending only when the count is not
   // 0, which `fo` records at run time.
-  const sh = SHIFT_NAMES[m];
-  const lazyShift = sh === undefined ? undefined : LAZY_SHIFT[sh];
   if (lazyShift !== undefined && o0 === OpKind.register && d >= 0) {
     const r = `r${n(d)}`;
     const op = lazyShift === LazyOp.shl ? '<<' : lazyShift === LazyOp.shr ? '>>>' : '>>';
     if (o1 !== OpKind.register) {
-      const k = o1 === OpKind.immediate ? i.immediate & 31 : 1;
       if (k === 0) return plain('');
       return deferred(`fa = ${r}; fb = ${n(k)}; fv = (fa ${op} ${n(k)}) | 0; ${r} = fv;`, lazyShift);
     }
@@ -705,7 +707,6 @@ export function emitTemplate(
     if (o1 === OpKind.register) {
       return plain(`{ const k = r1 & 31; ${r} = (${r} ${toward} k) | (${r} ${back} ((32 - k) & 31)); }`);
     }
-    const k = o1 === OpKind.immediate ? i.immediate & 31 : 1;
     return plain(k === 0 ? '' : `${r} = (${r} ${toward} ${n(k)}) | (${r} ${back} ${n(32 - k)});`);
   }
   // Rotates of a 32-bit register by 1, an immediate or CL: tier 0's `shift`, called directly

@@ -4,7 +4,7 @@ const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
 const M = c.mmu, T = M.tlbRead, TW = M.tlbWrite, B = M.ram, W = M.ram16, D = M.ram32, NB = M.ramBytes, NW = M.ramWords, ND = M.ramDwords;
 let r0 = r[0], r1 = r[1], r5 = r[5], r6 = r[6], r7 = r[7];
-let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, P = 0, rt = 0;
+let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, rt = 0;
 s.interruptShadow = false;
 try {
 x: for (;;) {
@@ -21,7 +21,7 @@ L = (r7) | 0; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < N
 if (c.codeWrites !== w0) { s.eip = (e0 + 6) | 0; n = 2; break x; }
 // add (19)
 kk = 130;
-L = (r5 + -4) | 0; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) { P = e; fa = D[P]; fa = fa; fb = 3; fv = (fa + fb) | 0; D[P] = fv; } else { M.probeWrite(L, 4, false); fa = M.read32(L, false); fa = fa; fb = 3; fv = (fa + fb) | 0; M.write32(L, fv, false); }
+L = (r5 + -4) | 0; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) { fa = D[e]; fb = 3; fv = (fa + fb) | 0; D[e] = fv; } else { M.probeWrite(L, 4, false); fa = M.read32(L, false); fb = 3; fv = (fa + fb) | 0; M.write32(L, fv, false); }
 fo = 1;
 if (c.codeWrites !== w0) { s.eip = (e0 + 10) | 0; n = 3; break x; }
 // cmp (153)
