@@ -141,14 +141,6 @@ export class Tier0 {
   private fetchSlot = 0;
   /** EIP's wrap mask for the code size `fetch` found (0xFFFF for 16-bit code, else -1). */
   private fetchMask = -1;
-  /**
-   * The last paged fetch's linear page, physical frame, privilege and `Mmu.epoch`: the next
-   * fetch from that page reuses the translation while no TLB entry was dropped or replaced.
-   */
-  private fetchPage = -1;
-  private fetchFrame = 0;
-  private fetchUser = false;
-  private fetchEpoch = -1;
   /** Entry EIPs of the last 16 blocks tier 1 ran, oldest overwritten first (`recentBlocks()`). */
   private readonly blockHistory = new Int32Array(16);
   private blockHistoryCount = 0;
@@ -599,22 +591,8 @@ export class Tier0 {
     const linear = ((s.segBase[Seg.cs] ?? 0) + eip) | 0;
     const user = s.cpl === 3;
     if ((s.dr[7] ?? 0) & 0xff) this.checkBreakpoints(linear);
-    let phys: number;
-    if ((cr0 & 0x80000000) === 0) phys = (linear & this.mmu.a20Mask) >>> 0;
-    else if (
-      linear >>> 12 === this.fetchPage &&
-      user === this.fetchUser &&
-      this.mmu.epoch === this.fetchEpoch
-    ) {
-      // The page of the last fetch, with no TLB change since: the same translation.
-      phys = (this.fetchFrame | (linear & 4095)) >>> 0;
-    } else {
-      phys = this.mmu.translate(linear, false, user);
-      this.fetchPage = linear >>> 12;
-      this.fetchFrame = phys & ~4095;
-      this.fetchUser = user;
-      this.fetchEpoch = this.mmu.epoch;
-    }
+    const phys =
+      cr0 & 0x80000000 ? this.mmu.translate(linear, false, user) : (linear & this.mmu.a20Mask) >>> 0;
     const slot = phys & ICACHE_MASK;
     this.fetchSlot = slot;
     this.fetchMask = bits === 16 ? 0xffff : -1;
