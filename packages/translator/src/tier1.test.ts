@@ -236,7 +236,7 @@ describe('tier 1', () => {
     expectSameState(t0, t1);
   });
 
-  it('ROL/ROR and IMUL whose flags the next instruction overwrites, or that a reader sees, agree with tier 0', () => {
+  it('ROL/ROR, IMUL and byte ALU whose flags the next instruction overwrites, or that a reader sees, agree with tier 0', () => {
     const { t0, t1 } = both(
       program(`
         mov ecx, 3000
