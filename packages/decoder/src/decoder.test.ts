@@ -3,7 +3,7 @@ import { Decoder, decode } from './decoder';
 import { formatAtt, formatIntel } from './format';
 import { Code } from './generated/tables';
 import { flowControl, formInfo, Instruction, PrefixBit, privilege } from './instruction';
-import { Flag, FlowControl, InvalidReason, MemSize, OpKind, Privilege } from './kinds';
+import { Flag, FlowControl, InvalidReason, MemSize, OpAccess, OpKind, Privilege } from './kinds';
 import { Register } from './registers';
 
 const b = (...x: number[]) => new Uint8Array(x);
@@ -157,6 +157,69 @@ describe('Decoder', () => {
     expect(flowControl(Code.retnd)).toBe(FlowControl.return);
     expect(flowControl(Code.hlt)).toBe(FlowControl.halt);
     expect(formInfo(Code.cmovne_r32_rm32).cpuidFeature).toBe('cmov');
+  });
+
+  it('decodes SERIALIZE and AMD MONITORX/MWAITX (0F 01 E8, FA, FB) in every mode, at any CPL, without 66/F2', () => {
+    for (const mode of [16, 32, 64] as const) {
+      const s = decode(b(0x0f, 0x01, 0xe8), 0, mode);
+      expect(s.code).toBe(Code.serialize);
+      expect(s.length).toBe(3);
+      expect(decode(b(0x0f, 0x01, 0xfb), 0, mode).code).toBe(Code.mwaitx);
+      expect(decode(b(0x66, 0x0f, 0x01, 0xe8), 0, mode).invalidReasonName).toBe('undefined opcode');
+      expect(decode(b(0xf2, 0x0f, 0x01, 0xfa), 0, mode).invalid).toBe(true);
+      expect(decode(b(0xf0, 0x0f, 0x01, 0xfb), 0, mode).invalidReasonName).toBe('lock not allowed');
+    }
+    // F3 0F 01 E8 stays SETSSBSY; MONITORX's form follows the address size, as MONITOR's does.
+    expect(decode(b(0xf3, 0x0f, 0x01, 0xe8), 0, 32).code).toBe(Code.setssbsy);
+    expect(decode(b(0x0f, 0x01, 0xfa), 0, 16).code).toBe(Code.monitorxw);
+    expect(decode(b(0x0f, 0x01, 0xfa), 0, 32).code).toBe(Code.monitorxd);
+    expect(decode(b(0x67, 0x0f, 0x01, 0xfa), 0, 32).code).toBe(Code.monitorxw);
+    expect(decode(b(0x0f, 0x01, 0xfa), 0, 64).code).toBe(Code.monitorxq);
+    expect(decode(b(0x67, 0x0f, 0x01, 0xfa), 0, 64).code).toBe(Code.monitorxd);
+    for (const c of [Code.serialize, Code.monitorxd, Code.mwaitx]) {
+      expect(privilege(c)).toBe(Privilege.none);
+      expect(flowControl(c)).toBe(FlowControl.next);
+      expect(formInfo(c).flagsWritten | formInfo(c).flagsCleared).toBe(0);
+    }
+    expect(formInfo(Code.serialize).cpuidFeature).toBe('serialize');
+    expect(formInfo(Code.mwaitx).cpuidFeature).toBe('monitorx');
+  });
+
+  it('decodes WAITPKG: TPAUSE (66), UMONITOR (F3) and UMWAIT (F2) 0F AE /6 with a register operand (SDM Vol. 2B)', () => {
+    const tp = decode(b(0x66, 0x0f, 0xae, 0xf5), 0, 32);
+    expect(tp.code).toBe(Code.tpause_r32);
+    expect(tp.op0Register).toBe(Register.ebp);
+    // The 66 is the mandatory prefix, not an operand-size override: still r32 in 16-bit mode.
+    expect(decode(b(0x66, 0x0f, 0xae, 0xf5), 0, 16).op0Register).toBe(Register.ebp);
+    expect(decode(b(0x66, 0x41, 0x0f, 0xae, 0xf5), 0, 64).op0Register).toBe(Register.r8d + 5);
+    expect(decode(b(0x66, 0x48, 0x0f, 0xae, 0xf5), 0, 64).code).toBe(Code.tpause_r64);
+    expect(decode(b(0xf2, 0x49, 0x0f, 0xae, 0xf5), 0, 64).op0Register).toBe(Register.r8 + 5);
+    expect(decode(b(0xf2, 0x0f, 0xae, 0xf5), 0, 32).code).toBe(Code.umwait_r32);
+    // UMONITOR's register is an address: its width is the address size.
+    expect(decode(b(0xf3, 0x0f, 0xae, 0xf5), 0, 16).op0Register).toBe(Register.bp);
+    expect(decode(b(0xf3, 0x0f, 0xae, 0xf5), 0, 32).op0Register).toBe(Register.ebp);
+    expect(decode(b(0x67, 0xf3, 0x0f, 0xae, 0xf5), 0, 32).code).toBe(Code.umonitor_r16);
+    expect(decode(b(0xf3, 0x48, 0x0f, 0xae, 0xf5), 0, 64).op0Register).toBe(Register.rbp);
+    expect(decode(b(0x67, 0xf3, 0x0f, 0xae, 0xf5), 0, 64).op0Register).toBe(Register.ebp);
+    // The memory forms of the same opcode are other instructions (CLRSSBSY) or not ours (CLWB).
+    expect(decode(b(0xf3, 0x0f, 0xae, 0x30), 0, 32).code).toBe(Code.clrssbsy_m64);
+    expect(decode(b(0xf0, 0x66, 0x0f, 0xae, 0xf5), 0, 32).invalidReasonName).toBe('lock not allowed');
+    const oszap = Flag.of | Flag.sf | Flag.zf | Flag.af | Flag.pf;
+    for (const c of [Code.tpause_r32, Code.tpause_r64, Code.umwait_r32, Code.umwait_r64]) {
+      const f = formInfo(c);
+      expect(f.flagsWritten).toBe(Flag.cf);
+      expect(f.flagsCleared).toBe(oszap);
+      expect(f.flagsRead | f.flagsSet | f.flagsUndefined).toBe(0);
+    }
+    for (const c of [Code.tpause_r32, Code.umonitor_r16, Code.umonitor_r64, Code.umwait_r64]) {
+      const f = formInfo(c);
+      expect(f.privilege).toBe(Privilege.none);
+      expect(f.cpuidFeature).toBe('waitpkg');
+      expect(f.operandAccess).toEqual([OpAccess.read]);
+      expect(f.flowControl).toBe(FlowControl.next);
+    }
+    expect(formInfo(Code.umonitor_r32).flagsWritten | formInfo(Code.umonitor_r32).flagsCleared).toBe(0);
+    expect(formatIntel(tp)).toBe('tpause ebp');
   });
 
   it('decodeOut refills one Instruction without leaking fields from the previous one', () => {

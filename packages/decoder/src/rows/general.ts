@@ -688,6 +688,14 @@ export const generalRows: readonly Row[] = [
   ['invlpgad', 'invlpga', '0F 01 DF a32', '', '', 'cpl0 cpu:svm'],
   ['invlpgaq', 'invlpga', '0F 01 DF a64', '', '', 'cpl0 cpu:svm'],
   ['swapgs', 'swapgs', '0F 01 F8 x64', '', '', 'cpl0'],
+  // SERIALIZE (SDM Vol. 2B SERIALIZE): any CPL, no flags.
+  ['serialize', 'serialize', 'pNP 0F 01 E8', '', '', 'cpu:serialize'],
+  // AMD's MONITORX/MWAITX (AMD64 APM Vol. 3): MONITOR/MWAIT usable at any CPL; the monitored
+  // address is DS:rAX at the address size, like MONITOR's.
+  ['monitorxw', 'monitorx', 'pNP 0F 01 FA a16', '', '', 'cpu:monitorx'],
+  ['monitorxd', 'monitorx', 'pNP 0F 01 FA a32', '', '', 'cpu:monitorx'],
+  ['monitorxq', 'monitorx', 'pNP 0F 01 FA a64', '', '', 'cpu:monitorx'],
+  ['mwaitx', 'mwaitx', 'pNP 0F 01 FB', '', '', 'cpu:monitorx'],
   ['lar_r16_rm16', 'lar', '0F 02 /r o16', 'r16 rm16', 'w:z', 'rw:cr'],
   ['lar_r32_r32m16', 'lar', '0F 02 /r o32', 'r32 r32m16', 'w:z', 'rw:cr'],
   ['lar_r64_r64m16', 'lar', '0F 02 /r o64', 'r64 r64m16', 'w:z', 'rw:cr'],
@@ -724,6 +732,17 @@ export const generalRows: readonly Row[] = [
   ['wrfsbase_r64', 'wrfsbase', 'pF3 0F AE /2 x64 o64', 'rr64', '', 'rw:r cpu:fsgsbase'],
   ['wrgsbase_r32', 'wrgsbase', 'pF3 0F AE /3 x64 o32', 'rr32', '', 'rw:r cpu:fsgsbase'],
   ['wrgsbase_r64', 'wrgsbase', 'pF3 0F AE /3 x64 o64', 'rr64', '', 'rw:r cpu:fsgsbase'],
+  // WAITPKG (SDM Vol. 2B TPAUSE, UMONITOR, UMWAIT): any CPL, register operand only (the memory
+  // forms of 66/F3 0F AE /6 are CLWB and CLRSSBSY). TPAUSE and UMWAIT report in CF whether the
+  // deadline in EDX:EAX expired and clear OF, SF, ZF, AF and PF; UMONITOR's register holds the
+  // address to monitor, so its size is the address size.
+  ['tpause_r32', 'tpause', 'p66 0F AE /6 norexw', 'rr32', 'w:c c:oszap', 'rw:r cpu:waitpkg'],
+  ['tpause_r64', 'tpause', 'p66 0F AE /6 rexw x64', 'rr64', 'w:c c:oszap', 'rw:r cpu:waitpkg'],
+  ['umonitor_r16', 'umonitor', 'pF3 0F AE /6 a16', 'rr16', '', 'rw:r cpu:waitpkg'],
+  ['umonitor_r32', 'umonitor', 'pF3 0F AE /6 a32', 'rr32', '', 'rw:r cpu:waitpkg'],
+  ['umonitor_r64', 'umonitor', 'pF3 0F AE /6 a64', 'rr64', '', 'rw:r cpu:waitpkg'],
+  ['umwait_r32', 'umwait', 'pF2 0F AE /6 norexw', 'rr32', 'w:c c:oszap', 'rw:r cpu:waitpkg'],
+  ['umwait_r64', 'umwait', 'pF2 0F AE /6 rexw x64', 'rr64', 'w:c c:oszap', 'rw:r cpu:waitpkg'],
   ['movbe_r16_m16', 'movbe', 'pNR 0F 38 F0 /r o16', 'r16 m16', '', 'rw:wr cpu:movbe'],
   ['movbe_r32_m32', 'movbe', 'pNR 0F 38 F0 /r o32', 'r32 m32', '', 'rw:wr cpu:movbe'],
   ['movbe_r64_m64', 'movbe', 'pNR 0F 38 F0 /r o64', 'r64 m64', '', 'rw:wr cpu:movbe'],
