@@ -376,6 +376,55 @@ describe('Decoder', () => {
     );
   });
 
+  it('opmask registers are k0–k7: in 64-bit mode VEX.vvvv naming k8–k15 or VEX.R on ModRM.reg is a bad register, VEX.B on ModRM.r/m is ignored; outside 64-bit mode VEX.vvvv[3] is ignored (SDM Vol. 2 KADDW…KUNPCKBW: VEX.1vvv; §2.6.11.3 table 2-39)', () => {
+    // Every form with an opmask operand in VEX.vvvv: pp (0 NP, 1 66), W, opcode.
+    const forms: [string, number, number, number][] = [];
+    for (const [size, pp, w] of [
+      ['w', 0, 0],
+      ['b', 1, 0],
+      ['q', 0, 1],
+      ['d', 1, 1],
+    ] as const) {
+      for (const [mn, op] of [
+        ['kand', 0x41],
+        ['kandn', 0x42],
+        ['kor', 0x45],
+        ['kxnor', 0x46],
+        ['kxor', 0x47],
+        ['kadd', 0x4a],
+      ] as const)
+        forms.push([`${mn}${size}`, pp, w, op]);
+    }
+    forms.push(['kunpckbw', 1, 0, 0x4b], ['kunpckwd', 0, 0, 0x4b], ['kunpckdq', 0, 1, 0x4b]);
+    expect(forms).toHaveLength(27);
+    // C4 E1 (R, X, B clear; map 0F), W vvvv(inverted) L=1 pp, opcode, ModRM 11 110 011 (k6, k3).
+    const enc = (pp: number, w: number, op: number, k: number) =>
+      b(0xc4, 0xe1, (w << 7) | ((~k & 15) << 3) | 4 | pp, op, 0xf3);
+    for (const [mn, pp, w, op] of forms) {
+      const low = decode(enc(pp, w, op, 5), 0, 64);
+      expect([low.codeName, low.op0Register, low.op1Register, low.op2Register]).toEqual([
+        `vex_${mn}_kr_kr_kr`,
+        Register.k0 + 6,
+        Register.k0 + 5,
+        Register.k0 + 3,
+      ]);
+      const high = decode(enc(pp, w, op, 13), 0, 64);
+      expect([mn, high.invalidReason, high.length]).toEqual([mn, InvalidReason.badRegister, 5]);
+      // In 16/32-bit mode the top vvvv bit is ignored: k13 reads as k5.
+      for (const mode of [16, 32] as const) {
+        const legacy = decode(enc(pp, w, op, 13), 0, mode);
+        expect([legacy.codeName, legacy.op1Register]).toEqual([`vex_${mn}_kr_kr_kr`, Register.k0 + 5]);
+      }
+    }
+    // The 1M-case random run's case: ES, two-byte VEX with vvvv naming k13.
+    expect(decode(b(0x26, 0xc5, 0x94, 0x4a, 0xf3), 0, 64).invalidReason).toBe(InvalidReason.badRegister);
+    expect(formatIntel(decode(b(0x26, 0xc5, 0xd4, 0x4a, 0xf3), 0, 64))).toBe('kaddw k6, k5, k3');
+    // VEX.R with an opmask ModRM.reg is a bad register; VEX.B with an opmask ModRM.r/m is ignored.
+    expect(decode(b(0xc4, 0x61, 0x54, 0x4a, 0xf3), 0, 64).invalidReason).toBe(InvalidReason.badRegister);
+    expect(formatIntel(decode(b(0xc4, 0xc1, 0x54, 0x4a, 0xf3), 0, 64))).toBe('kaddw k6, k5, k3');
+    expect(formatIntel(decode(b(0xc4, 0xc1, 0x78, 0x44, 0xc1), 0, 64))).toBe('knotw k0, k1');
+  });
+
   it('VEX after a 66/F2/F3/REX prefix is invalid; VEX forms without rows and EVEX are unsupported with their length', () => {
     expect(decode(b(0x66, 0xc5, 0xf8, 0x77), 0, 32).invalid).toBe(true);
     const v = decode(b(0xc4, 0xe2, 0x71, 0x50, 0x44, 0x24, 0x08), 0, 64); // AVX-VNNI vpdpbusd (no row)

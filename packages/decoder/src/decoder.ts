@@ -941,6 +941,14 @@ export class Decoder {
               return;
             }
             break;
+          case OD.vvvvK:
+            // The opmask pages encode this operand as VEX.1vvv (SDM Vol. 2 KADDW, KANDW, …,
+            // KUNPCKBW): k8–k15 do not exist. vvvv is already three bits outside 64-bit mode.
+            if (vvvv > 7) {
+              this.invalid(out, off, p, InvalidReason.badRegister);
+              return;
+            }
+            break;
           default:
             break;
         }

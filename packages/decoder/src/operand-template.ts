@@ -189,9 +189,9 @@ function build(): void {
         case OD.vvvvR64:
           both(OpKind.register, Register.rax, F_VVVV);
           break;
-        // Opmask registers: three bits; VEX.R, VEX.B and VEX.vvvv[3] do not extend them.
+        // Opmask registers: k0–k7, three bits. In 64-bit mode a set VEX.R (ModRM.reg) or
+        // VEX.vvvv[3] names no register (checked as extras); VEX.B is ignored for ModRM.r/m.
         case OD.kr:
-          // VEX.R must be 0 for an opmask ModRM.reg (checked as an extra).
           both(OpKind.register, Register.k0, F_REG3);
           EXTRA[c * 4 + extras++] = k;
           break;
@@ -203,6 +203,7 @@ function build(): void {
           break;
         case OD.vvvvK:
           both(OpKind.register, Register.k0, F_VVVV3);
+          EXTRA[c * 4 + extras++] = k;
           break;
         // is4: the decoder reads imm8[7:4] (an extra) into the opcode-low field of the packed
         // operand word, which VEX forms do not otherwise use.
