@@ -339,6 +339,9 @@ export class Tier0 {
     const ram = this.mmu.bus.ram as Uint8Array;
     const blockAt = this.blockAt;
     const heat = this.heat;
+    const slots = this.slots;
+    const slotMode = this.slotMode;
+    const slotPhys = this.slotPhys;
     const mmu = this.mmu;
     const tlb = mmu.tlb;
     // Read once per burst (an imported constant is loaded through a module cell each time).
@@ -355,16 +358,31 @@ export class Tier0 {
       while (this.instructions < end) {
         this.startEip = s.eip;
         let b: Block | undefined;
+        // Physical address of EIP from the TLB, when it tells (`known`).
+        let phys = 0;
+        let known = false;
         if (mode >= 0) {
           const e = tlb[s.eip >>> 12] ?? 0;
           if ((e & ((mode & 1) !== 0 ? readUser : readSup)) !== 0) {
-            b = this.entryAt(((e & -4096) | (s.eip & 4095)) >>> 0, mode);
+            phys = (e & -4096) | (s.eip & 4095);
+            known = true;
+            b = this.entryAt(phys >>> 0, mode);
           }
         }
         if (b === undefined || this.instructions + b.count > end) {
-          fetching = true;
-          const ins = this.fetch();
-          fetching = false;
+          let ins: Instruction;
+          const hit = phys & ICACHE_MASK;
+          // A decoded instruction at that address: what `fetch` would return, without its checks
+          // (a tier-1 mode has a flat 32-bit code segment, so only breakpoints are left to check).
+          if (known && slotMode[hit] === 32 && slotPhys[hit] === phys && ((s.dr[7] ?? 0) & 0xff) === 0) {
+            ins = slots[hit] as Instruction;
+            this.fetchSlot = hit;
+            this.fetchMask = -1;
+          } else {
+            fetching = true;
+            ins = this.fetch();
+            fetching = false;
+          }
           b = undefined;
           if (mode >= 0) {
             const slot = this.fetchSlot;
