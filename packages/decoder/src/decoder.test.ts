@@ -25,6 +25,21 @@ describe('Decoder', () => {
     expect(decode(b(0x01, 0xce), 0, 16).code).toBe(Code.add_rm16_r16);
   });
 
+  it('outside 64-bit mode an unused VEX.vvvv must still be 1111b, while a used one drops its top bit', () => {
+    const at = (bytes: number[], bits: 16 | 32 | 64) => decode(Uint8Array.from(bytes), 0, bits);
+    for (const bits of [16, 32] as const) {
+      // 3-byte VEX with the stored vvvv 0111b: VZEROUPPER and VMOVAPS use no vvvv operand.
+      expect(at([0xc4, 0xe1, 0x38, 0x77], bits).invalid).toBe(true);
+      expect(at([0xc4, 0xe1, 0x38, 0x28, 0xc1], bits).invalid).toBe(true);
+      expect(at([0xc4, 0xe1, 0x78, 0x77], bits).mnemonic).toBe('vzeroupper');
+      expect(formatIntel(at([0xc4, 0xe1, 0x78, 0x28, 0xc1], bits))).toBe('vmovaps xmm0, xmm1');
+      // VADDPS takes its first source from vvvv: 0111b stored names register 8, which is xmm0 here.
+      expect(formatIntel(at([0xc4, 0xe1, 0x38, 0x58, 0xc1], bits))).toBe('vaddps xmm0, xmm0, xmm1');
+    }
+    expect(formatIntel(at([0xc4, 0xe1, 0x38, 0x58, 0xc1], 64))).toBe('vaddps xmm0, xmm8, xmm1');
+    expect(at([0xc4, 0xe1, 0x38, 0x77], 64).invalid).toBe(true);
+  });
+
   it('decodes SIB addressing with scale, index and disp8, and the SS default for EBP bases', () => {
     const i = decode(b(0x8b, 0x44, 0x8d, 0xf0), 0, 32);
     expect(i.op1Kind).toBe(OpKind.memory);

@@ -595,6 +595,8 @@ export class Decoder {
     /** VEX: VEX.L (-1 when not VEX-encoded) and the register in VEX.vvvv. */
     let vexL = -1;
     let vvvv = 0;
+    /** VEX.vvvv with its top bit also outside 64-bit mode (an unused field must be 1111b there too). */
+    let vvvvField = 0;
     let vexAt = 0;
     let vexEsc = 0;
 
@@ -652,6 +654,7 @@ export class Decoder {
           }
         }
         vvvv = (~b1 >> 3) & 15;
+        vvvvField = vvvv;
         if (mode !== 64) vvvv &= 7;
         vexL = (b1 >> 2) & 1;
         const pp = b1 & 3;
@@ -716,9 +719,11 @@ export class Decoder {
       }
     }
     const code = r >>> 4;
-    // A VEX form without a VEX.vvvv operand requires vvvv = 1111b (stored inverted: 0 here).
+    // A VEX form without a VEX.vvvv operand requires vvvv = 1111b (stored inverted: 0 here), all
+    // four bits in every mode (SDM Vol. 2A Figure 2-9: "1111 if unused"; only a register number
+    // drops the top bit outside 64-bit mode).
     const fast = this.codeFast[code]!;
-    if (vexL >= 0 && vvvv !== 0 && (fast & FAST_USES_VVVV) === 0) {
+    if (vexL >= 0 && vvvvField !== 0 && (fast & FAST_USES_VVVV) === 0) {
       this.invalid(out, off, p, InvalidReason.undefinedOpcode);
       return;
     }
