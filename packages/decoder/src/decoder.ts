@@ -264,9 +264,20 @@ function memoryTables(mode: 32 | 64): { rm: Int32Array; sib: Int32Array } {
 const MEMORY_32 = memoryTables(32);
 const MEMORY_64 = memoryTables(64);
 
-/** A 64-bit branch target from the sum of ip, length and displacement (exact below 2^53). */
-function wrap64(t: number): number {
-  return t < 0 ? t + 2 ** 64 : t >= 2 ** 64 ? t - 2 ** 64 : t;
+/**
+ * A branch target from the sum of ip, length and displacement, wrapped at the operand size
+ * (16, 32 or 64 bits; 64-bit targets are exact below 2^53).
+ */
+function wrapTarget(t: number, bits: number): number {
+  return bits === 16
+    ? t & 0xffff
+    : bits === 32
+      ? t >>> 0
+      : t < 0
+        ? t + 2 ** 64
+        : t >= 2 ** 64
+          ? t - 2 ** 64
+          : t;
 }
 
 /**
@@ -462,14 +473,14 @@ export class Decoder {
           break;
         case FI_REL8: {
           const t = ip + (p + 1 - offset) + ((b[p]! << 24) >> 24);
-          out.target = this.bitness === 64 ? wrap64(t) : t >>> 0;
+          out.target = wrapTarget(t, this.bitness);
           p += 1;
           break;
         }
         case FI_REL32: {
           const t =
             ip + (p + 4 - offset) + (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24));
-          out.target = this.bitness === 64 ? wrap64(t) : t >>> 0;
+          out.target = wrapTarget(t, this.bitness);
           p += 4;
           break;
         }
@@ -809,46 +820,19 @@ export class Decoder {
             break;
           case OD.rel8: {
             const t = ip + (p + 1 - off) + ((b[p]! << 24) >> 24);
-            out.target =
-              cos === 16
-                ? t & 0xffff
-                : cos === 32
-                  ? t >>> 0
-                  : t < 0
-                    ? t + 2 ** 64
-                    : t >= 2 ** 64
-                      ? t - 2 ** 64
-                      : t;
+            out.target = wrapTarget(t, cos);
             p += 1;
             break;
           }
           case OD.rel16: {
             const t = ip + (p + 2 - off) + (((b[p]! | (b[p + 1]! << 8)) << 16) >> 16);
-            out.target =
-              cos === 16
-                ? t & 0xffff
-                : cos === 32
-                  ? t >>> 0
-                  : t < 0
-                    ? t + 2 ** 64
-                    : t >= 2 ** 64
-                      ? t - 2 ** 64
-                      : t;
+            out.target = wrapTarget(t, cos);
             p += 2;
             break;
           }
           case OD.rel32: {
             const t = ip + (p + 4 - off) + (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24));
-            out.target =
-              cos === 16
-                ? t & 0xffff
-                : cos === 32
-                  ? t >>> 0
-                  : t < 0
-                    ? t + 2 ** 64
-                    : t >= 2 ** 64
-                      ? t - 2 ** 64
-                      : t;
+            out.target = wrapTarget(t, cos);
             p += 4;
             break;
           }
