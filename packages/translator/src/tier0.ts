@@ -340,8 +340,6 @@ export class Tier0 {
     const blockAt = this.blockAt;
     const heat = this.heat;
     const slots = this.slots;
-    const slotMode = this.slotMode;
-    const slotPhys = this.slotPhys;
     const mmu = this.mmu;
     const tlb = mmu.tlb;
     // Read once per burst (an imported constant is loaded through a module cell each time).
@@ -374,7 +372,7 @@ export class Tier0 {
           const hit = phys & ICACHE_MASK;
           // A decoded instruction at that address: what `fetch` would return, without its checks
           // (a tier-1 mode has a flat 32-bit code segment, so only breakpoints are left to check).
-          if (known && slotMode[hit] === 32 && slotPhys[hit] === phys && ((s.dr[7] ?? 0) & 0xff) === 0) {
+          if (known && this.cachedAt(hit, phys, 32) && ((s.dr[7] ?? 0) & 0xff) === 0) {
             ins = slots[hit] as Instruction;
             this.fetchSlot = hit;
             this.fetchMask = -1;
@@ -600,6 +598,11 @@ export class Tier0 {
     this.trapAfter = true;
   }
 
+  /** Whether instruction-cache slot `slot` holds the instruction decoded at `phys` for `bits`-bit code. */
+  private cachedAt(slot: number, phys: number, bits: number): boolean {
+    return this.slotMode[slot] === bits && this.slotPhys[slot] === (phys | 0);
+  }
+
   private fetch(): Instruction {
     const s = this.state;
     const eip = s.eip;
@@ -614,8 +617,7 @@ export class Tier0 {
     const slot = phys & ICACHE_MASK;
     this.fetchSlot = slot;
     this.fetchMask = bits === 16 ? 0xffff : -1;
-    if (this.slotMode[slot] === bits && this.slotPhys[slot] === (phys | 0))
-      return this.slots[slot] as Instruction;
+    if (this.cachedAt(slot, phys, bits)) return this.slots[slot] as Instruction;
     // Miss: fetch up to 15 bytes without faulting, decode, then fault on the bytes it needed.
     this.slotMode[slot] = 0;
     // A region entry registered for this very address stays (it was made from the same bytes;
