@@ -1,4 +1,4 @@
-import { CODE_COUNT, CODE_NAMES, type Instruction, OpKind, PrefixBit, Register } from '@ringzero/decoder';
+import { CODE_COUNT, CODE_NAMES, OpKind, PrefixBit, Register } from '@ringzero/decoder';
 import { farTransferOrTask, loadTaskRegister, taskReturnTarget } from '@ringzero/rings';
 import {
   AluOp,
@@ -19,6 +19,7 @@ import {
   shift,
 } from './alu';
 import { Eflags, isFlatDataSegment, Reg, Seg } from './cpu-state';
+import type { Decoded } from './decoded';
 import { raise, Vector } from './fault';
 import { MMX_HANDLERS } from './mmx';
 import { switchTask } from './task-switch';
@@ -26,7 +27,7 @@ import type { Tier0 } from './tier0';
 import { X87_HANDLERS } from './x87';
 
 /** A tier-0 handler: runs one decoded instruction on the processor. EIP is already past it. */
-export type Handler = (c: Tier0, ins: Instruction) => void;
+export type Handler = (c: Tier0, ins: Decoded) => void;
 
 const ud: Handler = () => raise(Vector.ud);
 /** Forms whose defined behaviour is #UD (a different function from `ud`, which marks missing semantics). */
@@ -55,10 +56,10 @@ function aluH(op: number, bits: number): Handler {
   const writes = op !== AluOp.cmp && op !== AluOp.test;
   return (c, ins) => {
     const s = c.state;
-    if (ins.op0Kind === OpKind.register) {
-      const a = c.readReg(ins.op0Register);
+    if (ins.kind0 === OpKind.register) {
+      const a = c.readReg(ins.reg0);
       const r = alu(s, op, a, c.readOp(ins, 1, bits), bits);
-      if (writes) c.writeReg(ins.op0Register, r);
+      if (writes) c.writeReg(ins.reg0, r);
       return;
     }
     const lin = c.memLinear(ins, bits >> 3, writes);
@@ -73,8 +74,8 @@ type Unary = (c: Tier0, a: number, bits: number) => number;
 
 function unaryH(f: Unary, bits: number): Handler {
   return (c, ins) => {
-    if (ins.op0Kind === OpKind.register) {
-      c.writeReg(ins.op0Register, f(c, c.readReg(ins.op0Register), bits));
+    if (ins.kind0 === OpKind.register) {
+      c.writeReg(ins.reg0, f(c, c.readReg(ins.reg0), bits));
       return;
     }
     const lin = c.memLinear(ins, bits >> 3, true);
@@ -86,13 +87,13 @@ function unaryH(f: Unary, bits: number): Handler {
 function shiftH(op: number, bits: number): Handler {
   return (c, ins) => {
     const count =
-      ins.op1Kind === OpKind.register
+      ins.kind1 === OpKind.register
         ? c.readReg(Register.cl)
-        : ins.op1Kind === OpKind.immediate
-          ? ins.immediate & 0xff
+        : ins.kind1 === OpKind.immediate
+          ? ins.immValue & 0xff
           : 1;
-    if (ins.op0Kind === OpKind.register) {
-      c.writeReg(ins.op0Register, shift(c.state, op, c.readReg(ins.op0Register), count, bits));
+    if (ins.kind0 === OpKind.register) {
+      c.writeReg(ins.reg0, shift(c.state, op, c.readReg(ins.reg0), count, bits));
       return;
     }
     const lin = c.memLinear(ins, bits >> 3, true);
@@ -103,10 +104,10 @@ function shiftH(op: number, bits: number): Handler {
 
 function dshiftH(left: boolean, bits: number): Handler {
   return (c, ins) => {
-    const count = ins.op2Kind === OpKind.register ? c.readReg(Register.cl) : ins.immediate & 0xff;
-    const b = c.readReg(ins.op1Register);
-    if (ins.op0Kind === OpKind.register) {
-      c.writeReg(ins.op0Register, doubleShift(c.state, left, c.readReg(ins.op0Register), b, count, bits));
+    const count = ins.kind2 === OpKind.register ? c.readReg(Register.cl) : ins.immValue & 0xff;
+    const b = c.readReg(ins.reg1);
+    if (ins.kind0 === OpKind.register) {
+      c.writeReg(ins.reg0, doubleShift(c.state, left, c.readReg(ins.reg0), b, count, bits));
       return;
     }
     const lin = c.memLinear(ins, bits >> 3, true);
@@ -168,8 +169,8 @@ function divH(signed: boolean, bits: number): Handler {
 function imulNH(bits: number): Handler {
   return (c, ins) => {
     const a = c.readOp(ins, 1, bits);
-    const b = ins.opCount === 3 ? ins.immediate & maskOf(bits) : c.readReg(ins.op0Register);
-    c.writeReg(ins.op0Register, imul2(c.state, a, b, bits));
+    const b = ins.opCount === 3 ? ins.immValue & maskOf(bits) : c.readReg(ins.reg0);
+    c.writeReg(ins.reg0, imul2(c.state, a, b, bits));
   };
 }
 
@@ -178,23 +179,23 @@ function imulNH(bits: number): Handler {
 function btH(which: number, bits: number): Handler {
   return (c, ins) => {
     const s = c.state;
-    if (ins.op0Kind === OpKind.register) {
-      const bit = ins.op1Kind === OpKind.immediate ? ins.immediate : c.readReg(ins.op1Register);
-      const r = bitOp(s, which, c.readReg(ins.op0Register), bit, bits);
-      if (which !== 0) c.writeReg(ins.op0Register, r);
+    if (ins.kind0 === OpKind.register) {
+      const bit = ins.kind1 === OpKind.immediate ? ins.immValue : c.readReg(ins.reg1);
+      const r = bitOp(s, which, c.readReg(ins.reg0), bit, bits);
+      if (which !== 0) c.writeReg(ins.reg0, r);
       return;
     }
     // Memory form: a register bit offset addresses beyond the operand (SDM vol. 2 "BT").
     let off = c.offset(ins);
     let bit: number;
-    if (ins.op1Kind === OpKind.immediate) bit = ins.immediate & (bits - 1);
+    if (ins.kind1 === OpKind.immediate) bit = ins.immValue & (bits - 1);
     else {
-      const raw = bits === 16 ? (c.readReg(ins.op1Register) << 16) >> 16 : c.readReg(ins.op1Register) | 0;
+      const raw = bits === 16 ? (c.readReg(ins.reg1) << 16) >> 16 : c.readReg(ins.reg1) | 0;
       off = off + (raw >> (bits === 16 ? 4 : 5)) * (bits >> 3);
-      if (ins.addressSize === 16) off &= 0xffff;
+      if (ins.addrBits === 16) off &= 0xffff;
       bit = raw & (bits - 1);
     }
-    const lin = c.linear(ins.memSegment - Register.es, off, bits >> 3, which !== 0);
+    const lin = c.linear(ins.mSeg - Register.es, off, bits >> 3, which !== 0);
     if (which !== 0) c.mmu.probeWrite(lin, bits >> 3, userOf(c));
     const r = bitOp(s, which, c.read(lin, bits), bit, bits);
     if (which !== 0) c.write(lin, r, bits);
@@ -204,19 +205,19 @@ function btH(which: number, bits: number): Handler {
 function bsH(reverse: boolean, bits: number): Handler {
   return (c, ins) => {
     const r = bitScan(c.state, reverse, c.readOp(ins, 1, bits), bits);
-    if (r >= 0) c.writeReg(ins.op0Register, r);
+    if (r >= 0) c.writeReg(ins.reg0, r);
   };
 }
 
 function xaddH(bits: number): Handler {
   return (c, ins) => {
     const s = c.state;
-    const src = c.readReg(ins.op1Register);
-    if (ins.op0Kind === OpKind.register) {
-      const d = c.readReg(ins.op0Register);
+    const src = c.readReg(ins.reg1);
+    if (ins.kind0 === OpKind.register) {
+      const d = c.readReg(ins.reg0);
       const r = alu(s, AluOp.add, d, src, bits);
-      c.writeReg(ins.op1Register, d);
-      c.writeReg(ins.op0Register, r);
+      c.writeReg(ins.reg1, d);
+      c.writeReg(ins.reg0, r);
       return;
     }
     const lin = c.memLinear(ins, bits >> 3, true);
@@ -224,7 +225,7 @@ function xaddH(bits: number): Handler {
     const d = c.read(lin, bits);
     const r = alu(s, AluOp.add, d, src, bits);
     c.write(lin, r, bits);
-    c.writeReg(ins.op1Register, d);
+    c.writeReg(ins.reg1, d);
   };
 }
 
@@ -232,12 +233,12 @@ function cmpxchgH(bits: number): Handler {
   const accId = bits === 8 ? Register.al : bits === 16 ? Register.ax : Register.eax;
   return (c, ins) => {
     const s = c.state;
-    const src = c.readReg(ins.op1Register);
+    const src = c.readReg(ins.reg1);
     const acc = c.readReg(accId);
-    if (ins.op0Kind === OpKind.register) {
-      const d = c.readReg(ins.op0Register);
+    if (ins.kind0 === OpKind.register) {
+      const d = c.readReg(ins.reg0);
       alu(s, AluOp.cmp, acc, d, bits);
-      if (((acc ^ d) & maskOf(bits)) === 0) c.writeReg(ins.op0Register, src);
+      if (((acc ^ d) & maskOf(bits)) === 0) c.writeReg(ins.reg0, src);
       else c.writeReg(accId, d);
       return;
     }
@@ -287,43 +288,43 @@ function movxH(signed: boolean, dst: number, src: number): Handler {
   return (c, ins) => {
     let v = c.readOp(ins, 1, src);
     if (signed) v = src === 8 ? (v << 24) >> 24 : (v << 16) >> 16;
-    c.writeReg(ins.op0Register, dst === 16 ? v & 0xffff : v);
+    c.writeReg(ins.reg0, dst === 16 ? v & 0xffff : v);
   };
 }
 
 function leaH(bits: number): Handler {
   return (c, ins) => {
-    c.writeReg(ins.op0Register, bits === 16 ? c.offset(ins) & 0xffff : c.offset(ins));
+    c.writeReg(ins.reg0, bits === 16 ? c.offset(ins) & 0xffff : c.offset(ins));
   };
 }
 
 function xchgH(bits: number): Handler {
   return (c, ins) => {
-    const b = c.readReg(ins.op1Register);
-    if (ins.op0Kind === OpKind.register) {
-      const a = c.readReg(ins.op0Register);
-      c.writeReg(ins.op0Register, b);
-      c.writeReg(ins.op1Register, a);
+    const b = c.readReg(ins.reg1);
+    if (ins.kind0 === OpKind.register) {
+      const a = c.readReg(ins.reg0);
+      c.writeReg(ins.reg0, b);
+      c.writeReg(ins.reg1, a);
       return;
     }
     const lin = c.memLinear(ins, bits >> 3, true);
     c.mmu.probeWrite(lin, bits >> 3, userOf(c));
     const a = c.read(lin, bits);
     c.write(lin, b, bits);
-    c.writeReg(ins.op1Register, a);
+    c.writeReg(ins.reg1, a);
   };
 }
 
 const movFromSreg: Handler = (c, ins) => {
-  const v = c.state.segSel[ins.op1Register - Register.es] ?? 0;
+  const v = c.state.segSel[ins.reg1 - Register.es] ?? 0;
   // To a 32-bit register the upper half is zeroed on P6-family processors; to memory, 16 bits.
-  if (ins.op0Kind === OpKind.register) c.writeReg(ins.op0Register, v);
+  if (ins.kind0 === OpKind.register) c.writeReg(ins.reg0, v);
   else c.writeOp0(ins, v, 16);
 };
 
 const movToSreg: Handler = (c, ins) => {
-  const v = ins.op1Kind === OpKind.register ? c.readReg(ins.op1Register) & 0xffff : c.readOp(ins, 1, 16);
-  c.loadSegment(ins.op0Register - Register.es, v);
+  const v = ins.kind1 === OpKind.register ? c.readReg(ins.reg1) & 0xffff : c.readOp(ins, 1, 16);
+  c.loadSegment(ins.reg0 - Register.es, v);
 };
 
 function farLoadH(seg: number, bits: number): Handler {
@@ -332,22 +333,22 @@ function farLoadH(seg: number, bits: number): Handler {
     const off = c.read(lin, bits);
     const sel = c.read(lin + (bits >> 3), 16);
     c.loadSegment(seg, sel);
-    c.writeReg(ins.op0Register, off);
+    c.writeReg(ins.reg0, off);
   };
 }
 
 const xlat: Handler = (c, ins) => {
   const s = c.state;
-  const base = ins.addressSize === 16 ? (s.regs[Reg.ebx] ?? 0) & 0xffff : (s.regs[Reg.ebx] ?? 0);
+  const base = ins.addrBits === 16 ? (s.regs[Reg.ebx] ?? 0) & 0xffff : (s.regs[Reg.ebx] ?? 0);
   let off = base + c.readReg(Register.al);
-  if (ins.addressSize === 16) off &= 0xffff;
-  c.writeReg(Register.al, c.read(c.linear(ins.memSegment - Register.es, off, 1, false), 8));
+  if (ins.addrBits === 16) off &= 0xffff;
+  c.writeReg(Register.al, c.read(c.linear(ins.mSeg - Register.es, off, 1, false), 8));
 };
 
 function bswapH(bits: number): Handler {
   return (c, ins) => {
     // BSWAP of a 16-bit register is undefined; P6-family processors leave 0 (SDM note).
-    c.writeReg(ins.op0Register, bits === 32 ? bswap32(c.readReg(ins.op0Register)) : 0);
+    c.writeReg(ins.reg0, bits === 32 ? bswap32(c.readReg(ins.reg0)) : 0);
   };
 }
 
@@ -359,8 +360,8 @@ function cmovH(cc: number, bits: number): Handler {
   return (c, ins) => {
     // The source is read (and may fault) whether or not the condition holds.
     const v = c.readOp(ins, 1, bits);
-    if (c.state.condition(cc)) c.writeReg(ins.op0Register, v);
-    else if (bits === 32) c.writeReg(ins.op0Register, c.readReg(ins.op0Register));
+    if (c.state.condition(cc)) c.writeReg(ins.reg0, v);
+    else if (bits === 32) c.writeReg(ins.reg0, c.readReg(ins.reg0));
   };
 }
 
@@ -369,8 +370,8 @@ function cmovH(cc: number, bits: number): Handler {
 function pushH(bits: number): Handler {
   return (c, ins) => {
     let v: number;
-    if (ins.op0Kind === OpKind.register) {
-      const r = ins.op0Register;
+    if (ins.kind0 === OpKind.register) {
+      const r = ins.reg0;
       v = r >= Register.es && r <= Register.gs ? (c.state.segSel[r - Register.es] ?? 0) : c.readReg(r);
     } else v = c.readOp(ins, 0, bits);
     c.push(v, bits);
@@ -379,15 +380,15 @@ function pushH(bits: number): Handler {
 
 function popH(bits: number): Handler {
   return (c, ins) => {
-    const r = ins.op0Register;
-    if (ins.op0Kind === OpKind.register && r >= Register.es && r <= Register.gs) {
+    const r = ins.reg0;
+    if (ins.kind0 === OpKind.register && r >= Register.es && r <= Register.gs) {
       const v = c.peek(bits, 0);
       c.loadSegment(r - Register.es, v & 0xffff);
       c.adjustSp(bits >> 3);
       return;
     }
     const v = c.peek(bits, 0);
-    if (ins.op0Kind === OpKind.register) {
+    if (ins.kind0 === OpKind.register) {
       c.adjustSp(bits >> 3);
       c.writeReg(r, v);
       return;
@@ -473,7 +474,7 @@ function enterH(bits: number): Handler {
   return (c, ins) => {
     const s = c.state;
     const size = bits >> 3;
-    const alloc = ins.immediate & 0xffff;
+    const alloc = ins.immValue & 0xffff;
     const level = ins.immediate2 & 31;
     const stack32 = s.stackBits === 32;
     const mask = stack32 ? -1 : 0xffff;
@@ -531,17 +532,17 @@ export function branch(c: Tier0, target: number, bits: number): void {
  * Target of a relative branch. Cached instructions are keyed by physical address, so the
  * decoder's absolute target is turned back into a displacement from the current EIP.
  */
-function relTarget(c: Tier0, ins: Instruction): number {
+function relTarget(c: Tier0, ins: Decoded): number {
   return (c.state.eip + (ins.nearBranchTarget - ins.ip - ins.length)) | 0;
 }
 
 function jmpRelH(): Handler {
-  return (c, ins) => branch(c, relTarget(c, ins), ins.operandSize);
+  return (c, ins) => branch(c, relTarget(c, ins), ins.opBits);
 }
 
 function jccH(cc: number): Handler {
   return (c, ins) => {
-    if (c.state.condition(cc)) branch(c, relTarget(c, ins), ins.operandSize);
+    if (c.state.condition(cc)) branch(c, relTarget(c, ins), ins.opBits);
   };
 }
 
@@ -575,7 +576,7 @@ function retH(bits: number, imm: boolean): Handler {
   return (c, ins) => {
     const t = c.peek(bits, 0);
     branch(c, t, bits);
-    c.adjustSp((bits >> 3) + (imm ? ins.immediate & 0xffff : 0));
+    c.adjustSp((bits >> 3) + (imm ? ins.immValue & 0xffff : 0));
   };
 }
 
@@ -697,7 +698,7 @@ function retfH(bits: number, imm: boolean): Handler {
     const size = bits >> 3;
     const off = c.peek(bits, 0);
     const sel = c.peek(bits, size) & 0xffff;
-    const extra = imm ? ins.immediate & 0xffff : 0;
+    const extra = imm ? ins.immValue & 0xffff : 0;
     if ((s.cr0 & 1) === 0 || s.flags & Eflags.vm) {
       c.adjustSp(size * 2 + extra);
       s.segSel[Seg.cs] = sel;
@@ -816,17 +817,17 @@ function loopH(kind: number): Handler {
   // kind: 0 loopne, 1 loope, 2 loop, 3 jcxz
   return (c, ins) => {
     const s = c.state;
-    const a16 = ins.addressSize === 16;
+    const a16 = ins.addrBits === 16;
     let cx = s.regs[Reg.ecx] ?? 0;
     if (kind === 3) {
-      if ((a16 ? cx & 0xffff : cx) === 0) branch(c, relTarget(c, ins), ins.operandSize);
+      if ((a16 ? cx & 0xffff : cx) === 0) branch(c, relTarget(c, ins), ins.opBits);
       return;
     }
     const next = a16 ? (cx & ~0xffff) | ((cx - 1) & 0xffff) : (cx - 1) | 0;
     let take = (a16 ? next & 0xffff : next) !== 0;
     if (kind === 0) take = take && s.getZF() === 0;
     else if (kind === 1) take = take && s.getZF() !== 0;
-    if (take) branch(c, relTarget(c, ins), ins.operandSize);
+    if (take) branch(c, relTarget(c, ins), ins.opBits);
     cx = next;
     s.regs[Reg.ecx] = cx;
   };
@@ -900,7 +901,7 @@ function aaaAas(sub: boolean): Handler {
 }
 
 const aam: Handler = (c, ins) => {
-  const base = ins.immediate & 0xff;
+  const base = ins.immValue & 0xff;
   if (base === 0) raise(Vector.de);
   const al = c.readReg(Register.al);
   const r = al % base;
@@ -909,7 +910,7 @@ const aam: Handler = (c, ins) => {
 };
 
 const aad: Handler = (c, ins) => {
-  const base = ins.immediate & 0xff;
+  const base = ins.immValue & 0xff;
   const ax = c.readReg(Register.ax);
   const al = ((ax & 0xff) + (ax >> 8) * base) & 0xff;
   c.writeReg(Register.ax, al);
@@ -970,11 +971,11 @@ function stringH(op: number, bits: number): Handler {
   const size = bits >> 3;
   return (c, ins) => {
     const s = c.state;
-    const a16 = ins.addressSize === 16;
+    const a16 = ins.addrBits === 16;
     const amask = a16 ? 0xffff : -1;
     const rep = (ins.prefixes & (PrefixBit.rep | PrefixBit.repne)) !== 0;
     const repne = (ins.prefixes & PrefixBit.repne) !== 0;
-    const srcSeg = ins.memSegment !== 0 ? ins.memSegment - Register.es : Seg.ds;
+    const srcSeg = ins.mSeg !== 0 ? ins.mSeg - Register.es : Seg.ds;
     const step = s.flags & Eflags.df ? -size : size;
     const regs = s.regs;
     const port = c.readReg(Register.dx);
@@ -1074,19 +1075,19 @@ function stringH(op: number, bits: number): Handler {
 
 function inH(bits: number): Handler {
   return (c, ins) => {
-    const port = ins.op1Kind === OpKind.immediate ? ins.immediate & 0xff : c.readReg(Register.dx);
+    const port = ins.kind1 === OpKind.immediate ? ins.immValue & 0xff : c.readReg(Register.dx);
     const size = (bits >> 3) as 1 | 2 | 4;
     c.checkIo(port, size);
-    c.writeReg(ins.op0Register, c.callouts.ioRead(port, size));
+    c.writeReg(ins.reg0, c.callouts.ioRead(port, size));
   };
 }
 
 function outH(bits: number): Handler {
   return (c, ins) => {
-    const port = ins.op0Kind === OpKind.immediate ? ins.immediate & 0xff : c.readReg(Register.dx);
+    const port = ins.kind0 === OpKind.immediate ? ins.immValue & 0xff : c.readReg(Register.dx);
     const size = (bits >> 3) as 1 | 2 | 4;
     c.checkIo(port, size);
-    c.callouts.ioWrite(port, size, c.readReg(ins.op1Register) & maskOf(bits));
+    c.callouts.ioWrite(port, size, c.readReg(ins.reg1) & maskOf(bits));
   };
 }
 
@@ -1149,9 +1150,9 @@ const hlt: Handler = (c) => {
 
 const movFromCr: Handler = (c, ins) => {
   const s = c.state;
-  const n = ins.op1Register - Register.cr0;
+  const n = ins.reg1 - Register.cr0;
   const v = n === 0 ? s.cr0 : n === 2 ? s.cr2 : n === 3 ? s.cr3 : n === 4 ? s.cr4 : raise(Vector.ud);
-  c.writeReg(ins.op0Register, v);
+  c.writeReg(ins.reg0, v);
 };
 
 /** Writes a control register with the checks of SDM vol. 2 "MOV—Move to/from Control Registers". */
@@ -1178,7 +1179,7 @@ export function writeCr(c: Tier0, n: number, v: number): void {
   }
 }
 
-const movToCr: Handler = (c, ins) => writeCr(c, ins.op0Register - Register.cr0, c.readReg(ins.op1Register));
+const movToCr: Handler = (c, ins) => writeCr(c, ins.reg0 - Register.cr0, c.readReg(ins.reg1));
 
 /**
  * DR7.GD: a MOV to or from a debug register raises #DB (a fault) before it runs, with DR6.BD set
@@ -1195,25 +1196,25 @@ function generalDetect(c: Tier0): void {
 const movFromDr: Handler = (c, ins) => {
   const s = c.state;
   generalDetect(c);
-  let n = ins.op1Register - Register.dr0;
+  let n = ins.reg1 - Register.dr0;
   if (n === 4 || n === 5) {
     if (s.cr4 & 8) raise(Vector.ud);
     n += 2;
   }
   if (n > 7) raise(Vector.ud);
-  c.writeReg(ins.op0Register, s.dr[n] ?? 0);
+  c.writeReg(ins.reg0, s.dr[n] ?? 0);
 };
 
 const movToDr: Handler = (c, ins) => {
   const s = c.state;
   generalDetect(c);
-  let n = ins.op0Register - Register.dr0;
+  let n = ins.reg0 - Register.dr0;
   if (n === 4 || n === 5) {
     if (s.cr4 & 8) raise(Vector.ud);
     n += 2;
   }
   if (n > 7) raise(Vector.ud);
-  const v = c.readReg(ins.op1Register);
+  const v = c.readReg(ins.reg1);
   s.dr[n] = n === 6 ? (v & 0xe00f) | 0xffff0ff0 : n === 7 ? (v & 0xffff2bff) | 0x400 : v;
 };
 
@@ -1224,7 +1225,7 @@ function descTableStore(idt: boolean): Handler {
     c.mmu.probeWrite(lin, 6, userOf(c));
     c.write(lin, idt ? s.idtrLimit : s.gdtrLimit, 16);
     const base = idt ? s.idtrBase : s.gdtrBase;
-    c.write(lin + 2, ins.operandSize === 16 ? base & 0xffffff : base, 32);
+    c.write(lin + 2, ins.opBits === 16 ? base & 0xffffff : base, 32);
   };
 }
 
@@ -1234,7 +1235,7 @@ function descTableLoad(idt: boolean): Handler {
     const lin = c.memLinear(ins, 6, false);
     const limit = c.read(lin, 16);
     let base = c.read(lin + 2, 32);
-    if (ins.operandSize === 16) base &= 0xffffff;
+    if (ins.opBits === 16) base &= 0xffffff;
     if (idt) {
       s.idtrLimit = limit;
       s.idtrBase = base;
@@ -1252,12 +1253,12 @@ function requireProtected(c: Tier0): void {
 
 const sldt: Handler = (c, ins) => {
   requireProtected(c);
-  c.writeOp0(ins, c.state.ldtr.selector, ins.op0Kind === OpKind.register ? 32 : 16);
+  c.writeOp0(ins, c.state.ldtr.selector, ins.kind0 === OpKind.register ? 32 : 16);
 };
 
 const str: Handler = (c, ins) => {
   requireProtected(c);
-  c.writeOp0(ins, c.state.tr.selector, ins.op0Kind === OpKind.register ? 32 : 16);
+  c.writeOp0(ins, c.state.tr.selector, ins.kind0 === OpKind.register ? 32 : 16);
 };
 
 const lldt: Handler = (c, ins) => {
@@ -1306,7 +1307,7 @@ const ltr: Handler = (c, ins) => {
 
 const smsw: Handler = (c, ins) => {
   const v = c.state.cr0;
-  if (ins.op0Kind === OpKind.register) c.writeReg(ins.op0Register, ins.operandSize === 16 ? v & 0xffff : v);
+  if (ins.kind0 === OpKind.register) c.writeReg(ins.reg0, ins.opBits === 16 ? v & 0xffff : v);
   else c.writeOp0(ins, v, 16);
 };
 
@@ -1322,7 +1323,7 @@ const clts: Handler = (c) => {
 };
 
 const invlpg: Handler = (c, ins) => {
-  const lin = (c.state.segBase[ins.memSegment - Register.es] ?? 0) + c.offset(ins);
+  const lin = (c.state.segBase[ins.mSeg - Register.es] ?? 0) + c.offset(ins);
   c.mmu.invalidate(lin);
   c.callouts.invlpg(lin | 0, c.state);
 };
@@ -1371,7 +1372,7 @@ function larLslH(lsl: boolean, bits: number): Handler {
       v = (lo & 0xffff) | (hi & 0xf0000);
       if (hi & 0x800000) v = ((v << 12) | 0xfff) >>> 0;
     } else v = hi & 0x00f0ff00;
-    c.writeReg(ins.op0Register, bits === 16 ? v & 0xffff : v);
+    c.writeReg(ins.reg0, bits === 16 ? v & 0xffff : v);
     setZf(c, true);
   };
 }
@@ -1389,7 +1390,7 @@ function verH(write: boolean): Handler {
 const arpl: Handler = (c, ins) => {
   requireProtected(c);
   const dst = c.readOp(ins, 0, 16);
-  const src = c.readReg(ins.op1Register);
+  const src = c.readReg(ins.reg1);
   if ((dst & 3) < (src & 3)) {
     c.writeOp0(ins, (dst & ~3) | (src & 3), 16);
     setZf(c, true);
@@ -1402,7 +1403,7 @@ function boundH(bits: number): Handler {
     const sx = (v: number) => (bits === 16 ? (v << 16) >> 16 : v | 0);
     const lo = sx(c.read(lin, bits));
     const hi = sx(c.read(lin + (bits >> 3), bits));
-    const idx = sx(c.readReg(ins.op0Register));
+    const idx = sx(c.readReg(ins.reg0));
     if (idx < lo || idx > hi) raise(Vector.br);
   };
 }
@@ -1708,7 +1709,7 @@ function build(name: string): Handler {
     case 'int3':
       return (c) => c.softwareInterrupt(Vector.bp);
     case 'int':
-      return (c, ins) => c.softwareInterrupt(ins.immediate & 0xff);
+      return (c, ins) => c.softwareInterrupt(ins.immValue & 0xff);
     case 'into':
       return (c) => {
         if (c.state.getOF()) c.softwareInterrupt(Vector.of);

@@ -11,6 +11,7 @@ export {
   type SegmentCache,
   STATUS_FLAGS,
 } from './cpu-state';
+export { Decoded } from './decoded';
 export { TranslatorError, type TranslatorErrorCode } from './errors';
 export { GuestFault, Vector } from './fault';
 export { HANDLERS, type Handler, implemented } from './handlers';

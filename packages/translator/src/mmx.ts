@@ -1,4 +1,5 @@
-import { CODE_NAMES, type Instruction, OpKind, Register } from '@ringzero/decoder';
+import { CODE_NAMES, OpKind, Register } from '@ringzero/decoder';
+import type { Decoded } from './decoded';
 import { raise, Vector } from './fault';
 import type { Handler } from './handlers';
 import type { Tier0 } from './tier0';
@@ -32,13 +33,13 @@ function mmIndex(reg: number): number {
 }
 
 /** Loads A from operand 0 (an MMX register) and B from operand 1 (MMX register or memory). */
-function load(c: Tier0, ins: Instruction, srcBytes: number): void {
+function load(c: Tier0, ins: Decoded, srcBytes: number): void {
   const m = c.state.mmx;
-  const d = mmIndex(ins.op0Register) * 2;
+  const d = mmIndex(ins.reg0) * 2;
   i32[0] = m[d] ?? 0;
   i32[1] = m[d + 1] ?? 0;
-  if (ins.op1Kind === OpKind.register) {
-    const r = mmIndex(ins.op1Register) * 2;
+  if (ins.kind1 === OpKind.register) {
+    const r = mmIndex(ins.reg1) * 2;
     i32[2] = m[r] ?? 0;
     i32[3] = m[r + 1] ?? 0;
   } else {
@@ -48,9 +49,9 @@ function load(c: Tier0, ins: Instruction, srcBytes: number): void {
   }
 }
 
-function store(c: Tier0, ins: Instruction): void {
+function store(c: Tier0, ins: Decoded): void {
   const m = c.state.mmx;
-  const d = mmIndex(ins.op0Register) * 2;
+  const d = mmIndex(ins.reg0) * 2;
   m[d] = i32[4] ?? 0;
   m[d + 1] = i32[5] ?? 0;
 }
@@ -214,7 +215,7 @@ function build(name: string): Handler | undefined {
     return (c, ins) => {
       prologue(c);
       const v = c.readOp(ins, 1, 32);
-      const d = mmIndex(ins.op0Register) * 2;
+      const d = mmIndex(ins.reg0) * 2;
       c.state.mmx[d] = v;
       c.state.mmx[d + 1] = 0;
     };
@@ -222,7 +223,7 @@ function build(name: string): Handler | undefined {
   if (name === 'movd_rm32_mm') {
     return (c, ins) => {
       prologue(c);
-      c.writeOp0(ins, c.state.mmx[mmIndex(ins.op1Register) * 2] ?? 0, 32);
+      c.writeOp0(ins, c.state.mmx[mmIndex(ins.reg1) * 2] ?? 0, 32);
     };
   }
   if (name === 'movq_mm_mmm64') {
@@ -238,11 +239,11 @@ function build(name: string): Handler | undefined {
     return (c, ins) => {
       prologue(c);
       const s = c.state;
-      const r = mmIndex(ins.op1Register) * 2;
+      const r = mmIndex(ins.reg1) * 2;
       const lo = s.mmx[r] ?? 0;
       const hi = s.mmx[r + 1] ?? 0;
-      if (ins.op0Kind === OpKind.register) {
-        const d = mmIndex(ins.op0Register) * 2;
+      if (ins.kind0 === OpKind.register) {
+        const d = mmIndex(ins.reg0) * 2;
         s.mmx[d] = lo;
         s.mmx[d + 1] = hi;
         return;
@@ -259,10 +260,10 @@ function build(name: string): Handler | undefined {
     // PSxx mm, imm8: the count is the immediate.
     return (c, ins) => {
       prologue(c);
-      const d = mmIndex(ins.op0Register) * 2;
+      const d = mmIndex(ins.reg0) * 2;
       i32[0] = c.state.mmx[d] ?? 0;
       i32[1] = c.state.mmx[d + 1] ?? 0;
-      i32[2] = ins.immediate & 0xff;
+      i32[2] = ins.immValue & 0xff;
       i32[3] = 0;
       op();
       store(c, ins);

@@ -1,8 +1,9 @@
-import { CODE_COUNT, Code, Decoder, Instruction, OpKind, Register } from '@ringzero/decoder';
+import { CODE_COUNT, Code, Decoder, type Instruction, OpKind, Register } from '@ringzero/decoder';
 import { TlbFlag } from '@ringzero/memory';
 import { type DescriptorTables, escalate, interruptTargetOrTask, ioAllowed } from '@ringzero/rings';
 import { maskOf } from './alu';
 import { CpuState, Eflags, Reg, Seg } from './cpu-state';
+import { Decoded } from './decoded';
 import { FAULT, GuestFault, hasErrorCode, raise, Vector } from './fault';
 import { HANDLERS, type Handler } from './handlers';
 import { Mmu, type PhysicalBus } from './mmu';
@@ -100,14 +101,14 @@ export class Tier0 {
   private readonly dec32 = new Decoder(32);
   private readonly fetchBuf = new Uint8Array(FETCH_MAX);
   /** Decoded instructions, reused in place (allocated the first time a slot is filled). */
-  private readonly slots: (Instruction | undefined)[] = new Array(ICACHE_SIZE);
+  private readonly slots: (Decoded | undefined)[] = new Array(ICACHE_SIZE);
   /** Physical address of each slot's instruction, and its code size (0 = empty, 16, 32). */
   private readonly slotPhys = new Int32Array(ICACHE_SIZE);
   private readonly slotMode = new Uint8Array(ICACHE_SIZE);
   private stopRequested = false;
   private stop: StopReason = StopReason.limit;
   /** The instruction being executed (for callouts; reused, do not keep it). */
-  current: Instruction | null = null;
+  current: Decoded | null = null;
   /** EIP at the start of the current instruction. */
   startEip = 0;
   /** Set by a handler that ends the run slice after it (HLT, exit). */
@@ -291,7 +292,7 @@ export class Tier0 {
    * Executes a fetched instruction in tier 0 (EIP past it, the policy's decision, the handler).
    * Returns false when the burst must end: single-step, a pending trap, HLT, a stop or an exit.
    */
-  private execFetched(ins: Instruction): boolean {
+  private execFetched(ins: Decoded): boolean {
     const s = this.state;
     this.current = ins;
     s.eip = (s.eip + ins.length) & this.fetchMask;
@@ -319,7 +320,7 @@ export class Tier0 {
    * and `startEip` at it. Returns whether the region may go on (false after an exit to the VMM,
    * a stop request, HLT or a pending trap).
    */
-  execSensitive(ins: Instruction): boolean {
+  execSensitive(ins: Decoded): boolean {
     this.current = ins;
     const code = ins.code;
     if (!this.allow(code, (CLASS_OF[code] ?? 0) as Sensitivity)) return false;
@@ -368,12 +369,12 @@ export class Tier0 {
           }
         }
         if (b === undefined || this.instructions + b.count > end) {
-          let ins: Instruction;
+          let ins: Decoded;
           const hit = phys & ICACHE_MASK;
           // A decoded instruction at that address: what `fetch` would return, without its checks
           // (a tier-1 mode has a flat 32-bit code segment, so only breakpoints are left to check).
           if (known && this.cachedAt(hit, phys, 32) && ((s.dr[7] ?? 0) & 0xff) === 0) {
-            ins = slots[hit] as Instruction;
+            ins = slots[hit] as Decoded;
             this.fetchSlot = hit;
             this.fetchMask = -1;
           } else {
@@ -603,7 +604,7 @@ export class Tier0 {
     return this.slotMode[slot] === bits && this.slotPhys[slot] === (phys | 0);
   }
 
-  private fetch(): Instruction {
+  private fetch(): Decoded {
     const s = this.state;
     const eip = s.eip;
     const bits = (s.segAccess[Seg.cs] ?? 0) & 0x4000 ? 32 : 16;
@@ -617,7 +618,7 @@ export class Tier0 {
     const slot = phys & ICACHE_MASK;
     this.fetchSlot = slot;
     this.fetchMask = bits === 16 ? 0xffff : -1;
-    if (this.cachedAt(slot, phys, bits)) return this.slots[slot] as Instruction;
+    if (this.cachedAt(slot, phys, bits)) return this.slots[slot] as Decoded;
     // Miss: fetch up to 15 bytes without faulting, decode, then fault on the bytes it needed.
     this.slotMode[slot] = 0;
     // A region entry registered for this very address stays (it was made from the same bytes;
@@ -626,7 +627,7 @@ export class Tier0 {
     this.heat[slot] = 0;
     let ins = this.slots[slot];
     if (ins === undefined) {
-      ins = new Instruction();
+      ins = new Decoded();
       this.slots[slot] = ins;
     }
     const saveCr2 = s.cr2;
@@ -634,6 +635,7 @@ export class Tier0 {
     s.cr2 = saveCr2;
     const dec = bits === 32 ? this.dec32 : this.dec16;
     dec.decodeOut(got === FETCH_MAX ? this.fetchBuf : this.fetchBuf.subarray(0, got), 0, eip, ins);
+    ins.prepare();
     if (ins.code === 0 && ins.invalidReason === 2 && got < FETCH_MAX) {
       // Truncated by an unmapped page: the fetch of the missing byte faults.
       this.mmu.translate((linear + got) | 0, false, user);
@@ -702,11 +704,11 @@ export class Tier0 {
   // ---- Addressing -----------------------------------------------------------------------------
 
   /** The effective address (offset within the segment) of the memory operand. */
-  offset(ins: Instruction): number {
-    let a = ins.memDisplacement;
-    if (ins.memBase !== 0) a += this.readReg(ins.memBase);
-    if (ins.memIndex !== 0) a += this.readReg(ins.memIndex) * ins.memScale;
-    return ins.addressSize === 16 ? a & 0xffff : a | 0;
+  offset(ins: Decoded): number {
+    let a = ins.mDisp;
+    if (ins.mBase !== 0) a += this.readReg(ins.mBase);
+    if (ins.mIndex !== 0) a += this.readReg(ins.mIndex) * ins.mScale;
+    return ins.addrBits === 16 ? a & 0xffff : a | 0;
   }
 
   /**
@@ -738,8 +740,8 @@ export class Tier0 {
   }
 
   /** Linear address of the instruction's memory operand, checked for an access of `size` bytes. */
-  memLinear(ins: Instruction, size: number, write: boolean): number {
-    return this.linear(ins.memSegment - Register.es, this.offset(ins), size, write);
+  memLinear(ins: Decoded, size: number, write: boolean): number {
+    return this.linear(ins.mSeg - Register.es, this.offset(ins), size, write);
   }
 
   read(lin: number, bits: number): number {
@@ -759,17 +761,16 @@ export class Tier0 {
   }
 
   /** Reads operand `i` (register, memory or immediate) at `bits` width. */
-  readOp(ins: Instruction, i: number, bits: number): number {
-    const kind = i === 0 ? ins.op0Kind : i === 1 ? ins.op1Kind : ins.op2Kind;
-    if (kind === OpKind.register)
-      return this.readReg(i === 0 ? ins.op0Register : i === 1 ? ins.op1Register : ins.op2Register);
-    if (kind === OpKind.immediate) return ins.immediate & maskOf(bits);
+  readOp(ins: Decoded, i: number, bits: number): number {
+    const kind = i === 0 ? ins.kind0 : i === 1 ? ins.kind1 : ins.kind2;
+    if (kind === OpKind.register) return this.readReg(i === 0 ? ins.reg0 : i === 1 ? ins.reg1 : ins.reg2);
+    if (kind === OpKind.immediate) return ins.immValue & maskOf(bits);
     return this.read(this.memLinear(ins, bits >> 3, false), bits);
   }
 
   /** Writes operand 0 (register or memory). */
-  writeOp0(ins: Instruction, v: number, bits: number): void {
-    if (ins.op0Kind === OpKind.register) this.writeReg(ins.op0Register, v);
+  writeOp0(ins: Decoded, v: number, bits: number): void {
+    if (ins.kind0 === OpKind.register) this.writeReg(ins.reg0, v);
     else this.write(this.memLinear(ins, bits >> 3, true), v, bits);
   }
 

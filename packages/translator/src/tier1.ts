@@ -5,12 +5,13 @@ import {
   Decoder,
   FlowControl,
   flowControl,
-  Instruction,
+  type Instruction,
   OpKind,
   PrefixBit,
 } from '@ringzero/decoder';
 import { alu, imul2, neg, shift } from './alu';
 import { type CpuState, isFlatDataSegment, LazyOp, Seg } from './cpu-state';
+import { Decoded } from './decoded';
 import { HANDLERS, type Handler } from './handlers';
 import { CLASS_OF, Sensitivity } from './policy';
 import type { Tier0 } from './tier0';
@@ -45,15 +46,15 @@ export const HOT_THRESHOLD = 4096;
 const FUNCTION_CACHE = 1 << 16;
 
 /**
- * The compiled function of a region, entered at block number `pc`, whose first instruction is
- * at `entryOffset` in the page. Returns 1 when the last instruction loaded a segment register
- * (the dispatcher recomputes the mode), else 0.
+ * The compiled function of a region, entered at the block that starts at page offset `pc`
+ * (`entryOffset`, the same number, gives the page's linear address from EIP). Returns 1 when
+ * the last instruction loaded a segment register (the dispatcher recomputes the mode), else 0.
  */
 export type BlockFn = (
   c: Tier0,
   s: CpuState,
   r: Int32Array,
-  I: readonly Instruction[],
+  I: readonly Decoded[],
   H: readonly Handler[],
   X: BlockHelpers,
   pc: number,
@@ -75,7 +76,7 @@ export interface Block {
   readonly fn: BlockFn;
   /** Physical address of the entry's first instruction. */
   readonly phys: number;
-  /** Block number inside the region, and its offset in the page. */
+  /** The block's page offset: the region function's `case` for it, and its `entryOffset`. */
   readonly entry: number;
   readonly entryOffset: number;
   /**
@@ -90,7 +91,7 @@ export interface Block {
   linkCode: number;
   linkTlb: number;
   /** The region's instructions and their handlers (indexed by the emitted code). */
-  readonly ins: readonly Instruction[];
+  readonly ins: readonly Decoded[];
   readonly handlers: readonly Handler[];
   /** Instructions in the entry's basic block: the budget the dispatcher checks before entering. */
   readonly count: number;
@@ -118,7 +119,7 @@ export type BlockEnd =
 export interface BasicBlock {
   /** Page offset of the first instruction. */
   readonly start: number;
-  readonly ins: Instruction[];
+  readonly ins: Decoded[];
   /** Page offset of each instruction. */
   readonly offsets: number[];
   end: BlockEnd;
@@ -266,7 +267,7 @@ export class Tier1 {
         c.hasRun(pageStart + off) && !c.hasEntry(pageStart + off, mode),
     );
     if (region === undefined) return undefined;
-    const ins: Instruction[] = [];
+    const ins: Decoded[] = [];
     for (const b of region.blocks) ins.push(...b.ins);
     const handlers = ins.map((i) => HANDLERS[i.code] as Handler);
     // Without comments: less for V8 to parse (the expect tests show the commented form).
@@ -286,11 +287,11 @@ export class Tier1 {
     this.stats.blocksCompiled++;
     this.stats.instructionsCompiled += ins.length;
     let first: Block | undefined;
-    region.blocks.forEach((b, k) => {
+    for (const b of region.blocks) {
       const entry = newBlock({
         fn: fn as BlockFn,
         phys: pageStart + b.start,
-        entry: k,
+        entry: b.start,
         entryOffset: b.start,
         ins,
         handlers,
@@ -300,7 +301,7 @@ export class Tier1 {
       });
       if (pageStart + b.start === phys) first = entry;
       else register(pageStart + b.start, entry);
-    });
+    }
     this.stats.compileMs += performance.now() - t0;
     return first;
   }
@@ -350,8 +351,9 @@ export function discoverRegion(
           inPage(off) && total < MAX_REGION ? { kind: 'goto', next: want(off) } : { kind: 'exit', at: off };
         break;
       }
-      const i = new Instruction();
+      const i = new Decoded();
       dec.decodeOut(page.subarray(off, Math.min(4096, off + 15)), 0, (eipPage + off) | 0, i);
+      i.prepare();
       // Undecodable here (or running into the next page), or sensitive: tier 0 takes it.
       if (
         i.code === 0 ||
@@ -378,6 +380,12 @@ export function discoverRegion(
         break;
       }
       if (flow !== FlowControl.next) {
+        if (flow === FlowControl.call && i.op0Kind === OpKind.nearBranch) {
+          // A direct call: the callee and the return address join the region when they are
+          // in the page, so a call and its RET stay inside the function.
+          want((next + (i.nearBranchTarget - i.ip - i.length)) | 0);
+          want(next);
+        }
         b.end = { kind: 'transfer' };
         break;
       }
@@ -421,7 +429,7 @@ class Entry implements Block {
   link1: Block | undefined = undefined;
   linkCode = -1;
   linkTlb = -1;
-  readonly ins: readonly Instruction[];
+  readonly ins: readonly Decoded[];
   readonly handlers: readonly Handler[];
   readonly count: number;
   readonly mode: number;
@@ -501,9 +509,11 @@ const REG_ASSIGN = /\br([0-7]) =(?!=)/g;
 /**
  * The body of a region function.
  *
- * - `for (;;) switch (pc)`: one `case` per basic block in address order, so a block falls
- *   through into the next one and a branch to another block is `pc = k; continue`. Each block
- *   first checks that it fits in the dispatcher's budget (`c.blockEnd`), else the region is left
+ * - `for (;;) switch (pc)`: one `case` per basic block in address order, labelled with its page
+ *   offset, so a block falls through into the next one and a branch to another block is
+ *   `pc = offset; continue`. A CALL, RET or indirect jump goes on with `pc = EIP - page`: a
+ *   target that starts a block of the region stays in the function, any other leaves through
+ *   the `default` case with EIP already set. Each block first checks that it fits in the dispatcher's budget (`c.blockEnd`), else the region is left
  *   at that block: the count of retired instructions is exact, as in tier 0.
  * - Guest registers live in locals (`r0`…`r7`) for the whole call: loaded once at entry, stored
  *   back at the exit, around tier-0 handler calls and when an exception leaves.
@@ -523,10 +533,7 @@ const REG_ASSIGN = /\br([0-7]) =(?!=)/g;
  */
 export function emitRegion(region: Region, mode: number, comments = true): string {
   const body: string[] = [];
-  const caseOf = new Map<number, number>();
-  region.blocks.forEach((b, k) => {
-    caseOf.set(b.start, k);
-  });
+  const starts = new Set<number>(region.blocks.map((b) => b.start));
   /** The lazy operation pending in the locals: 0 none, -1 unknown (`fo` says at run time). */
   let pending = 0;
   const flush = (): void => {
@@ -544,11 +551,10 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
      * it is the next case and `fall` allows falling through to it), or the exit.
      */
     const goTo = (off: number, fall = true): string => {
-      const c = caseOf.get(off);
-      if (c === undefined) return `s.eip = (e0 + ${int(off)}) | 0; break x;`;
-      return fall && off === nextCase ? '' : `pc = ${int(c)}; continue;`;
+      if (!starts.has(off)) return `s.eip = (e0 + ${int(off)}) | 0; break x;`;
+      return fall && off === nextCase ? '' : `pc = ${int(off)}; continue;`;
     };
-    body.push(`case ${int(k)}:`);
+    body.push(`case ${int(blk.start)}:`);
     if (comments) body.push(`// block at ${int(blk.start)}`);
     body.push(`if (ic + ${int(len)} > lim) { s.eip = (e0 + ${int(blk.start)}) | 0; break x; }`);
     pending = -1;
@@ -619,7 +625,7 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
         body.push(`if (${t.branch.condition}) { ${taken} }`);
         body.push(goTo(end.next));
       } else if (end.kind === 'handler-branch') {
-        body.push(`if (s.eip !== (${nextEip})) break x;`, goTo(end.next));
+        body.push(`if (s.eip !== (${nextEip})) { pc = (s.eip - e0) | 0; continue; }`, goTo(end.next));
       } else if (end.kind === 'goto') {
         body.push(goTo(end.next));
       } else if (end.kind === 'exit') {
@@ -627,9 +633,10 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
       } else if (end.kind === 'segment-load') {
         body.push('rv = 1; break x;');
       } else {
-        // 'transfer': the template or handler set EIP.
+        // 'transfer': the template or handler set EIP. A target in this page goes on at its
+        // block when the region has one (the switch's default leaves with EIP there).
         if (t !== undefined && !t.setsEip) body.push(`s.eip = ${nextEip};`);
-        body.push('break x;');
+        body.push(isRepString(i) ? 'break x;' : 'pc = (s.eip - e0) | 0; continue;');
       }
     }
   });

@@ -1,5 +1,6 @@
-import { CODE_NAMES, type Instruction, OpKind, Register } from '@ringzero/decoder';
+import { CODE_NAMES, OpKind, Register } from '@ringzero/decoder';
 import { Eflags, LazyOp, Seg } from './cpu-state';
+import type { Decoded } from './decoded';
 import { raise, Vector } from './fault';
 import type { Handler } from './handlers';
 import type { Tier0 } from './tier0';
@@ -116,16 +117,16 @@ function pop(c: Tier0): void {
 }
 
 /** Before a waiting x87 instruction: #NM for CR0.EM/TS, #MF for a pending unmasked exception. */
-function prologue(c: Tier0, ins: Instruction, control: boolean): void {
+function prologue(c: Tier0, ins: Decoded, control: boolean): void {
   const s = c.state;
   if (s.cr0 & 0xc) raise(Vector.nm);
   if (!control && s.fpuStatus & SW_ES && s.cr0 & 0x20) raise(Vector.mf);
   if (!control) {
     s.fpuIp = c.startEip;
     s.fpuCs = s.segSel[Seg.cs] ?? 0;
-    if (ins.op0Kind === OpKind.memory || ins.op1Kind === OpKind.memory) {
+    if (ins.kind0 === OpKind.memory || ins.kind1 === OpKind.memory) {
       s.fpuDp = c.offset(ins);
-      s.fpuDs = s.segSel[ins.memSegment - Register.es] ?? 0;
+      s.fpuDs = s.segSel[ins.mSeg - Register.es] ?? 0;
     }
   }
 }
@@ -254,7 +255,7 @@ const SIZES: Record<string, number> = {
 };
 const RESTORE = new Float64Array(8);
 
-function readMemValue(c: Tier0, ins: Instruction, kind: string): number {
+function readMemValue(c: Tier0, ins: Decoded, kind: string): number {
   const lin = c.memLinear(ins, SIZES[kind] ?? 4, false);
   switch (kind) {
     case 'm32fp':
@@ -285,7 +286,7 @@ function readMemValue(c: Tier0, ins: Instruction, kind: string): number {
 }
 
 /** Stores ST(0) to memory in `kind` format; returns false when an unmasked exception blocks it. */
-function storeMemValue(c: Tier0, ins: Instruction, kind: string, v: number): boolean {
+function storeMemValue(c: Tier0, ins: Decoded, kind: string, v: number): boolean {
   const size = SIZES[kind] ?? 4;
   const lin = c.memLinear(ins, size, true);
   c.mmu.probeWrite(lin, size, c.state.cpl === 3);
@@ -520,9 +521,8 @@ const ARITH: Record<string, number> = {
   fdivr: ArithOp.divr,
 };
 
-function stiOf(ins: Instruction): number {
-  const r =
-    ins.op1Kind === OpKind.register && ins.op1Register >= Register.st0 ? ins.op1Register : ins.op0Register;
+function stiOf(ins: Decoded): number {
+  const r = ins.kind1 === OpKind.register && ins.reg1 >= Register.st0 ? ins.reg1 : ins.reg0;
   return r >= Register.st0 && r < Register.st0 + 8 ? r - Register.st0 : 1;
 }
 
@@ -565,7 +565,7 @@ function buildArith(name: string, m: string): Handler | undefined {
   if (name.endsWith('_sti_st0')) {
     // ST(i) ← ST(i) op ST(0)
     return x87(name, (c, ins) => {
-      const i = ins.op0Register - Register.st0;
+      const i = ins.reg0 - Register.st0;
       setSt(c, i, arith(c, op, st(c, i), st(c, 0)));
       if (popAfter) pop(c);
     });
@@ -708,7 +708,7 @@ function build(name: string): Handler | undefined {
         });
       }
       return x87(name, (c, ins) => {
-        setSt(c, ins.op0Register - Register.st0, st(c, 0));
+        setSt(c, ins.reg0 - Register.st0, st(c, 0));
         if (popAfter) pop(c);
       });
     }
@@ -835,12 +835,10 @@ function build(name: string): Handler | undefined {
         c.state.fpuStatus &= ~SW_C1;
       });
     case 'ffree':
-      return x87(name, (c, ins) =>
-        setTag(c, (c.state.fpuTop + ins.op0Register - Register.st0) & 7, TAG_EMPTY),
-      );
+      return x87(name, (c, ins) => setTag(c, (c.state.fpuTop + ins.reg0 - Register.st0) & 7, TAG_EMPTY));
     case 'ffreep':
       return x87(name, (c, ins) => {
-        setTag(c, (c.state.fpuTop + ins.op0Register - Register.st0) & 7, TAG_EMPTY);
+        setTag(c, (c.state.fpuTop + ins.reg0 - Register.st0) & 7, TAG_EMPTY);
         pop(c);
       });
     case 'fnop':
@@ -880,7 +878,7 @@ function build(name: string): Handler | undefined {
       return x87(
         name,
         (c, ins) => {
-          const bits = ins.operandSize === 16 ? 16 : 32;
+          const bits = ins.opBits === 16 ? 16 : 32;
           const lin = c.memLinear(ins, bits === 16 ? 14 : 28, true);
           probeImage(c, lin, bits === 16 ? 14 : 28, true);
           storeEnv(c, lin, bits);
@@ -892,7 +890,7 @@ function build(name: string): Handler | undefined {
       return x87(
         name,
         (c, ins) => {
-          const bits = ins.operandSize === 16 ? 16 : 32;
+          const bits = ins.opBits === 16 ? 16 : 32;
           const lin = c.memLinear(ins, bits === 16 ? 14 : 28, false);
           probeImage(c, lin, bits === 16 ? 14 : 28, false);
           loadEnv(c, lin, bits);
@@ -903,7 +901,7 @@ function build(name: string): Handler | undefined {
       return x87(
         name,
         (c, ins) => {
-          const bits = ins.operandSize === 16 ? 16 : 32;
+          const bits = ins.opBits === 16 ? 16 : 32;
           const env = bits === 16 ? 14 : 28;
           const lin = c.memLinear(ins, env + 80, true);
           probeImage(c, lin, env + 80, true);
@@ -922,7 +920,7 @@ function build(name: string): Handler | undefined {
       return x87(
         name,
         (c, ins) => {
-          const bits = ins.operandSize === 16 ? 16 : 32;
+          const bits = ins.opBits === 16 ? 16 : 32;
           const env = bits === 16 ? 14 : 28;
           const lin = c.memLinear(ins, env + 80, false);
           probeImage(c, lin, env + 80, false);

@@ -20,7 +20,7 @@ fo = 3;
 // jge (388)
 ic += 3;
 if (!(fa < fb)) { pc = 0; continue; }
-case 1:
+case 7:
 // block at 7
 if (ic + 4 > lim) { s.eip = (e0 + 7) | 0; break x; }
 // neg (431)
@@ -35,7 +35,7 @@ kk = 322;
 kk = 387;
 { const t = (L = r4, e = L + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false)); r4 = (r4 + 4) | 0; s.eip = t; }
 ic += 4;
-break x;
+pc = (s.eip - e0) | 0; continue;
 default: break x;
 }
 }

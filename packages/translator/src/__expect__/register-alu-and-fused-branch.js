@@ -23,7 +23,7 @@ fo = 3;
 // jb (278)
 ic += 4;
 if (((fa >>> 0) < (fb >>> 0))) { pc = 0; continue; }
-case 1:
+case 9:
 // block at 9
 if (ic + 2 > lim) { s.eip = (e0 + 9) | 0; break x; }
 // inc (458)

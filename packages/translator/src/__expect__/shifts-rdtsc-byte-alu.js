@@ -18,7 +18,7 @@ fo = 8;
 // jb (278)
 ic += 2;
 if ((((fa >>> (32 - fb)) & 1) !== 0)) { pc = 0; continue; }
-case 1:
+case 5:
 // block at 5
 if (ic + 5 > lim) { s.eip = (e0 + 5) | 0; break x; }
 // sar (253)
@@ -42,7 +42,7 @@ fo = 9;
 // je (298)
 ic += 5;
 if ((fv === 0)) { pc = 0; continue; }
-case 2:
+case 16:
 // block at 16
 if (ic + 3 > lim) { s.eip = (e0 + 16) | 0; break x; }
 // shr (224)

@@ -26,7 +26,18 @@ if (c.codeWrites !== w0) { s.eip = (e0 + 5) | 0; n = 3; break x; }
 kk = 195;
 { const sp = (r4 - 4) | 0; L = sp; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) D[e] = (e0 + 10) | 0; else M.write32(L, (e0 + 10) | 0, false); r4 = sp; s.eip = (((e0 + 10) | 0) + 4086) | 0; }
 ic += 4;
-break x;
+pc = (s.eip - e0) | 0; continue;
+case 10:
+// block at 10
+if (ic + 2 > lim) { s.eip = (e0 + 10) | 0; break x; }
+// pop (477)
+kk = 256;
+{ const v = (L = r4, e = L + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false)); r4 = (r4 + 4) | 0; r5 = v; }
+// ret (770)
+kk = 321;
+{ const t = (L = r4, e = L + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false)); r4 = (r4 + 4) | 0; s.eip = t; }
+ic += 2;
+pc = (s.eip - e0) | 0; continue;
 default: break x;
 }
 }
