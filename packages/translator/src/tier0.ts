@@ -17,7 +17,7 @@ import {
   Sensitivity,
 } from './policy';
 import { switchTask } from './task-switch';
-import { BLOCK_HELPERS, type Block, HOT_THRESHOLD, IS_SEGMENT_LOAD, NO_BLOCK, Tier1 } from './tier1';
+import { type Block, HOT_THRESHOLD, IS_SEGMENT_LOAD, NO_BLOCK, Tier1 } from './tier1';
 
 /** Why `Tier0.run` returned. */
 export const StopReason = {
@@ -343,6 +343,7 @@ export class Tier0 {
     const slots = this.slots;
     const mmu = this.mmu;
     const tlb = mmu.tlb;
+    const regs = s.regs;
     // Read once per burst (an imported constant is loaded through a module cell each time).
     const readUser = TlbFlag.readUser;
     const readSup = TlbFlag.readSup;
@@ -353,6 +354,10 @@ export class Tier0 {
     let prev: Block | null = null;
     // A fault while fetching counts as a retired instruction, as in `burst`.
     let fetching = false;
+    // Statistics, kept in locals and added to `jit.stats` when the burst ends.
+    let runs = 0;
+    let translated = 0;
+    let chained = 0;
     try {
       while (this.instructions < end) {
         this.startEip = s.eip;
@@ -413,10 +418,10 @@ export class Tier0 {
           this.runningBlock = b;
           this.blockHistory[this.blockHistoryCount++ & 15] = s.eip;
           const before = this.instructions;
-          const remode = b.fn(this, s, s.regs, b.ins, b.handlers, BLOCK_HELPERS, b.entry, b.entryOffset);
+          const remode = b.fn(this, s, regs, b.entry);
           this.runningBlock = null;
-          jit.stats.blockRuns++;
-          jit.stats.instructionsTranslated += this.instructions - before;
+          runs++;
+          translated += this.instructions - before;
           if (!this.goesOn()) return;
           if (remode !== 0) {
             mode = jit.modeKey(s);
@@ -432,7 +437,7 @@ export class Tier0 {
             prev = b;
             break;
           }
-          jit.stats.chained++;
+          chained++;
           b = next;
         }
       }
@@ -445,6 +450,10 @@ export class Tier0 {
         this.instructions++;
       } else if (fetching) this.instructions++;
       this.fault();
+    } finally {
+      jit.stats.blockRuns += runs;
+      jit.stats.instructionsTranslated += translated;
+      jit.stats.chained += chained;
     }
   }
 

@@ -47,19 +47,17 @@ const FUNCTION_CACHE = 1 << 16;
 
 /**
  * The compiled function of a region, entered at the block that starts at page offset `pc`
- * (`entryOffset`, the same number, gives the page's linear address from EIP). Returns 1 when
- * the last instruction loaded a segment register (the dispatcher recomputes the mode), else 0.
+ * (which also gives the page's linear address from EIP). Returns 1 when the last instruction
+ * loaded a segment register (the dispatcher recomputes the mode), else 0.
  */
-export type BlockFn = (
-  c: Tier0,
-  s: CpuState,
-  r: Int32Array,
-  I: readonly Decoded[],
-  H: readonly Handler[],
-  X: BlockHelpers,
-  pc: number,
-  entryOffset: number,
-) => number;
+export type BlockFn = (c: Tier0, s: CpuState, r: Int32Array, pc: number) => number;
+
+/**
+ * Makes a region's function from its instructions (`I`), their tier-0 handlers (`H`) and the
+ * shared helpers (`X`), which the function closes over: the dispatcher passes four arguments
+ * per call, and regions with the same source share one factory and so V8's compiled code.
+ */
+type RegionFactory = (I: readonly Decoded[], H: readonly Handler[], X: BlockHelpers) => BlockFn;
 
 /** Semantics shared with tier 0 that templates call directly. */
 export interface BlockHelpers {
@@ -76,9 +74,8 @@ export interface Block {
   readonly fn: BlockFn;
   /** Physical address of the entry's first instruction. */
   readonly phys: number;
-  /** The block's page offset: the region function's `case` for it, and its `entryOffset`. */
+  /** The block's page offset: the region function's `case` for it (its `pc` argument). */
   readonly entry: number;
-  readonly entryOffset: number;
   /**
    * Links to the entries that followed this one (up to two: a branch's two ways), valid while
    * neither code nor translations changed: `linkCode`/`linkTlb` are `Tier0.codeWrites` and
@@ -216,7 +213,7 @@ export class Tier1 {
   };
   private readonly dec = new Decoder(32);
   /** Compiled functions by source text (bounded: cleared when full). */
-  private readonly functions = new Map<string, BlockFn>();
+  private readonly functions = new Map<string, RegionFactory>();
   /** The sources of the most recently compiled blocks (for tests and inspection). */
   private readonly recent: string[] = [];
 
@@ -276,12 +273,13 @@ export class Tier1 {
     // names of this module's parameters; nothing from guest memory is pasted in as text.
     // Identical code (the same instructions with the same registers and displacements, in any
     // page) gives identical source: compile it once and share the function.
-    let fn = this.functions.get(source);
-    if (fn === undefined) {
-      fn = new Function('c', 's', 'r', 'I', 'H', 'X', 'pc', 'entryOffset', source) as BlockFn;
+    let make = this.functions.get(source);
+    if (make === undefined) {
+      make = new Function('I', 'H', 'X', `return function region(c, s, r, pc) {\n${source}\n};`) as RegionFactory;
       if (this.functions.size >= FUNCTION_CACHE) this.functions.clear();
-      this.functions.set(source, fn);
+      this.functions.set(source, make);
     } else this.stats.shared++;
+    const fn = make(ins, handlers, BLOCK_HELPERS);
     this.recent.push(source);
     if (this.recent.length > 64) this.recent.shift();
     this.stats.blocksCompiled++;
@@ -289,10 +287,9 @@ export class Tier1 {
     let first: Block | undefined;
     for (const b of region.blocks) {
       const entry = newBlock({
-        fn: fn as BlockFn,
+        fn,
         phys: pageStart + b.start,
         entry: b.start,
-        entryOffset: b.start,
         ins,
         handlers,
         count: b.ins.length,
@@ -422,7 +419,6 @@ class Entry implements Block {
   readonly fn: BlockFn;
   readonly phys: number;
   readonly entry: number;
-  readonly entryOffset: number;
   linkEip0 = 0;
   link0: Block | undefined = undefined;
   linkEip1 = 0;
@@ -439,7 +435,6 @@ class Entry implements Block {
     this.fn = f.fn;
     this.phys = f.phys;
     this.entry = f.entry;
-    this.entryOffset = f.entryOffset;
     this.ins = f.ins;
     this.handlers = f.handlers;
     this.count = f.count;
@@ -458,7 +453,6 @@ export const NO_BLOCK: Block = newBlock({
   fn: () => 0,
   phys: -1,
   entry: 0,
-  entryOffset: 0,
   ins: [],
   handlers: [],
   count: 0,
@@ -655,7 +649,7 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
   const load = usedList.map((k) => `r${k} = r[${k}];`).join(' ');
   code = code.replaceAll('/*store*/', store).replaceAll('/*load*/', load);
   const lines: string[] = [
-    'const e0 = (s.eip - entryOffset) | 0;',
+    'const e0 = (s.eip - pc) | 0;',
     'const w0 = c.codeWrites;',
     'let lim = c.blockEnd - c.instructions;',
     'const M = c.mmu, T = M.tlbRead, TW = M.tlbWrite, B = M.ram, W = M.ram16, D = M.ram32, NB = M.ramBytes, NW = M.ramWords, ND = M.ramDwords;',

@@ -1,5 +1,5 @@
 // rol ebx, 5; add ebx, eax; ror eax, 11; adc esi, 0; imul edx, ebx, 7; xor edx, eax; imul ebx, edx; seto al; rol edi, cl; cmp edi, esi; add bl, dh; sub ebx, ecx; cmp al, [esi]; and esi, 3
-const e0 = (s.eip - entryOffset) | 0;
+const e0 = (s.eip - pc) | 0;
 const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
 const M = c.mmu, T = M.tlbRead, TW = M.tlbWrite, B = M.ram, W = M.ram16, D = M.ram32, NB = M.ramBytes, NW = M.ramWords, ND = M.ramDwords;

@@ -1,5 +1,5 @@
 // xchg eax, ebx; imul ecx, edx, 10; bswap eax; cmpxchg [esi], ecx; setz al
-const e0 = (s.eip - entryOffset) | 0;
+const e0 = (s.eip - pc) | 0;
 const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
 const M = c.mmu, T = M.tlbRead, TW = M.tlbWrite, B = M.ram, W = M.ram16, D = M.ram32, NB = M.ramBytes, NW = M.ramWords, ND = M.ramDwords;

@@ -1,5 +1,5 @@
 // mov eax, ebx; add eax, 5; cmp eax, ecx; jb 0x1000; inc edx; jnz 0x1000
-const e0 = (s.eip - entryOffset) | 0;
+const e0 = (s.eip - pc) | 0;
 const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
 const M = c.mmu, T = M.tlbRead, TW = M.tlbWrite, B = M.ram, W = M.ram16, D = M.ram32, NB = M.ramBytes, NW = M.ramWords, ND = M.ramDwords;

@@ -1,5 +1,5 @@
 // shl eax, 4; jc 0x1000; sar edx, cl; rdtsc; xor bl, [esi + 1]; shr ecx, 1; jz 0x1000; shr ax, 5; sar bh, 3; shl dl, 1
-const e0 = (s.eip - entryOffset) | 0;
+const e0 = (s.eip - pc) | 0;
 const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
 const M = c.mmu, T = M.tlbRead, TW = M.tlbWrite, B = M.ram, W = M.ram16, D = M.ram32, NB = M.ramBytes, NW = M.ramWords, ND = M.ramDwords;
