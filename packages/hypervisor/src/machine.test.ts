@@ -83,6 +83,31 @@ describe('VirtualMachine', () => {
     expect(vm.run(10_000)).toEqual({ kind: 'debug-exit', status: 19 });
   });
 
+  it('a device interrupt raised by an OUT mid-slice is taken at once, not at the end of the slice', () => {
+    const vm = new VirtualMachine({ memory: 16 << 20, deterministic: true });
+    const s = vm.cpu.state;
+    // Vector 0x24 (IRQ4, COM1) → handler at 0x2000: debug exit.
+    vm.memory.writeBytes(0x2000, new Uint8Array([0xb0, 0x07, 0xe6, 0xf4]));
+    vm.memory.write32(0x3000 + 0x24 * 8, 0x00082000);
+    vm.memory.write32(0x3000 + 0x24 * 8 + 4, 0x00008e00);
+    // PIC base 0x20 with only IRQ4 unmasked; xor ecx, ecx; sti; UART MCR.OUT2, then IER.THRE
+    // (the transmitter is empty, so the line rises at that OUT); then count in ECX forever.
+    program(
+      vm,
+      [
+        0xb0, 0x11, 0xe6, 0x20, 0xb0, 0x20, 0xe6, 0x21, 0xb0, 0x04, 0xe6, 0x21, 0xb0, 0x01, 0xe6, 0x21, 0xb0,
+        0xef, 0xe6, 0x21, 0x31, 0xc9, 0xfb, 0x66, 0xba, 0xfc, 0x03, 0xb0, 0x08, 0xee, 0x66, 0xba, 0xf9, 0x03,
+        0xb0, 0x02, 0xee, 0x41, 0xeb, 0xfd,
+      ],
+    );
+    s.idtrBase = 0x3000;
+    s.idtrLimit = 0x7ff;
+    expect(vm.run(1_000_000)).toEqual({ kind: 'debug-exit', status: 15 });
+    // Taken before the counting loop's first instruction (a slice end would have let it count
+    // for thousands of instructions).
+    expect(s.regs[1]).toBe(0);
+  });
+
   it('rejects impossible memory sizes', () => {
     expect(() => new VirtualMachine({ memory: 1 << 20 })).toThrow(HypervisorError);
   });

@@ -48,7 +48,19 @@ export type Outcome =
   | { readonly kind: 'reset' }
   | { readonly kind: 'triple-fault'; readonly eip: number; readonly vector: number };
 
+/**
+ * Instructions per CPU slice while an interrupt is requested but the guest has interrupts
+ * disabled: how soon it is taken after STI/POPF/IRET enable them.
+ */
 const SLICE = 4096;
+/**
+ * The longest slice. Without a pending request a slice runs to the next timer event (PIT or
+ * RTC), at least `SLICE` and at most this; a device that raises its line during the slice (an
+ * I/O callout: the UART's transmitter, the PIC's mask) ends the slice at once through the PIC's
+ * INTR output. Fewer slices mean fewer dispatcher entries and fewer region runs cut short by a
+ * slice's end.
+ */
+const MAX_SLICE = 1 << 16;
 
 /**
  * A PC-compatible virtual machine: guest memory, the tier-0 CPU, the PC platform devices on a
@@ -89,7 +101,11 @@ export class VirtualMachine {
     this.profile = opts.profile ?? I686_PROFILE;
     this.memory = new PhysicalMemory(opts.memory);
     this.clock = { now: () => this.now() };
-    this.pic = new PicPair();
+    // INTR rising mid-slice (a device raised its line from an I/O callout) ends the CPU's slice
+    // so the request is taken at the next instruction boundary the loop in `run` reaches.
+    this.pic = new PicPair((level) => {
+      if (level) this.cpu?.requestStop();
+    });
     this.pit = new Pit8254(this.clock, this.pic.irq(0));
     const epoch = this.deterministic ? Date.UTC(2026, 0, 1) : Date.now();
     this.rtc = new Rtc(this.clock, epoch, this.pic.irq(8), opts.memory);
@@ -260,7 +276,7 @@ export class VirtualMachine {
         }
       }
       const before = cpu.instructions;
-      const reason = cpu.run(Math.min(SLICE, end - cpu.instructions));
+      const reason = cpu.run(Math.min(this.sliceLength(), end - cpu.instructions));
       // Never spin the host: a loop that makes no progress at all ends the run as idle.
       if (cpu.instructions === before && reason !== StopReason.halt && ++stalls > 1000) {
         return { kind: 'idle', untilNs: Number.POSITIVE_INFINITY };
@@ -289,6 +305,15 @@ export class VirtualMachine {
       }
     }
     return { kind: 'limit' };
+  }
+
+  /** Instructions the next CPU slice may run (see `SLICE` and `MAX_SLICE`). */
+  private sliceLength(): number {
+    if (this.pic.hasInterrupt()) return SLICE;
+    const next = Math.min(this.pit.nextEventTime(), this.rtc.nextEventTime());
+    if (!Number.isFinite(next)) return MAX_SLICE;
+    const until = Math.ceil((next - this.now()) / this.nsPerInstruction);
+    return Math.max(SLICE, Math.min(MAX_SLICE, until));
   }
 
   /** Advances virtual time while the CPU is halted (idle time), then delivers what fell due. */
