@@ -275,7 +275,12 @@ export class Tier1 {
     // page) gives identical source: compile it once and share the function.
     let make = this.functions.get(source);
     if (make === undefined) {
-      make = new Function('I', 'H', 'X', `return function region(c, s, r, pc) {\n${source}\n};`) as RegionFactory;
+      make = new Function(
+        'I',
+        'H',
+        'X',
+        `return function region(c, s, r, pc) {\n${source}\n};`,
+      ) as RegionFactory;
       if (this.functions.size >= FUNCTION_CACHE) this.functions.clear();
       this.functions.set(source, make);
     } else this.stats.shared++;
