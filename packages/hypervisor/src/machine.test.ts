@@ -22,6 +22,15 @@ function program(vm: VirtualMachine, bytes: number[]) {
   s.regs[4] = 0x8000;
 }
 
+/** An IDT at 0x3000 whose gate for `vector` runs a handler at 0x2000 that ends the run with `mov al, status; out 0xf4, al`. */
+function debugExitOn(vm: VirtualMachine, vector: number, status: number) {
+  vm.memory.writeBytes(0x2000, new Uint8Array([0xb0, status, 0xe6, 0xf4]));
+  vm.memory.write32(0x3000 + vector * 8, 0x00082000);
+  vm.memory.write32(0x3000 + vector * 8 + 4, 0x00008e00);
+  vm.cpu.state.idtrBase = 0x3000;
+  vm.cpu.state.idtrLimit = 0x7ff;
+}
+
 describe('VirtualMachine', () => {
   it('runs guest code that writes to COM1 and ends through the debug-exit port', () => {
     const out: number[] = [];
@@ -41,10 +50,6 @@ describe('VirtualMachine', () => {
   it('HLT with interrupts enabled sleeps until the PIT fires; deterministic time skips the idle part', () => {
     const vm = new VirtualMachine({ memory: 16 << 20, deterministic: true });
     // IDT at 0x3000 with vector 0x20 → handler at 0x2000 (out 0xf4, al=7).
-    const s = vm.cpu.state;
-    vm.memory.writeBytes(0x2000, new Uint8Array([0xb0, 0x07, 0xe6, 0xf4]));
-    vm.memory.write32(0x3000 + 0x20 * 8, 0x00082000);
-    vm.memory.write32(0x3000 + 0x20 * 8 + 4, 0x00008e00);
     // PIC: ICW1..4 with base 0x20, unmask IRQ0; PIT channel 0 mode 2, count 1193 (~1 kHz); sti; hlt.
     program(
       vm,
@@ -54,8 +59,7 @@ describe('VirtualMachine', () => {
         0xeb, 0xfd,
       ],
     );
-    s.idtrBase = 0x3000;
-    s.idtrLimit = 0x7ff;
+    debugExitOn(vm, 0x20, 0x07);
     const o = vm.run(100_000);
     expect(o).toEqual({ kind: 'debug-exit', status: 15 });
     expect(vm.now()).toBeGreaterThan(900_000); // about 1 ms of virtual time passed, mostly idle
@@ -64,10 +68,6 @@ describe('VirtualMachine', () => {
 
   it('an interrupt pending while the guest sits in `sti; hlt` is delivered (the STI shadow ends at HLT)', () => {
     const vm = new VirtualMachine({ memory: 16 << 20, deterministic: true });
-    const s = vm.cpu.state;
-    vm.memory.writeBytes(0x2000, new Uint8Array([0xb0, 0x09, 0xe6, 0xf4]));
-    vm.memory.write32(0x3000 + 0x21 * 8, 0x00082000);
-    vm.memory.write32(0x3000 + 0x21 * 8 + 4, 0x00008e00);
     // PIC base 0x20, all unmasked; then sti; hlt.
     program(
       vm,
@@ -76,8 +76,7 @@ describe('VirtualMachine', () => {
         0x00, 0xe6, 0x21, 0xfb, 0xf4,
       ],
     );
-    s.idtrBase = 0x3000;
-    s.idtrLimit = 0x7ff;
+    debugExitOn(vm, 0x21, 0x09);
     vm.run(11); // through the PIC setup and STI
     vm.keyboard.keyboardInput([0x1c]); // IRQ1 arrives right at the HLT
     expect(vm.run(10_000)).toEqual({ kind: 'debug-exit', status: 19 });
@@ -87,9 +86,6 @@ describe('VirtualMachine', () => {
     const vm = new VirtualMachine({ memory: 16 << 20, deterministic: true });
     const s = vm.cpu.state;
     // Vector 0x24 (IRQ4, COM1) → handler at 0x2000: debug exit.
-    vm.memory.writeBytes(0x2000, new Uint8Array([0xb0, 0x07, 0xe6, 0xf4]));
-    vm.memory.write32(0x3000 + 0x24 * 8, 0x00082000);
-    vm.memory.write32(0x3000 + 0x24 * 8 + 4, 0x00008e00);
     // PIC base 0x20 with only IRQ4 unmasked; xor ecx, ecx; sti; UART MCR.OUT2, then IER.THRE
     // (the transmitter is empty, so the line rises at that OUT); then count in ECX forever.
     program(
@@ -100,8 +96,7 @@ describe('VirtualMachine', () => {
         0xb0, 0x02, 0xee, 0x41, 0xeb, 0xfd,
       ],
     );
-    s.idtrBase = 0x3000;
-    s.idtrLimit = 0x7ff;
+    debugExitOn(vm, 0x24, 0x07);
     expect(vm.run(1_000_000)).toEqual({ kind: 'debug-exit', status: 15 });
     // Taken before the counting loop's first instruction (a slice end would have let it count
     // for thousands of instructions).
