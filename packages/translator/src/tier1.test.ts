@@ -109,6 +109,38 @@ describe('tier 1', () => {
     expect(t1.cpu.state.regs[Reg.ebx]).toBe((200 * 201) / 2);
   });
 
+  it('a CALL whose push rewrites the callee in the same region runs the new bytes (self-modifying code)', () => {
+    // On the last iteration the return address is pushed over the immediate of f's
+    // `mov eax, 7`, so that call returns the address a1 in EAX instead of 7.
+    const { t0, t1 } = both(
+      program(`
+        mov ecx, 300
+        xor ebx, ebx
+      l:
+        mov esp, 0x8000
+        cmp ecx, 1
+        jne normal
+        mov esp, f + 5
+      normal:
+        call f
+      a1:
+        add ebx, eax
+        dec ecx
+        jnz l
+        mov esp, 0x8000
+        hlt
+      f:
+        mov eax, 7
+        ret`),
+    );
+    expectSameState(t0, t1);
+    // EAX holds what the last call returned: the address a1, not 7.
+    const a1 = t0.cpu.state.regs[Reg.eax] ?? 0;
+    expect(a1).toBeGreaterThan(ORIGIN);
+    expect(t0.cpu.state.regs[Reg.ebx]).toBe(299 * 7 + a1);
+    expect(t1.cpu.jit?.stats.blocksCompiled ?? 0).toBeGreaterThan(0);
+  });
+
   it('a fault in the middle of a block is precise: same EIP, registers and instruction count', () => {
     const { t0, t1 } = both(
       program(`

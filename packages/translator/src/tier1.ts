@@ -371,13 +371,13 @@ export function discoverRegion(
       const flow = flowControl(i.code);
       if (flow === FlowControl.conditionalBranch) {
         if (isTemplateJcc(i)) {
-          const t = (next + (i.nearBranchTarget - i.ip - i.length)) | 0;
+          const t = branchOffset(i, next);
           b.end = { kind: 'branch', taken: inPage(t) ? want(t) : -1, next: want(next) };
         } else b.end = { kind: 'handler-branch', next: want(next) };
         break;
       }
       if (flow === FlowControl.branch && isFollowableJump(i)) {
-        const t = (next + (i.nearBranchTarget - i.ip - i.length)) | 0;
+        const t = branchOffset(i, next);
         b.end = inPage(t) ? { kind: 'goto', next: want(t) } : { kind: 'transfer' };
         break;
       }
@@ -385,7 +385,7 @@ export function discoverRegion(
         if (flow === FlowControl.call && i.op0Kind === OpKind.nearBranch) {
           // A direct call: the callee and the return address join the region when they are
           // in the page, so a call and its RET stay inside the function.
-          want((next + (i.nearBranchTarget - i.ip - i.length)) | 0);
+          want(branchOffset(i, next));
           want(next);
         }
         b.end = { kind: 'transfer' };
@@ -465,6 +465,14 @@ export const NO_BLOCK: Block = newBlock({
   source: '',
 });
 
+/**
+ * Page offset of a relative branch's target, from `next`, the page offset after the branch (the
+ * target may lie outside the page: below 0 or from 4096 on).
+ */
+function branchOffset(i: Instruction, next: number): number {
+  return (next + (i.nearBranchTarget - i.ip - i.length)) | 0;
+}
+
 /** JMP rel8/rel32 in 32-bit code: a block may continue at its target. */
 function isFollowableJump(i: Instruction): boolean {
   return i.mnemonic === 'jmp' && i.opCount === 1 && i.op0Kind === OpKind.nearBranch && i.operandSize === 32;
@@ -512,8 +520,9 @@ const REG_ASSIGN = /\br([0-7]) =(?!=)/g;
  *   offset, so a block falls through into the next one and a branch to another block is
  *   `pc = offset; continue`. A CALL, RET or indirect jump goes on with `pc = EIP - page`: a
  *   target that starts a block of the region stays in the function, any other leaves through
- *   the `default` case with EIP already set. Each block first checks that it fits in the dispatcher's budget (`c.blockEnd`), else the region is left
- *   at that block: the count of retired instructions is exact, as in tier 0.
+ *   the `default` case with EIP already set. Each block first checks that it fits in the
+ *   dispatcher's budget (`c.blockEnd`), else the region is left at that block: the count of
+ *   retired instructions is exact, as in tier 0.
  * - Guest registers live in locals (`r0`…`r7`) for the whole call: loaded once at entry, stored
  *   back at the exit, around tier-0 handler calls and when an exception leaves.
  * - Status flags of 32-bit ALU templates stay in `fa`, `fb`, `fv` (the lazy operation's inputs
@@ -611,9 +620,11 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
       }
       const end = blk.end;
       // A store that hit translated code leaves the region at the next instruction (a block that
-      // ends in a transfer or a segment load leaves it anyway).
+      // ends in a segment load leaves it anyway; one that ends in a transfer checks at its end,
+      // where EIP is the target).
+      const stores = t === undefined || t.stores === true;
       const leaves = last && (end.kind === 'transfer' || end.kind === 'segment-load');
-      if ((t === undefined || t.stores) && !leaves) {
+      if (stores && !leaves) {
         body.push(`if (c.codeWrites !== w0) { s.eip = ${nextEip}; n = ${int(j + 1)}; break x; }`);
       }
       if (!last) continue;
@@ -633,9 +644,13 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
         body.push('rv = 1; break x;');
       } else {
         // 'transfer': the template or handler set EIP. A target in this page goes on at its
-        // block when the region has one (the switch's default leaves with EIP there).
+        // block when the region has one (the switch's default leaves with EIP there), unless
+        // the instruction's store (a CALL's return address) hit translated code. A REP string
+        // instruction leaves: its handler counted its iterations, so `lim` no longer holds.
         if (t !== undefined && !t.setsEip) body.push(`s.eip = ${nextEip};`);
-        body.push(isRepString(i) ? 'break x;' : 'pc = (s.eip - e0) | 0; continue;');
+        if (isRepString(i)) body.push('break x;');
+        else
+          body.push(`pc = (s.eip - e0) | 0; ${stores ? 'if (c.codeWrites !== w0) break x; ' : ''}continue;`);
       }
     }
   });

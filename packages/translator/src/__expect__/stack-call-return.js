@@ -26,7 +26,7 @@ if (c.codeWrites !== w0) { s.eip = (e0 + 5) | 0; n = 3; break x; }
 kk = 195;
 { const sp = (r4 - 4) | 0; L = sp; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) D[e] = (e0 + 10) | 0; else M.write32(L, (e0 + 10) | 0, false); r4 = sp; s.eip = (((e0 + 10) | 0) + 4086) | 0; }
 ic += 4;
-pc = (s.eip - e0) | 0; continue;
+pc = (s.eip - e0) | 0; if (c.codeWrites !== w0) break x; continue;
 case 10:
 // block at 10
 if (ic + 2 > lim) { s.eip = (e0 + 10) | 0; break x; }
