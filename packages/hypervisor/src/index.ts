@@ -8,7 +8,7 @@ export {
   MIN_PROTOCOL,
   parseBzImage,
 } from './linux-boot';
-export { type MachineOptions, type Outcome, VirtualMachine } from './machine';
+export { DEFAULT_PAUSE_LOOP_EXITING, type MachineOptions, type Outcome, VirtualMachine } from './machine';
 export {
   findMultibootHeader,
   loadMultiboot,

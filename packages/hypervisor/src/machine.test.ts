@@ -103,6 +103,66 @@ describe('VirtualMachine', () => {
     expect(s.regs[1]).toBe(0);
   });
 
+  describe('PAUSE-loop exiting', () => {
+    // A delay loop as Linux's delay_tsc: read the TSC, spin with PAUSE until 1 ms (10^6 ns of
+    // virtual time at 1 ns per instruction) has passed, then end through the debug-exit port.
+    // rdtsc; mov ebx,eax / l: pause; rdtsc; sub eax,ebx; cmp eax,1000000; jb l / mov al,1; out 0xf4,al
+    const delay = [
+      0x0f, 0x31, 0x89, 0xc3, 0xf3, 0x90, 0x0f, 0x31, 0x29, 0xd8, 0x3d, 0x40, 0x42, 0x0f, 0x00, 0x72, 0xf3,
+      0xb0, 0x01, 0xe6, 0xf4,
+    ];
+
+    it('lets virtual time pass instead of running a delay loop out, and overshoots little', () => {
+      const vm = new VirtualMachine({ memory: 16 << 20, deterministic: true });
+      program(vm, delay);
+      expect(vm.run(2_000_000)).toEqual({ kind: 'debug-exit', status: 3 });
+      // Run out, the loop takes a million instructions (five per 5 ns iteration); here a few
+      // windows of spinning and the time they skipped.
+      expect(vm.cpu.instructions).toBeLessThan(50_000);
+      expect(vm.stats.pauseLoopExits).toBeGreaterThan(10);
+      expect(vm.now()).toBeGreaterThanOrEqual(1_000_000);
+      expect(vm.now()).toBeLessThan(1_100_000);
+      expect(vm.stats.pauseSkippedNs).toBe(vm.now() - vm.cpu.instructions);
+    });
+
+    it('is the same run every time, and off with pauseLoopExiting: false', () => {
+      const once = () => {
+        const vm = new VirtualMachine({ memory: 16 << 20, deterministic: true });
+        program(vm, delay);
+        vm.run(2_000_000);
+        return [vm.cpu.instructions, vm.now(), vm.stats.pauseLoopExits];
+      };
+      expect(once()).toEqual(once());
+      const vm = new VirtualMachine({ memory: 16 << 20, deterministic: true, pauseLoopExiting: false });
+      program(vm, delay);
+      expect(vm.run(2_000_000)).toEqual({ kind: 'debug-exit', status: 3 });
+      expect(vm.cpu.instructions).toBeGreaterThan(1_000_000);
+      expect(vm.stats.pauseLoopExits).toBe(0);
+    });
+
+    it('never skips past a timer event: the PIT interrupt arrives on time during a spin', () => {
+      const vm = new VirtualMachine({ memory: 16 << 20, deterministic: true });
+      // PIC base 0x20 with IRQ0 unmasked; PIT channel 0 mode 2, count 1193 (1 ms); sti; then
+      // PAUSE forever. The PIT handler ends the run.
+      program(
+        vm,
+        [
+          0xb0, 0x11, 0xe6, 0x20, 0xb0, 0x20, 0xe6, 0x21, 0xb0, 0x04, 0xe6, 0x21, 0xb0, 0x01, 0xe6, 0x21,
+          0xb0, 0xfe, 0xe6, 0x21, 0xb0, 0x34, 0xe6, 0x43, 0xb0, 0xa9, 0xe6, 0x40, 0xb0, 0x04, 0xe6, 0x40,
+          0xfb, 0xf3, 0x90, 0xeb, 0xfc,
+        ],
+      );
+      debugExitOn(vm, 0x20, 0x07);
+      expect(vm.run(2_000_000)).toEqual({ kind: 'debug-exit', status: 15 });
+      expect(vm.stats.interrupts).toBe(1);
+      // 1193 PIT ticks are 999,847 ns. A skip that jumped the event would land up to 64 µs past
+      // it; here the interrupt came within one window (1,024 ns) of spinning after it.
+      expect(vm.now()).toBeGreaterThanOrEqual(999_847);
+      expect(vm.now()).toBeLessThan(999_847 + 1_100);
+      expect(vm.cpu.instructions).toBeLessThan(50_000);
+    });
+  });
+
   it('rejects impossible memory sizes', () => {
     expect(() => new VirtualMachine({ memory: 1 << 20 })).toThrow(HypervisorError);
   });

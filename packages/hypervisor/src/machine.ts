@@ -11,7 +11,16 @@ import {
   Uart16550,
 } from '@ringzero/devices';
 import { PhysicalMemory } from '@ringzero/memory';
-import { CpuState, defaultCallouts, Eflags, Reg, Seg, StopReason, Tier0 } from '@ringzero/translator';
+import {
+  CpuState,
+  defaultCallouts,
+  Eflags,
+  type PauseLoopExiting,
+  Reg,
+  Seg,
+  StopReason,
+  Tier0,
+} from '@ringzero/translator';
 import { BOOT_CS, BOOT_DS, BOOT_GDT_LIMIT, writeBootGdt } from './boot-common';
 import { HypervisorError } from './errors';
 import { LINUX_LAYOUT, type LinuxBootInfo, loadLinux, parseBzImage } from './linux-boot';
@@ -37,7 +46,26 @@ export interface MachineOptions {
   readonly nsPerInstruction?: number;
   /** Translate hot code with tier 1 (default true); false runs tier 0 only. */
   readonly jit?: boolean;
+  /**
+   * PAUSE-loop exiting (default `DEFAULT_PAUSE_LOOP_EXITING`): a spin-wait that has gone on for
+   * the window lets virtual time pass instead of running on (see `VirtualMachine`). False runs
+   * every spin-wait out instruction by instruction.
+   */
+  readonly pauseLoopExiting?: PauseLoopExiting | false;
 }
+
+/**
+ * PAUSE-loop exiting's default: PAUSEs up to 128 instructions apart are one spin (Linux's
+ * `delay_tsc` loop is about 20), and a spin exits every 1,024 instructions.
+ */
+export const DEFAULT_PAUSE_LOOP_EXITING: PauseLoopExiting = { gap: 128, window: 1024 };
+
+/**
+ * The most virtual time one PAUSE-loop exit skips, in ns. It bounds how much longer than asked a
+ * wait can take when the guest's waits follow each other closely enough to form one spin (the
+ * ISA PnP scan: 128 `udelay(250)` per read port with an IN between).
+ */
+const MAX_PAUSE_SKIP_NS = 64_000;
 
 /** How a run ended. */
 export type Outcome =
@@ -85,7 +113,15 @@ export class VirtualMachine {
   private readonly nsPerInstruction: number;
   private pendingStop: Outcome | undefined;
   /** Statistics. */
-  readonly stats = { interrupts: 0, idleSkips: 0, exceptions: new Map<number, number>() };
+  readonly stats = {
+    interrupts: 0,
+    idleSkips: 0,
+    exceptions: new Map<number, number>(),
+    /** PAUSE-loop exits, and the virtual time they skipped (ns). */
+    pauseLoopExits: 0,
+    pauseSkippedNs: 0,
+  };
+
   readonly clock: Clock;
 
   constructor(opts: MachineOptions) {
@@ -128,6 +164,8 @@ export class VirtualMachine {
       memory: this.memory,
       state,
       jit: opts.jit ?? true,
+      pauseLoopExiting:
+        opts.pauseLoopExiting === false ? undefined : (opts.pauseLoopExiting ?? DEFAULT_PAUSE_LOOP_EXITING),
       callouts: {
         ioRead: (port, size) => this.bus.read(port, size),
         ioWrite: (port, size, value) => this.bus.write(port, size, value),
@@ -281,6 +319,7 @@ export class VirtualMachine {
       if (cpu.instructions === before && reason !== StopReason.halt && ++stalls > 1000) {
         return { kind: 'idle', untilNs: Number.POSITIVE_INFINITY };
       }
+      if (reason === StopReason.pauseLoop) this.pauseLoopExit();
       const now = this.now();
       this.pit.advance(now);
       this.rtc.advance(now);
@@ -305,6 +344,28 @@ export class VirtualMachine {
       }
     }
     return { kind: 'limit' };
+  }
+
+  /**
+   * A PAUSE-loop exit: the guest is spin-waiting (for the TSC to reach a deadline, or for memory
+   * that nothing but an interrupt can change). Virtual time moves on as if the virtual CPU had
+   * been descheduled, as a guest under a hypervisor with PLE sees it: by the window's length at
+   * first, twice as much at each further exit of the same spin (`Tier0.pauseLoopRepeats`), at
+   * most `MAX_PAUSE_SKIP_NS` and never past the next timer event. A delay loop of any length so
+   * ends after a few windows and waits at most about twice as long as it asked for; the run goes
+   * on at once, and the timers deliver what fell due.
+   */
+  private pauseLoopExit(): void {
+    const ple = this.cpu.pauseLoopExiting;
+    if (ple === null) return;
+    const backoff = 2 ** Math.min(this.cpu.pauseLoopRepeats, 30);
+    const quantum = Math.min(ple.window * this.nsPerInstruction * backoff, MAX_PAUSE_SKIP_NS);
+    const now = this.now();
+    const next = Math.min(this.pit.nextEventTime(), this.rtc.nextEventTime());
+    const skip = Math.max(0, Math.min(quantum, next - now));
+    this.idleNs += skip;
+    this.stats.pauseLoopExits++;
+    this.stats.pauseSkippedNs += skip;
   }
 
   /** Instructions the next CPU slice may run (see `SLICE` and `MAX_SLICE`). */

@@ -1605,7 +1605,6 @@ function build(name: string): Handler {
     case 'nopd':
     case 'nop':
     case 'reservednop':
-    case 'pause':
     case 'endbr32':
     case 'lfence':
     case 'sfence':
@@ -1615,6 +1614,9 @@ function build(name: string): Handler {
     case 'prefetcht1':
     case 'prefetcht2':
       return nop;
+    case 'pause':
+      // A spin-wait hint: it does nothing unless PAUSE-loop exiting is on.
+      return (c) => c.pauseExecuted();
     case 'cbw':
       return (c) => c.writeReg(Register.ax, (c.readReg(Register.al) << 24) >> 24);
     case 'cwde':

@@ -26,4 +26,4 @@ export {
   Sensitivity,
   sensitivity,
 } from './policy';
-export { StopReason, Tier0, type Tier0Options, type TraceHooks } from './tier0';
+export { type PauseLoopExiting, StopReason, Tier0, type Tier0Options, type TraceHooks } from './tier0';

@@ -33,6 +33,11 @@ export const StopReason = {
   stopped: 4,
   /** `Callouts.exception` took an exception out of the guest (see `lastException`). */
   exception: 5,
+  /**
+   * PAUSE-loop exiting (`Tier0.pauseLoopExiting`): the guest has spun in a PAUSE loop for longer
+   * than the window. The PAUSE completed; EIP points past it.
+   */
+  pauseLoop: 6,
 } as const;
 export type StopReason = (typeof StopReason)[keyof typeof StopReason];
 
@@ -64,6 +69,32 @@ export interface Tier0Options {
   jit?: boolean;
   /** Tier-0 executions of an address before tier 1 translates it (default `HOT_THRESHOLD`). */
   jitThreshold?: number;
+  /** PAUSE-loop exiting (default off: a bare processor just runs PAUSE). */
+  pauseLoopExiting?: PauseLoopExiting;
+}
+
+/**
+ * PAUSE-loop exiting, after VT-x's PLE controls (SDM vol. 3C §26.1.3 "PLE_Gap", "PLE_Window"),
+ * counted in retired instructions instead of cycles: PAUSEs at most `gap` instructions apart
+ * form one loop, and a loop that has gone on for `window` instructions since its first PAUSE
+ * ends the run with `StopReason.pauseLoop` (a new loop starts after it). A spin-wait announces
+ * itself with PAUSE (Linux's `cpu_relax()` in its delay and lock loops), so the hypervisor learns
+ * that the guest is only waiting and can let virtual time pass instead of running the spin.
+ */
+export interface PauseLoopExiting {
+  readonly gap: number;
+  readonly window: number;
+}
+
+/** Checks PLE settings: positive integers, the gap below the window. */
+function checkPauseLoop(p: PauseLoopExiting): PauseLoopExiting {
+  const ok = (v: number) => Number.isSafeInteger(v) && v > 0;
+  if (!ok(p.gap) || !ok(p.window) || p.gap >= p.window) {
+    throw new RangeError(
+      `pauseLoopExiting: gap and window must be positive integers with gap < window (got gap ${p.gap}, window ${p.window})`,
+    );
+  }
+  return { gap: p.gap, window: p.window };
 }
 
 const DATA_SEGS: readonly number[] = [Seg.es, Seg.ds, Seg.fs, Seg.gs];
@@ -151,6 +182,16 @@ export class Tier0 {
   private runningBlock: Block | null = null;
   /** Set while an external interrupt is being delivered, for the trace's `kind`. */
   private injecting = false;
+  private ple: PauseLoopExiting | null = null;
+  /** Retired-instruction counts at the last PAUSE and at the first PAUSE of the current loop. */
+  private pauseLast = Number.NEGATIVE_INFINITY;
+  private pauseLoopStart = 0;
+  /**
+   * Earlier PAUSE-loop exits of the spin the last one ended (0 for its first): how long the guest
+   * has been spinning, in windows, for a hypervisor that backs off.
+   */
+  pauseLoopRepeats = 0;
+  private pauseLoopExitsInSpin = 0;
 
   constructor(options: Tier0Options) {
     this.state = options.state ?? new CpuState();
@@ -163,6 +204,38 @@ export class Tier0 {
     // Writes to code pages, from this processor or a device or loader, through the MMU's watch.
     this.mmu.onCodeWrite = (page) => this.invalidatePage(page);
     this.tables = new TablesView(this.state, this.mmu);
+    if (options.pauseLoopExiting !== undefined) this.pauseLoopExiting = options.pauseLoopExiting;
+  }
+
+  /** PAUSE-loop exiting (see `PauseLoopExiting`), or null when PAUSE never ends a run. */
+  get pauseLoopExiting(): PauseLoopExiting | null {
+    return this.ple;
+  }
+
+  set pauseLoopExiting(p: PauseLoopExiting | null) {
+    this.ple = p === null ? null : checkPauseLoop(p);
+    this.pauseLast = Number.NEGATIVE_INFINITY;
+  }
+
+  /**
+   * @internal PAUSE's handler: with PAUSE-loop exiting on, tracks the loop and ends the run
+   * with `StopReason.pauseLoop` once it has lasted the window. The count includes this PAUSE.
+   */
+  pauseExecuted(): void {
+    const ple = this.ple;
+    if (ple === null) return;
+    const now = this.instructions;
+    if (now - this.pauseLast > ple.gap) {
+      this.pauseLoopStart = now;
+      this.pauseLoopExitsInSpin = 0;
+    }
+    this.pauseLast = now;
+    if (now - this.pauseLoopStart >= ple.window) {
+      // The spin goes on after the exit: the next window starts here.
+      this.pauseLoopStart = now;
+      this.pauseLoopRepeats = this.pauseLoopExitsInSpin++;
+      this.endRun(StopReason.pauseLoop);
+    }
   }
 
   private markCode(page: number): void {
@@ -323,7 +396,8 @@ export class Tier0 {
   execSensitive(ins: Decoded): boolean {
     this.current = ins;
     const code = ins.code;
-    if (!this.allow(code, (CLASS_OF[code] ?? 0) as Sensitivity)) return false;
+    const cls = (CLASS_OF[code] ?? 0) as Sensitivity;
+    if (cls !== Sensitivity.innocuous && !this.allow(code, cls)) return false;
     (HANDLERS[code] as Handler)(this, ins);
     return this.goesOn();
   }

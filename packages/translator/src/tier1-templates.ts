@@ -488,7 +488,7 @@ export function emitTemplate(
   }
 
   // NOP forms and PAUSE (a spin-loop hint): nothing to do.
-  if (m === 'nop' || m === 'pause') return plain('');
+  if (m === 'nop') return plain('');
 
   // 8-bit ALU with a register destination (CMP AL, imm8; XOR r8, r/m8; TEST r8, r8; ...), through
   // tier 0's `alu` (passed as X.alu) for the flags.

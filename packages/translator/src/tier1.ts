@@ -159,13 +159,14 @@ for (const name of [
 }
 
 /**
- * Sensitive forms a region may hold: they neither transfer control nor change anything the mode
- * key depends on, so the region hands them to tier 0 (`Tier0.execSensitive`: the policy decides
- * at every execution, as in tier 0) and goes on unless that ends the run. RDTSC above all: Linux
- * reads it in its delay loops and scheduler clock (17 million times on the way to the shell).
+ * Forms a region hands to tier 0 through `Tier0.execSensitive` and goes on after, unless that
+ * ends the run: sensitive forms that neither transfer control nor change anything the mode key
+ * depends on (the policy decides at every execution, as in tier 0) — RDTSC above all, which Linux
+ * reads in its delay loops and scheduler clock — and PAUSE, which can end the run through
+ * PAUSE-loop exiting.
  */
 export const IN_REGION_SENSITIVE = new Uint8Array(CODE_COUNT);
-for (const name of ['rdtsc', 'cpuid', 'pushfd']) {
+for (const name of ['rdtsc', 'cpuid', 'pushfd', 'pause']) {
   const code = (Code as Record<string, number>)[name];
   if (code === undefined) throw new Error(`tier 1: the decoder has no form ${name}`);
   IN_REGION_SENSITIVE[code] = 1;
