@@ -29,10 +29,11 @@ export interface Template {
   /** Sets `s.eip` itself (unconditional branches, calls, returns). */
   readonly setsEip: boolean;
   /**
-   * The status flags this instruction leaves are in `fa`, `fb`, `fv` as this lazy operation on
-   * 32-bit values (written to the `CpuState` only when something needs them there).
+   * The status flags this instruction leaves are in `fa`, `fb`, `fv` as this lazy operation
+   * (written to the `CpuState` only when something needs them there): a `LazyOp` on 32-bit
+   * values, or one on 8-bit values plus `BYTE_LAZY`.
    */
-  readonly deferred?: LazyOp;
+  readonly deferred?: number;
   /** Reads or writes the flags in the `CpuState` (pending deferred flags are written first). */
   readonly stateFlags?: boolean;
   /**
@@ -44,12 +45,23 @@ export interface Template {
   readonly branch?: { readonly condition: string; readonly target: string };
 }
 
+/**
+ * Added to a deferred `LazyOp` whose operands and result are 8-bit values (`fa`, `fb` and `fv`
+ * in 0–255, as tier 0's `alu` records them at that width).
+ */
+export const BYTE_LAZY = 256;
+
+/** The width of a deferred operation (`Template.deferred`): 8 or 32. */
+export function lazyBits(deferred: number): number {
+  return (deferred & BYTE_LAZY) !== 0 ? 8 : 32;
+}
+
 /** How the status flags relate to `fa`, `fb` and `fv`. */
 export type FlagKind = 'sub' | 'logic' | 'add' | 'incdec' | 'shl' | 'shr' | 'sar';
 
 /** The flag kind of a deferred lazy operation (for fused conditions), or undefined. */
 export function flagKindOf(op: number): FlagKind | undefined {
-  switch (op) {
+  switch (op < 0 ? op : op & ~BYTE_LAZY) {
     case LazyOp.add:
       return 'add';
     case LazyOp.sub:
@@ -73,10 +85,33 @@ export function flagKindOf(op: number): FlagKind | undefined {
 /**
  * A Jcc condition on the locals of the previous instruction's flags, or undefined when it needs
  * the general path (`s.condition`). Condition numbers are the low nibble of the Jcc opcode.
+ * `bits` is the operation's width: at 8 bits the operands and result are 0–255, so SF is bit 7
+ * and a signed comparison compares the operands moved to the top byte.
  */
-export function fusedCondition(kind: FlagKind, cc: number): string | undefined {
+export function fusedCondition(kind: FlagKind, cc: number, bits = 32): string | undefined {
   const pair = cc >> 1;
   let c: string | undefined;
+  if (bits === 8) {
+    const sf = '(fv & 128) !== 0';
+    if (kind === 'sub') {
+      c = [
+        undefined,
+        'fa < fb',
+        'fv === 0',
+        'fa <= fb',
+        sf,
+        undefined,
+        '(fa << 24) < (fb << 24)',
+        '(fa << 24) <= (fb << 24)',
+      ][pair];
+    } else if (kind === 'logic') {
+      c = ['false', 'false', 'fv === 0', 'fv === 0', sf, undefined, sf, `fv === 0 || ${sf}`][pair];
+    } else if (kind === 'add') {
+      c = [undefined, 'fv < fa', 'fv === 0', undefined, sf, undefined, undefined, undefined][pair];
+    }
+    if (c === undefined) return undefined;
+    return (cc & 1) === 0 ? `(${c})` : `!(${c})`;
+  }
   if (kind === 'sub') {
     // o, b, e, be, s, p, l, le
     c = [
@@ -366,7 +401,7 @@ function aluCode(op: number, a: string, b: string, dst: string | undefined): { c
   return { code, lazy };
 }
 
-function deferred(code: string, lazy: LazyOp, mayFault = false, stores = false): Template {
+function deferred(code: string, lazy: number, mayFault = false, stores = false): Template {
   return { code, mayFault, stores, setsEip: false, deferred: lazy };
 }
 
@@ -391,7 +426,7 @@ export function emitTemplate(
   const pendingKind = flagKindOf(pending);
   /** A condition on the flags: fused with the deferred flags when possible. */
   const cond = (cc: number): { code: string; state: boolean } => {
-    const f = pendingKind === undefined ? undefined : fusedCondition(pendingKind, cc);
+    const f = pendingKind === undefined ? undefined : fusedCondition(pendingKind, cc, lazyBits(pending));
     return f !== undefined ? { code: f, state: false } : { code: `s.condition(${n(cc)})`, state: true };
   };
 
@@ -477,11 +512,9 @@ export function emitTemplate(
       const b = o1 === OpKind.immediate ? n(i.immediate & 255) : readSmallReg(i.op1Register);
       const addr = address(i, mode, 1, false);
       if (b === undefined || addr === undefined) return undefined;
-      const calc =
-        m === 'cmp'
-          ? `fv = (fa - fb) & 255; s.setLazy(${n(LazyOp.sub)}, fa, fb, fv, 8);`
-          : `fv = fa & fb; s.setLazy(${n(LazyOp.logic)}, 0, 0, fv, 8);`;
-      return viaState(`fa = ${rd(8, addr, u)}; fb = ${b}; ${calc}`, true);
+      return m === 'cmp'
+        ? deferred(`fa = ${rd(8, addr, u)}; fb = ${b}; fv = (fa - fb) & 255;`, LazyOp.sub + BYTE_LAZY, true)
+        : deferred(`fa = ${rd(8, addr, u)}; fb = ${b}; fv = fa & fb;`, LazyOp.logic + BYTE_LAZY, true);
     }
     // An ALU operation into an 8-bit register from a byte in memory: the 8-bit ALU template below.
     if (ALU_NAMES[m] === undefined || o0 !== OpKind.register) return undefined;
@@ -512,6 +545,16 @@ export function emitTemplate(
         const code =
           w === undefined ? `{ const v = ${b}; }` : `{ const v = (${a} ${pure} ${b}) & 255; ${w} }`;
         return { code: pure === '' && !faults ? '' : code, mayFault: faults, stores: false, setsEip: false };
+      }
+      if (b !== undefined && pure !== undefined) {
+        // The flags deferred at 8 bits: `fa`, `fb` and `fv` as tier 0's `alu` records them.
+        const writes = aop8 !== AluOp.cmp && aop8 !== AluOp.test;
+        const w = writes ? writeByteReg(i.op0Register, 'fv') : '';
+        const arith = aop8 === AluOp.add || aop8 === AluOp.sub || aop8 === AluOp.cmp;
+        const op = pure === '' ? (aop8 === AluOp.cmp ? '-' : '&') : pure;
+        const calc = arith ? `fa = ${a}; fb = ${b}; fv = (fa ${op} fb) & 255;` : `fv = ${a} ${op} ${b};`;
+        const lazy = aop8 === AluOp.add ? LazyOp.add : arith ? LazyOp.sub : LazyOp.logic;
+        if (w !== undefined) return deferred(`${calc} ${w}`, lazy + BYTE_LAZY, faults);
       }
       if (b !== undefined) {
         const writes = aop8 !== AluOp.cmp && aop8 !== AluOp.test;
@@ -635,6 +678,29 @@ export function emitTemplate(
   if (m === 'neg' && o0 === OpKind.register && d >= 0) {
     // Tier 0's `neg` records CF = (a !== 0) through a SUB 0 - a.
     return deferred(`fa = 0; fb = r${n(d)}; fv = (0 - fb) | 0; r${n(d)} = fv;`, LazyOp.sub);
+  }
+
+  // SETcc r/m8: 1 or 0 from the condition (fused with deferred flags when it can be).
+  if (m.startsWith('set') && i.opCount === 1 && ccOf(m.slice(3)) >= 0) {
+    const c = cond(ccOf(m.slice(3)));
+    const v = `(${c.code} ? 1 : 0)`;
+    if (o0 === OpKind.register) {
+      const w = writeByteReg(i.op0Register, v);
+      if (w !== undefined)
+        return { code: w, mayFault: false, stores: false, setsEip: false, stateFlags: c.state };
+    } else if (o0 === OpKind.memory && i.memSize === MemSize.u8) {
+      const addr = address(i, mode, 1, true);
+      if (addr !== undefined) {
+        return {
+          code: `{ const v = ${v}; ${wr(8, addr, 'v', u)} }`,
+          mayFault: true,
+          stores: true,
+          setsEip: false,
+          stateFlags: c.state,
+        };
+      }
+    }
+    return undefined;
   }
 
   // CMOVcc r32, r/m32: the source is read (and may fault) whether or not the condition holds.

@@ -306,6 +306,64 @@ describe('tier 1', () => {
     expectSameState(t0, t1);
   });
 
+  it('byte ALU with deferred 8-bit flags: every SETcc and Jcc, through a LEA, PUSHFD and a region exit, agree with tier 0 on edge values', () => {
+    const ccs = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
+    const ops = [
+      'cmp al, bh',
+      'test al, bh',
+      'add al, bh',
+      'sub al, bh',
+      'and al, bh',
+      'or al, bh',
+      'xor al, bh',
+    ];
+    const lines: string[] = [];
+    let label = 0;
+    for (const op of [...ops, 'cmp byte [esi], bh', 'test byte [esi], 0x81']) {
+      for (const cc of ccs) {
+        // SETcc right after the operation, and Jcc after a LEA (which leaves the flags alone).
+        lines.push('mov al, bl', op, `set${cc} dl`, 'movzx edx, dl', 'lea edi, [edi * 2 + edx]');
+        lines.push('mov al, bl', op, 'lea edx, [edx + 1]', `j${cc} t${label}`, 'add ebp, 3', `t${label}:`);
+        label++;
+      }
+      // Every status flag of the operation, as PUSHFD sees it (AF and PF included).
+      lines.push('mov al, bl', op, 'pushfd', 'pop edx', 'and edx, 0x8d5', 'add ebp, edx', 'rol ebp, 3');
+    }
+    const { t0, t1 } = both(
+      program(`
+        mov dword [0x8100], 3   ; rounds
+      round:
+        xor ebp, ebp
+      outer:
+        xor ecx, ecx
+      inner:
+        mov bl, [vals + ebp]
+        mov bh, [vals + ecx]
+        mov esi, 0x8000
+        mov [esi], bl
+        push ebp
+        ${lines.join('\n        ')}
+        pop ebp
+        mov [0x8200 + ecx * 4], edi
+        inc ecx
+        cmp ecx, 9
+        jb inner
+        inc ebp
+        cmp ebp, 9
+        jb outer
+        dec dword [0x8100]
+        jnz round
+        cmp al, bh              ; byte flags pending when the region is left
+        hlt
+      vals:
+        db 0, 1, 0x0f, 0x10, 0x7f, 0x80, 0x81, 0xfe, 0xff`),
+      { limit: 5_000_000 },
+    );
+    expect(t0.reason).toBe(StopReason.halt);
+    expectSameState(t0, t1);
+    expect(t1.cpu.jit?.stats.instructionsTranslated ?? 0).toBeGreaterThan(0.6 * t1.cpu.instructions);
+  });
+
   it('a policy exit on a sensitive instruction inside a region stops at it, as in tier 0', () => {
     const rdtsc = Code.rdtsc;
     const run = (jit: boolean) => {

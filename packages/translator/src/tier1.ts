@@ -15,7 +15,7 @@ import { Decoded } from './decoded';
 import { HANDLERS, type Handler } from './handlers';
 import { CLASS_OF, Sensitivity } from './policy';
 import type { Tier0 } from './tier0';
-import { emitTemplate, isTemplateJcc } from './tier1-templates';
+import { BYTE_LAZY, emitTemplate, isTemplateJcc, lazyBits } from './tier1-templates';
 
 /**
  * Tier 1: hot code translated into JavaScript that V8 compiles to machine code. The unit is a
@@ -510,6 +510,9 @@ function isIncDec(op: number | undefined): boolean {
   return op === LazyOp.inc || op === LazyOp.dec;
 }
 
+/** Writes the deferred flags `fo` says are pending (a `LazyOp`, `BYTE_LAZY` added at 8 bits). */
+const STORE_PENDING = `s.setLazy(fo & ${~BYTE_LAZY}, fa, fb, fv, fo > ${BYTE_LAZY} ? 8 : 32);`;
+
 /** Names of the locals that hold EAX…EDI inside a block. */
 const REG_LOCAL = /\br([0-7])\b/g;
 const REG_ASSIGN = /\br([0-7]) =(?!=)/g;
@@ -547,8 +550,9 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
   let pending = 0;
   const flush = (): void => {
     if (pending === 0) return;
-    if (pending > 0) body.push('s.setLazy(fo, fa, fb, fv, 32); fo = 0;');
-    else body.push('if (fo !== 0) { s.setLazy(fo, fa, fb, fv, 32); fo = 0; }');
+    if (pending > 0)
+      body.push(`s.setLazy(${int(pending & ~BYTE_LAZY)}, fa, fb, fv, ${int(lazyBits(pending))}); fo = 0;`);
+    else body.push(`if (fo !== 0) { ${STORE_PENDING} fo = 0; }`);
     pending = 0;
   };
   let index = 0;
@@ -684,8 +688,8 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
     'default: break x;',
     '}',
     '}',
-    `} catch (z) { if (q !== 0) { ${store} } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk >> ${FAULT_INDEX_SHIFT}].ip & 4095)) | 0; c.instructions += ic + (kk & ${(1 << FAULT_INDEX_SHIFT) - 1}); throw z; }`,
-    `${store} if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);`,
+    `} catch (z) { if (q !== 0) { ${store} } if (fo !== 0) ${STORE_PENDING} c.startEip = (e0 + (I[kk >> ${FAULT_INDEX_SHIFT}].ip & 4095)) | 0; c.instructions += ic + (kk & ${(1 << FAULT_INDEX_SHIFT) - 1}); throw z; }`,
+    `${store} if (fo !== 0) ${STORE_PENDING}`,
     'c.instructions += ic + n;',
     'return rv;',
   ];

@@ -18,7 +18,7 @@ r3 = (r3 << 5) | (r3 >>> 27);
 fa = r3; fb = r0; fv = (fa + fb) | 0; r3 = fv;
 fo = 1;
 // ror (179)
-s.setLazy(fo, fa, fb, fv, 32); fo = 0;
+s.setLazy(1, fa, fb, fv, 32); fo = 0;
 r0 = X.shift(s, 1, r0, 11, 32);
 // adc (59)
 r6 = X.alu(s, 2, r6, 0, 32);
@@ -28,15 +28,10 @@ r2 = Math.imul(r3, 7);
 fv = r2 ^ r0; r2 = fv;
 fo = 5;
 // imul (618)
-s.setLazy(fo, fa, fb, fv, 32); fo = 0;
+s.setLazy(5, fa, fb, fv, 32); fo = 0;
 r3 = X.imul2(s, r2, r3, 32);
 // seto (263)
-c.startEip = (e0 + 19) | 0; kk = 455;
-s.eip = (e0 + 22) | 0;
-r[0] = r0; r[2] = r2; r[3] = r3; r[6] = r6; r[7] = r7; q = 0;
-H[7](c, I[7]);
-r0 = r[0]; r1 = r[1]; r2 = r[2]; r3 = r[3]; r6 = r[6]; r7 = r[7]; q = 1;
-if (c.codeWrites !== w0) { s.eip = (e0 + 22) | 0; n = 8; break x; }
+r0 = (r0 & -256) | (s.condition(0) ? 1 : 0);
 // rol (169)
 { const k = r1 & 31; r7 = (r7 << k) | (r7 >>> ((32 - k) & 31)); }
 // cmp (143)
@@ -57,7 +52,7 @@ s.eip = (e0 + 35) | 0; break x;
 default: break x;
 }
 }
-} catch (z) { if (q !== 0) { r[0] = r0; r[2] = r2; r[3] = r3; r[6] = r6; r[7] = r7; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk >> 6].ip & 4095)) | 0; c.instructions += ic + (kk & 63); throw z; }
-r[0] = r0; r[2] = r2; r[3] = r3; r[6] = r6; r[7] = r7; if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);
+} catch (z) { if (q !== 0) { r[0] = r0; r[2] = r2; r[3] = r3; r[6] = r6; r[7] = r7; } if (fo !== 0) s.setLazy(fo & -257, fa, fb, fv, fo > 256 ? 8 : 32); c.startEip = (e0 + (I[kk >> 6].ip & 4095)) | 0; c.instructions += ic + (kk & 63); throw z; }
+r[0] = r0; r[2] = r2; r[3] = r3; r[6] = r6; r[7] = r7; if (fo !== 0) s.setLazy(fo & -257, fa, fb, fv, fo > 256 ? 8 : 32);
 c.instructions += ic + n;
 return rv;

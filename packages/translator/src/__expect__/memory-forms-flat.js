@@ -26,14 +26,14 @@ fo = 1;
 if (c.codeWrites !== w0) { s.eip = (e0 + 10) | 0; n = 3; break x; }
 // cmp (153)
 kk = 195;
-s.setLazy(fo, fa, fb, fv, 32); fo = 0;
-fa = (L = (r6) | 0, e = (L + T[L >>> 12]) >>> 0, e < NB ? B[e] : M.read8(L, false)); fb = 0; fv = (fa - fb) & 255; s.setLazy(3, fa, fb, fv, 8);
+fa = (L = (r6) | 0, e = (L + T[L >>> 12]) >>> 0, e < NB ? B[e] : M.read8(L, false)); fb = 0; fv = (fa - fb) & 255;
+fo = 259;
 ic += 4;
 s.eip = (e0 + 13) | 0; break x;
 default: break x;
 }
 }
-} catch (z) { if (q !== 0) { r[0] = r0; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk >> 6].ip & 4095)) | 0; c.instructions += ic + (kk & 63); throw z; }
-r[0] = r0; if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);
+} catch (z) { if (q !== 0) { r[0] = r0; } if (fo !== 0) s.setLazy(fo & -257, fa, fb, fv, fo > 256 ? 8 : 32); c.startEip = (e0 + (I[kk >> 6].ip & 4095)) | 0; c.instructions += ic + (kk & 63); throw z; }
+r[0] = r0; if (fo !== 0) s.setLazy(fo & -257, fa, fb, fv, fo > 256 ? 8 : 32);
 c.instructions += ic + n;
 return rv;

@@ -17,7 +17,7 @@ kk = 0;
 r0 = (L = c.linear(3, (r3) | 0, 4, false), e = L + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false));
 // push (474)
 c.startEip = (e0 + 2) | 0; kk = 65;
-if (fo !== 0) { s.setLazy(fo, fa, fb, fv, 32); fo = 0; }
+if (fo !== 0) { s.setLazy(fo & -257, fa, fb, fv, fo > 256 ? 8 : 32); fo = 0; }
 s.eip = (e0 + 3) | 0;
 r[0] = r0; r[1] = r1; q = 0;
 H[1](c, I[1]);
@@ -27,14 +27,14 @@ if (c.codeWrites !== w0) { s.eip = (e0 + 3) | 0; n = 2; break x; }
 fa = r0; fb = 3; fv = (fa >>> 3) | 0; r0 = fv;
 fo = 9;
 // rol (169)
-s.setLazy(fo, fa, fb, fv, 32); fo = 0;
+s.setLazy(9, fa, fb, fv, 32); fo = 0;
 r1 = X.shift(s, 0, r1, (r1 & 255), 32);
 ic += 4;
 s.eip = (e0 + 8) | 0; break x;
 default: break x;
 }
 }
-} catch (z) { if (q !== 0) { r[0] = r0; r[1] = r1; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk >> 6].ip & 4095)) | 0; c.instructions += ic + (kk & 63); throw z; }
-r[0] = r0; r[1] = r1; if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);
+} catch (z) { if (q !== 0) { r[0] = r0; r[1] = r1; } if (fo !== 0) s.setLazy(fo & -257, fa, fb, fv, fo > 256 ? 8 : 32); c.startEip = (e0 + (I[kk >> 6].ip & 4095)) | 0; c.instructions += ic + (kk & 63); throw z; }
+r[0] = r0; r[1] = r1; if (fo !== 0) s.setLazy(fo & -257, fa, fb, fv, fo > 256 ? 8 : 32);
 c.instructions += ic + n;
 return rv;

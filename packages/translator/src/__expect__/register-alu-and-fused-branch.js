@@ -27,7 +27,7 @@ case 9:
 // block at 9
 if (ic + 2 > lim) { s.eip = (e0 + 9) | 0; break x; }
 // inc (458)
-if (fo !== 0) { s.setLazy(fo, fa, fb, fv, 32); fo = 0; }
+if (fo !== 0) { s.setLazy(fo & -257, fa, fb, fv, fo > 256 ? 8 : 32); fo = 0; }
 fa = r2; fb = 1; fv = (fa + 1) | 0; r2 = fv;
 fo = 6;
 // jne (308)
@@ -37,7 +37,7 @@ s.eip = (e0 + 12) | 0; break x;
 default: break x;
 }
 }
-} catch (z) { if (q !== 0) { r[0] = r0; r[2] = r2; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk >> 6].ip & 4095)) | 0; c.instructions += ic + (kk & 63); throw z; }
-r[0] = r0; r[2] = r2; if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);
+} catch (z) { if (q !== 0) { r[0] = r0; r[2] = r2; } if (fo !== 0) s.setLazy(fo & -257, fa, fb, fv, fo > 256 ? 8 : 32); c.startEip = (e0 + (I[kk >> 6].ip & 4095)) | 0; c.instructions += ic + (kk & 63); throw z; }
+r[0] = r0; r[2] = r2; if (fo !== 0) s.setLazy(fo & -257, fa, fb, fv, fo > 256 ? 8 : 32);
 c.instructions += ic + n;
 return rv;

@@ -22,11 +22,11 @@ case 5:
 // block at 5
 if (ic + 5 > lim) { s.eip = (e0 + 5) | 0; break x; }
 // sar (253)
-if (fo !== 0) { s.setLazy(fo, fa, fb, fv, 32); fo = 0; }
+if (fo !== 0) { s.setLazy(fo & -257, fa, fb, fv, fo > 256 ? 8 : 32); fo = 0; }
 { const k = r1 & 31; if (k !== 0) { fa = r2; fb = k; fv = (fa >> k) | 0; r2 = fv; fo = 10; } }
 // rdtsc (824)
 c.startEip = (e0 + 7) | 0; kk = 193;
-if (fo !== 0) { s.setLazy(fo, fa, fb, fv, 32); fo = 0; }
+if (fo !== 0) { s.setLazy(fo & -257, fa, fb, fv, fo > 256 ? 8 : 32); fo = 0; }
 s.eip = (e0 + 9) | 0;
 rt = ic + 2; c.instructions += rt; ic -= rt; lim -= rt;
 r[0] = r0; r[1] = r1; r[2] = r2; r[3] = r3; q = 0;
@@ -46,7 +46,7 @@ case 16:
 // block at 16
 if (ic + 3 > lim) { s.eip = (e0 + 16) | 0; break x; }
 // shr (224)
-if (fo !== 0) { s.setLazy(fo, fa, fb, fv, 32); fo = 0; }
+if (fo !== 0) { s.setLazy(fo & -257, fa, fb, fv, fo > 256 ? 8 : 32); fo = 0; }
 fa = (r0 & 65535); fv = fa >>> 5; s.setLazy(9, fa, 5, fv, 16); r0 = (r0 & -65536) | fv;
 // sar (245)
 fa = ((r3 >> 8) & 255); fv = (((fa << 24) >> 24) >> 3) & 255; s.setLazy(10, fa, 3, fv, 8); r3 = (r3 & -65281) | (fv << 8);
@@ -57,7 +57,7 @@ s.eip = (e0 + 25) | 0; break x;
 default: break x;
 }
 }
-} catch (z) { if (q !== 0) { r[0] = r0; r[1] = r1; r[2] = r2; r[3] = r3; } if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32); c.startEip = (e0 + (I[kk >> 6].ip & 4095)) | 0; c.instructions += ic + (kk & 63); throw z; }
-r[0] = r0; r[1] = r1; r[2] = r2; r[3] = r3; if (fo !== 0) s.setLazy(fo, fa, fb, fv, 32);
+} catch (z) { if (q !== 0) { r[0] = r0; r[1] = r1; r[2] = r2; r[3] = r3; } if (fo !== 0) s.setLazy(fo & -257, fa, fb, fv, fo > 256 ? 8 : 32); c.startEip = (e0 + (I[kk >> 6].ip & 4095)) | 0; c.instructions += ic + (kk & 63); throw z; }
+r[0] = r0; r[1] = r1; r[2] = r2; r[3] = r3; if (fo !== 0) s.setLazy(fo & -257, fa, fb, fv, fo > 256 ? 8 : 32);
 c.instructions += ic + n;
 return rv;
