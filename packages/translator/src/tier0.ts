@@ -285,6 +285,12 @@ export class Tier0 {
       if (b !== undefined && (b === NO_BLOCK ? mode[k] === 0 : b.phys >>> 12 === page))
         this.blockAt[k] = undefined;
     }
+    // Regions of the previous page that go on into this one.
+    const before = ((page - 1) << 12) & ICACHE_MASK;
+    for (let i = 0; i < 4096; i++) {
+      const b = this.blockAt[before + i];
+      if (b !== undefined && b.spans && b.phys >>> 12 === page - 1) this.blockAt[before + i] = undefined;
+    }
     // Instructions that start at the end of the previous page and run into this one.
     const prev = ((page - 1) << 12) & ICACHE_MASK;
     for (let i = 0xff1; i < 4096; i++) {

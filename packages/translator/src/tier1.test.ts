@@ -364,6 +364,122 @@ describe('tier 1', () => {
     expect(t1.cpu.jit?.stats.instructionsTranslated ?? 0).toBeGreaterThan(0.6 * t1.cpu.instructions);
   });
 
+  /**
+   * A loop `span` whose body straddles the page end at 0x3000 (code from ORIGIN 0x1000): `first`
+   * ends exactly at the page end (padded with NOPs before it, its length found by assembling it
+   * alone), `second` follows in the next page. `imm` is the immediate of its `add ebx, 1`.
+   */
+  const straddle = (first: string, second = ''): string => {
+    const len = assemble(`bits 32\n${first}`).bytes.length;
+    return `
+      times 0x2000 - ${len} - ($ - $$) nop
+      ${first}
+      ${second}
+      add ebx, 1
+    imm equ $ - 1
+      dec ecx
+      jnz span
+      ret`;
+  };
+  const STRADDLE = straddle(`
+    span:
+      mov eax, [0x8000 + ecx * 4]
+      add eax, ecx
+      mov [0x8000 + ecx * 4], eax
+      xor edx, eax
+      lea esi, [esi + 1]
+      add esi, edx`);
+
+  it('a loop straddling a page end runs in one region across both pages', () => {
+    const { t0, t1 } = both(
+      program(`
+        mov esp, 0x7000
+        mov ecx, 4000
+        call span
+        hlt
+        ${STRADDLE}`),
+    );
+    expect(t0.reason).toBe(StopReason.halt);
+    expectSameState(t0, t1);
+    expect(t1.cpu.state.regs[Reg.ebx]).toBe(4000);
+    const stats = t1.cpu.jit?.stats;
+    // One region run per slice of 97 instructions (about 11 iterations), not two per iteration.
+    expect(stats?.instructionsTranslated ?? 0).toBeGreaterThan(0.8 * t1.cpu.instructions);
+    expect(stats?.blockRuns ?? 0).toBeLessThan(t1.cpu.instructions / 50);
+  });
+
+  it('a write to the second page of a region takes effect, while it runs and after it', () => {
+    const { t0, t1 } = both(
+      program(`
+        mov esp, 0x7000
+        mov edi, 0x7800         ; scratch: no patch
+        mov ecx, 3000
+        call span
+        mov byte [imm], 3       ; from outside the region: the next run adds 3
+        mov ecx, 3000
+        call span
+        mov edi, imm            ; from inside, in the first page, when ECX is 1500: adds 5
+        mov ecx, 3000
+        call span
+        hlt
+        ${straddle(`
+          span:
+            mov eax, [0x8000 + ecx * 4]
+            cmp ecx, 1500
+            jne .n
+            mov byte [edi], 5
+          .n:
+            xor edx, eax
+            add esi, edx`)}`),
+    );
+    expect(t0.reason).toBe(StopReason.halt);
+    expectSameState(t0, t1);
+    // 3000 × 1, then 3000 × 3, then 1500 × 3 and 1500 × 5 (the patching iteration adds 5).
+    expect(t1.cpu.state.regs[Reg.ebx]).toBe(3000 + 9000 + 4500 + 7500);
+    expect(t1.cpu.jit?.stats.invalidations ?? 0).toBeGreaterThan(0);
+  });
+
+  it('the second page is guarded: remapped to other code, the region leaves and the new code runs', () => {
+    // Identity paging for the first MiB, then the linear page 0x3000 (the loop's second half)
+    // moved to a copy at 0x50000 whose `add ebx, 1` adds 7.
+    const { t0, t1 } = both(
+      program(`
+        mov esp, 0x7000
+        mov edi, 0x81000
+        xor eax, eax
+      pte:
+        lea edx, [eax + 3]
+        mov [edi], edx
+        add edi, 4
+        add eax, 0x1000
+        cmp eax, 0x100000
+        jb pte
+        mov dword [0x80000], 0x81003
+        mov eax, 0x80000
+        mov cr3, eax
+        mov eax, cr0
+        or eax, 0x80000000
+        mov cr0, eax
+        mov ecx, 3000
+        call span
+        mov esi, 0x3000
+        mov edi, 0x50000
+        mov ecx, 1024
+        cld
+        rep movsd
+        mov byte [0x50000 + imm - 0x3000], 7
+        mov dword [0x81000 + 3 * 4], 0x50003
+        invlpg [0x3000]
+        mov ecx, 3000
+        call span
+        hlt
+        ${STRADDLE}`),
+    );
+    expect(t0.reason).toBe(StopReason.halt);
+    expectSameState(t0, t1);
+    expect(t1.cpu.state.regs[Reg.ebx]).toBe(3000 + 3000 * 7);
+  });
+
   it('a policy exit on a sensitive instruction inside a region stops at it, as in tier 0', () => {
     const rdtsc = Code.rdtsc;
     const run = (jit: boolean) => {

@@ -9,6 +9,7 @@ import {
   OpKind,
   PrefixBit,
 } from '@ringzero/decoder';
+import { TlbFlag } from '@ringzero/memory';
 import { alu, imul2, neg, shift } from './alu';
 import { type CpuState, isFlatDataSegment, LazyOp, Seg } from './cpu-state';
 import { Decoded } from './decoded';
@@ -40,6 +41,13 @@ const FAULT_INDEX_SHIFT = 6;
 if (MAX_BLOCK > 1 << FAULT_INDEX_SHIFT) throw new Error('tier 1: MAX_BLOCK does not fit the fault index');
 /** Most instructions in one region. */
 export const MAX_REGION = 128;
+/**
+ * Page offset where a region's second page starts. A region may go on into the next physical
+ * page (a loop that straddles a page end, a call into the next page): its blocks there are
+ * guarded, at run time, by the next linear page mapping to that physical page with the rights
+ * the region's privilege needs (the dispatcher's own test of the entry's page).
+ */
+export const SPAN_OFFSET = 4096;
 /** Executions of an address in tier 0 before it is translated. */
 export const HOT_THRESHOLD = 4096;
 /** Distinct compiled region functions kept for sharing. */
@@ -96,6 +104,11 @@ export interface Block {
   readonly mode: number;
   /** The emitted JavaScript (for tests and `--trace`). */
   readonly source: string;
+  /**
+   * The region also holds code of the next physical page (`SPAN_OFFSET` on): a write there
+   * drops this entry too. Blocks in that page are not entries of their own.
+   */
+  readonly spans: boolean;
 }
 
 /** How a basic block ends. */
@@ -255,16 +268,20 @@ export class Tier1 {
     const pageStart = phys & ~0xfff;
     if (pageStart + 4096 > ram.length) return undefined;
     const eipPage = (c.state.eip - (phys & 0xfff)) | 0;
+    // The next physical page joins when it is RAM and the next linear page's code is there.
+    const span = pageStart + 2 * 4096 <= ram.length && eipPage !== -4096;
     const region = discoverRegion(
-      ram.subarray(pageStart, pageStart + 4096),
+      ram.subarray(pageStart, pageStart + (span ? 2 : 1) * 4096),
       phys & 0xfff,
       eipPage,
       this.dec,
       (off) =>
-        // Code another region already holds is left to it: the dispatcher links the two.
-        c.hasRun(pageStart + off) && !c.hasEntry(pageStart + off, mode),
+        // Code another region already holds is left to it: the dispatcher links the two. In
+        // the next page the region keeps its own copy (those blocks are not entries).
+        c.hasRun(pageStart + off) && (off >= SPAN_OFFSET || !c.hasEntry(pageStart + off, mode)),
     );
     if (region === undefined) return undefined;
+    const spans = region.blocks.some((b) => b.start >= SPAN_OFFSET);
     const ins: Decoded[] = [];
     for (const b of region.blocks) ins.push(...b.ins);
     const handlers = ins.map((i) => HANDLERS[i.code] as Handler);
@@ -292,6 +309,7 @@ export class Tier1 {
     this.stats.instructionsCompiled += ins.length;
     let first: Block | undefined;
     for (const b of region.blocks) {
+      if (b.start >= SPAN_OFFSET) continue;
       const entry = newBlock({
         fn,
         phys: pageStart + b.start,
@@ -301,6 +319,7 @@ export class Tier1 {
         count: b.ins.length,
         mode,
         source,
+        spans,
       });
       if (pageStart + b.start === phys) first = entry;
       else register(pageStart + b.start, entry);
@@ -333,7 +352,8 @@ export function discoverRegion(
   const blocks = new Map<number, BasicBlock>();
   const work = [entry];
   let total = 0;
-  const inPage = (off: number): boolean => off >= 0 && off < 4096;
+  const limit = page.length;
+  const inPage = (off: number): boolean => off >= 0 && off < limit;
   /** Queues a successor inside the page; returns its offset. */
   const want = (off: number): number => {
     if (inPage(off) && !blocks.has(off) && !work.includes(off) && warm(off)) work.push(off);
@@ -349,13 +369,15 @@ export function discoverRegion(
         b.end = { kind: 'goto', next: off };
         break;
       }
-      if (b.ins.length >= MAX_BLOCK || total >= MAX_REGION || off >= 4096) {
+      // A block ends at the page end: one in the next page starts with that page's guard.
+      const pageEnd = start < SPAN_OFFSET ? SPAN_OFFSET : limit;
+      if (b.ins.length >= MAX_BLOCK || total >= MAX_REGION || off >= pageEnd) {
         b.end =
           inPage(off) && total < MAX_REGION ? { kind: 'goto', next: want(off) } : { kind: 'exit', at: off };
         break;
       }
       const i = new Decoded();
-      dec.decodeOut(page.subarray(off, Math.min(4096, off + 15)), 0, (eipPage + off) | 0, i);
+      dec.decodeOut(page.subarray(off, Math.min(pageEnd, off + 15)), 0, (eipPage + off) | 0, i);
       i.prepare();
       // Undecodable here (or running into the next page), or sensitive: tier 0 takes it.
       if (
@@ -436,6 +458,7 @@ class Entry implements Block {
   readonly count: number;
   readonly mode: number;
   readonly source: string;
+  readonly spans: boolean;
 
   constructor(f: Omit<Block, BlockLinks>) {
     this.fn = f.fn;
@@ -446,6 +469,7 @@ class Entry implements Block {
     this.count = f.count;
     this.mode = f.mode;
     this.source = f.source;
+    this.spans = f.spans;
   }
 }
 
@@ -464,6 +488,7 @@ export const NO_BLOCK: Block = newBlock({
   count: 0,
   mode: -2,
   source: '',
+  spans: false,
 });
 
 /**
@@ -569,6 +594,8 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
     };
     body.push(`case ${int(blk.start)}:`);
     if (comments) body.push(`// block at ${int(blk.start)}`);
+    if (blk.start >= SPAN_OFFSET)
+      body.push(`if (g === 0) { s.eip = (e0 + ${int(blk.start)}) | 0; break x; }`);
     body.push(`if (ic + ${int(len)} > lim) { s.eip = (e0 + ${int(blk.start)}) | 0; break x; }`);
     pending = -1;
     for (let j = 0; j < len; j++, index++) {
@@ -673,12 +700,26 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
     .join(' ');
   const load = usedList.map((k) => `r${k} = r[${k}];`).join(' ');
   code = code.replaceAll('/*store*/', store).replaceAll('/*load*/', load);
+  const spans = region.blocks.some((b) => b.start >= SPAN_OFFSET);
+  const first = region.blocks[0]?.offsets[0] ?? 0;
+  // The faulting instruction's EIP: its page offset, or its distance from the region's first
+  // instruction when the region has two pages (the function may run at another linear page
+  // with the same physical one, so `e0` and not the decoded address is the base).
+  const faultEip = spans
+    ? `(e0 + ((I[kk >> ${FAULT_INDEX_SHIFT}].ip - I[0].ip) | 0) + ${int(first)}) | 0`
+    : `(e0 + (I[kk >> ${FAULT_INDEX_SHIFT}].ip & 4095)) | 0`;
+  // The second page's guard: the next linear page maps to the physical page after the entry's.
+  const flag = (mode & 1) !== 0 ? TlbFlag.readUser : TlbFlag.readSup;
+  const guard = spans
+    ? `const ga = M.tlb[e0 >>> 12] | 0, gb = M.tlb[(e0 >>> 12) + 1] | 0, g = (gb & ${int(flag)}) !== 0 && (gb & -4096) === (((ga & -4096) + 4096) | 0) ? 1 : 0;`
+    : '';
   const lines: string[] = [
     'const e0 = (s.eip - pc) | 0;',
     'const w0 = c.codeWrites;',
     'let lim = c.blockEnd - c.instructions;',
     'const M = c.mmu, T = M.tlbRead, TW = M.tlbWrite, B = M.ram, W = M.ram16, D = M.ram32, NB = M.ramBytes, NW = M.ramWords, ND = M.ramDwords;',
     ...(usedList.length > 0 ? [`let ${usedList.map((k) => `r${k} = r[${k}]`).join(', ')};`] : []),
+    guard,
     'let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, rt = 0;',
     's.interruptShadow = false;',
     'try {',
@@ -688,7 +729,7 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
     'default: break x;',
     '}',
     '}',
-    `} catch (z) { if (q !== 0) { ${store} } if (fo !== 0) ${STORE_PENDING} c.startEip = (e0 + (I[kk >> ${FAULT_INDEX_SHIFT}].ip & 4095)) | 0; c.instructions += ic + (kk & ${(1 << FAULT_INDEX_SHIFT) - 1}); throw z; }`,
+    `} catch (z) { if (q !== 0) { ${store} } if (fo !== 0) ${STORE_PENDING} c.startEip = ${faultEip}; c.instructions += ic + (kk & ${(1 << FAULT_INDEX_SHIFT) - 1}); throw z; }`,
     `${store} if (fo !== 0) ${STORE_PENDING}`,
     'c.instructions += ic + n;',
     'return rv;',
