@@ -178,8 +178,6 @@ export class Tier0 {
   private blockHistoryCount = 0;
   /** The instruction budget's end in the current burst: a looping block stops before it. */
   blockEnd = 0;
-  /** The region entry running now (for fault bookkeeping). */
-  private runningBlock: Block | null = null;
   /** Set while an external interrupt is being delivered, for the trace's `kind`. */
   private injecting = false;
   private ple: PauseLoopExiting | null = null;
@@ -289,7 +287,7 @@ export class Tier0 {
     const before = ((page - 1) << 12) & ICACHE_MASK;
     for (let i = 0; i < 4096; i++) {
       const b = this.blockAt[before + i];
-      if (b !== undefined && b.spans && b.phys >>> 12 === page - 1) this.blockAt[before + i] = undefined;
+      if (b?.spans && b.phys >>> 12 === page - 1) this.blockAt[before + i] = undefined;
     }
     // Instructions that start at the end of the previous page and run into this one.
     const prev = ((page - 1) << 12) & ICACHE_MASK;
@@ -434,6 +432,8 @@ export class Tier0 {
     let prev: Block | null = null;
     // A fault while fetching counts as a retired instruction, as in `burst`.
     let fetching = false;
+    // A region is running (for fault bookkeeping): a local, so the chain loop stores no object.
+    let inRegion = false;
     // Statistics, kept in locals and added to `jit.stats` when the burst ends.
     let runs = 0;
     let translated = 0;
@@ -495,11 +495,11 @@ export class Tier0 {
         prev = null;
         // Run it, then follow links from entry to entry without going through the lookup.
         for (;;) {
-          this.runningBlock = b;
+          inRegion = true;
           this.blockHistory[this.blockHistoryCount++ & 15] = s.eip;
           const before = this.instructions;
           const remode = b.fn(this, s, regs, b.entry);
-          this.runningBlock = null;
+          inRegion = false;
           runs++;
           translated += this.instructions - before;
           if (!this.goesOn()) return;
@@ -523,10 +523,9 @@ export class Tier0 {
       }
     } catch (e) {
       if (e !== FAULT) throw e;
-      if (this.runningBlock !== null) {
+      if (inRegion) {
         // The region counted the instructions it retired before the faulting one, which counts
         // as retired too.
-        this.runningBlock = null;
         this.instructions++;
       } else if (fetching) this.instructions++;
       this.fault();

@@ -1,4 +1,4 @@
-import { type Instruction, MemSize, OpKind, Register } from '@ringzero/decoder';
+import { codeByName, type Instruction, MemSize, OpKind, PrefixBit, Register } from '@ringzero/decoder';
 import { TLB_USER } from '@ringzero/memory';
 import { AluOp, ShiftOp } from './alu';
 import { LazyOp } from './cpu-state';
@@ -290,6 +290,34 @@ const BYTE_OPS: Readonly<Record<number, string>> = {
   [AluOp.test]: '',
 };
 
+/** EFLAGS.DF. */
+const DF = 0x400;
+
+/** The string forms with templates: which operation, at which width (SCAS and CMPS: bytes). */
+const STRING_FORMS: Readonly<
+  Record<number, { readonly kind: 'lods' | 'stos' | 'movs' | 'scas' | 'cmps'; readonly bits: number }>
+> = Object.fromEntries(
+  (
+    [
+      ['lodsb_al_m8', 'lods', 8],
+      ['lodsw_ax_m16', 'lods', 16],
+      ['lodsd_eax_m32', 'lods', 32],
+      ['stosb_m8_al', 'stos', 8],
+      ['stosw_m16_ax', 'stos', 16],
+      ['stosd_m32_eax', 'stos', 32],
+      ['movsb_m8_m8', 'movs', 8],
+      ['movsw_m16_m16', 'movs', 16],
+      ['movsd_m32_m32', 'movs', 32],
+      ['scasb_al_m8', 'scas', 8],
+      ['cmpsb_m8_m8', 'cmps', 8],
+    ] as const
+  ).map(([name, kind, bits]) => {
+    const code = codeByName(name);
+    if (code === 0) throw new Error(`tier 1: no form ${name}`);
+    return [code, { kind, bits }];
+  }),
+);
+
 const user = (mode: number) => ((mode & 1) !== 0 ? 'true' : 'false');
 
 // ---- The inlined TLB hit path ----------------------------------------------------------------
@@ -464,6 +492,51 @@ export function emitTemplate(
       stores: false,
       setsEip: true,
     };
+  }
+
+  // LODS, STOS, MOVS, SCAS and CMPS without REP, with 32-bit addresses, where DS, ES and SS are
+  // flat (ESI and EDI are linear addresses; a source override must name one of those): one
+  // iteration inline, ESI/EDI stepping by the size, backwards when DF is set. SCAS and CMPS
+  // defer their flags (at 8 bits for the byte forms); the operands are read into constants first
+  // so a fault leaves the locals as they were.
+  const str = STRING_FORMS[i.code];
+  if (str !== undefined) {
+    const seg = i.segmentPrefix;
+    const flatSource = seg === 0 || seg === Register.ds || seg === Register.es || seg === Register.ss;
+    if ((mode & 2) === 0 || i.addressSize !== 32 || (i.prefixes & (PrefixBit.rep | PrefixBit.repne)) !== 0)
+      return undefined;
+    if (!flatSource && str.kind !== 'stos' && str.kind !== 'scas') return undefined;
+    const bits = str.bits;
+    const step = `((s.flags & ${n(DF)}) !== 0 ? ${n(-(bits >> 3))} : ${n(bits >> 3)})`;
+    const acc = bits === 32 ? 'r0' : `(r0 & ${n(bits === 8 ? 255 : 65535)})`;
+    const toAcc = bits === 32 ? 'r0 = v;' : `r0 = (r0 & ${n(bits === 8 ? -256 : -65536)}) | v;`;
+    const si = `r6 = (r6 + ${step}) | 0;`;
+    const di = `r7 = (r7 + ${step}) | 0;`;
+    const io = { mayFault: true, setsEip: false };
+    switch (str.kind) {
+      case 'lods':
+        return { ...io, code: `{ const v = ${rd(bits, 'r6', u)}; ${toAcc} ${si} }`, stores: false };
+      case 'stos':
+        return { ...io, code: `{ ${wr(bits, 'r7', acc, u)} ${di} }`, stores: true };
+      case 'movs':
+        return {
+          ...io,
+          code: `{ const v = ${rd(bits, 'r6', u)}; ${wr(bits, 'r7', 'v', u)} ${si} ${di} }`,
+          stores: true,
+        };
+      case 'scas':
+        return deferred(
+          `{ const v = ${rd(bits, 'r7', u)}; fa = ${acc}; fb = v; fv = (fa - fb) & 255; ${di} }`,
+          LazyOp.sub + BYTE_LAZY,
+          true,
+        );
+      default:
+        return deferred(
+          `{ const a = ${rd(bits, 'r6', u)}, v = ${rd(bits, 'r7', u)}; fa = a; fb = v; fv = (fa - fb) & 255; ${si} ${di} }`,
+          LazyOp.sub + BYTE_LAZY,
+          true,
+        );
+    }
   }
 
   // MOVZX/MOVSX r32 from an 8- or 16-bit register or memory operand.

@@ -364,6 +364,77 @@ describe('tier 1', () => {
     expect(t1.cpu.jit?.stats.instructionsTranslated ?? 0).toBeGreaterThan(0.6 * t1.cpu.instructions);
   });
 
+  it('LODS, STOS, MOVS, SCAS and CMPS without REP run inline forwards and backwards, with a source override', () => {
+    const { t0, t1 } = both(
+      program(`
+        mov edi, 0x8000         ; pseudo-random bytes at 0x8000–0x9fff
+        mov eax, 12345
+      fill:
+        imul eax, eax, 1103515245
+        add eax, 12345
+        mov [edi], ah
+        inc edi
+        cmp edi, 0xa000
+        jb fill
+        mov ecx, 2000
+        mov esi, 0x8000
+        mov edi, 0x9000
+      l:
+        test ecx, 1
+        jz fwd
+        std
+        jmp go
+      fwd:
+        cld
+      go:
+        lodsb
+        add ebx, eax
+        lodsw
+        lodsd
+        xor ebx, eax
+        stosb
+        stosw
+        stosd
+        movsb
+        movsw
+        movsd
+        es movsd
+        ss lodsb
+        scasb
+        setb dl
+        add ebx, edx
+        cmpsb
+        seta dl
+        adc ebx, edx
+        cmpsb
+        jl less
+        inc ebx
+      less:
+        scasb
+        pushfd                  ; every status flag of SCAS and of CMPS, as the state has them
+        pop edx
+        and edx, 0x8d5
+        add ebx, edx
+        cmpsb
+        pushfd
+        pop edx
+        and edx, 0x8d5
+        add ebx, edx
+        and esi, 0x8fff
+        and edi, 0x9fff
+        or esi, 0x8000
+        or edi, 0x9000
+        mov [esi], bl
+        dec ecx
+        jnz l
+        cld
+        hlt`),
+    );
+    expect(t0.reason).toBe(StopReason.halt);
+    expectSameState(t0, t1);
+    expect(t1.cpu.jit?.stats.instructionsTranslated ?? 0).toBeGreaterThan(0.8 * t1.cpu.instructions);
+  });
+
   /**
    * A loop `span` whose body straddles the page end at 0x3000 (code from ORIGIN 0x1000): `first`
    * ends exactly at the page end (padded with NOPs before it, its length found by assembling it
