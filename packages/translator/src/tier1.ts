@@ -48,8 +48,8 @@ export const MAX_REGION = 128;
  * the region's privilege needs (the dispatcher's own test of the entry's page).
  */
 export const SPAN_OFFSET = 4096;
-/** Executions of an address in tier 0 before it is translated. */
-export const HOT_THRESHOLD = 4096;
+/** Executions of an address in tier 0 before it is translated (the README has the measurements). */
+export const HOT_THRESHOLD = 2048;
 /** Distinct compiled region functions kept for sharing. */
 const FUNCTION_CACHE = 1 << 16;
 
@@ -538,6 +538,22 @@ function isIncDec(op: number | undefined): boolean {
 /** Writes the deferred flags `fo` says are pending (a `LazyOp`, `BYTE_LAZY` added at 8 bits). */
 const STORE_PENDING = `s.setLazy(fo & ${~BYTE_LAZY}, fa, fb, fv, fo > ${BYTE_LAZY} ? 8 : 32);`;
 
+/**
+ * The MMU's TLB tables and RAM views a region binds once per call, by local name; only those
+ * its code uses are bound (each is a property load per call, an inline-cache call while V8 runs
+ * the region in its baseline tier).
+ */
+const MMU_VIEWS = [
+  ['T', 'tlbRead'],
+  ['TW', 'tlbWrite'],
+  ['B', 'ram'],
+  ['W', 'ram16'],
+  ['D', 'ram32'],
+  ['NB', 'ramBytes'],
+  ['NW', 'ramWords'],
+  ['ND', 'ramDwords'],
+] as const;
+
 /** Names of the locals that hold EAX…EDI inside a block. */
 const REG_LOCAL = /\br([0-7])\b/g;
 const REG_ASSIGN = /\br([0-7]) =(?!=)/g;
@@ -717,7 +733,9 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
     'const e0 = (s.eip - pc) | 0;',
     'const w0 = c.codeWrites;',
     'let lim = c.blockEnd - c.instructions;',
-    'const M = c.mmu, T = M.tlbRead, TW = M.tlbWrite, B = M.ram, W = M.ram16, D = M.ram32, NB = M.ramBytes, NW = M.ramWords, ND = M.ramDwords;',
+    `const M = c.mmu${MMU_VIEWS.filter(([name]) => new RegExp(`\\b${name}\\b`).test(code))
+      .map(([name, field]) => `, ${name} = M.${field}`)
+      .join('')};`,
     ...(usedList.length > 0 ? [`let ${usedList.map((k) => `r${k} = r[${k}]`).join(', ')};`] : []),
     guard,
     'let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, rt = 0;',

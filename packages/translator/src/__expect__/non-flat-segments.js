@@ -2,7 +2,7 @@
 const e0 = (s.eip - pc) | 0;
 const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
-const M = c.mmu, T = M.tlbRead, TW = M.tlbWrite, B = M.ram, W = M.ram16, D = M.ram32, NB = M.ramBytes, NW = M.ramWords, ND = M.ramDwords;
+const M = c.mmu, T = M.tlbRead, D = M.ram32, ND = M.ramDwords;
 let r0 = r[0], r1 = r[1], r3 = r[3];
 let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, rt = 0;
 s.interruptShadow = false;
