@@ -284,13 +284,12 @@ export class Tier0 {
         this.blockAt[k] = undefined;
     }
     // Regions of the previous page that go on into this one.
-    const before = ((page - 1) << 12) & ICACHE_MASK;
+    const prev = ((page - 1) << 12) & ICACHE_MASK;
     for (let i = 0; i < 4096; i++) {
-      const b = this.blockAt[before + i];
-      if (b?.spans && b.phys >>> 12 === page - 1) this.blockAt[before + i] = undefined;
+      const b = this.blockAt[prev + i];
+      if (b?.spans && b.phys >>> 12 === page - 1) this.blockAt[prev + i] = undefined;
     }
     // Instructions that start at the end of the previous page and run into this one.
-    const prev = ((page - 1) << 12) & ICACHE_MASK;
     for (let i = 0xff1; i < 4096; i++) {
       const k = prev + i;
       if (mode[k] !== 0 && (phys[k] ?? 0) >>> 12 === page - 1) mode[k] = 0;

@@ -1,7 +1,7 @@
 import { codeByName, type Instruction, MemSize, OpKind, PrefixBit, Register } from '@ringzero/decoder';
 import { TLB_USER } from '@ringzero/memory';
 import { AluOp, ShiftOp } from './alu';
-import { LazyOp } from './cpu-state';
+import { Eflags, LazyOp } from './cpu-state';
 import { ALU_NAMES, CC_NAMES, SHIFT_NAMES } from './handlers';
 
 /**
@@ -290,9 +290,6 @@ const BYTE_OPS: Readonly<Record<number, string>> = {
   [AluOp.test]: '',
 };
 
-/** EFLAGS.DF. */
-const DF = 0x400;
-
 /** The string forms with templates: which operation, at which width (SCAS and CMPS: bytes). */
 const STRING_FORMS: Readonly<
   Record<number, { readonly kind: 'lods' | 'stos' | 'movs' | 'scas' | 'cmps'; readonly bits: number }>
@@ -507,7 +504,7 @@ export function emitTemplate(
       return undefined;
     if (!flatSource && str.kind !== 'stos' && str.kind !== 'scas') return undefined;
     const bits = str.bits;
-    const step = `((s.flags & ${n(DF)}) !== 0 ? ${n(-(bits >> 3))} : ${n(bits >> 3)})`;
+    const step = `((s.flags & ${n(Eflags.df)}) !== 0 ? ${n(-(bits >> 3))} : ${n(bits >> 3)})`;
     const acc = bits === 32 ? 'r0' : `(r0 & ${n(bits === 8 ? 255 : 65535)})`;
     const toAcc = bits === 32 ? 'r0 = v;' : `r0 = (r0 & ${n(bits === 8 ? -256 : -65536)}) | v;`;
     const si = `r6 = (r6 + ${step}) | 0;`;
@@ -596,8 +593,8 @@ export function emitTemplate(
   // NOP forms and PAUSE (a spin-loop hint): nothing to do.
   if (m === 'nop') return plain('');
 
-  // 8-bit ALU with a register destination (CMP AL, imm8; XOR r8, r/m8; TEST r8, r8; ...), through
-  // tier 0's `alu` (passed as X.alu) for the flags.
+  // 8-bit ALU with a register destination (CMP AL, imm8; XOR r8, r/m8; TEST r8, r8; ...): flags
+  // deferred at 8 bits, or dead; ADC and SBB through tier 0's `alu` (passed as X.alu).
   const aop8 = ALU_NAMES[m];
   if (aop8 !== undefined && i.opCount === 2 && o0 === OpKind.register) {
     const a = readSmallReg(i.op0Register);
@@ -619,21 +616,18 @@ export function emitTemplate(
           w === undefined ? `{ const v = ${b}; }` : `{ const v = (${a} ${pure} ${b}) & 255; ${w} }`;
         return { code: pure === '' && !faults ? '' : code, mayFault: faults, stores: false, setsEip: false };
       }
-      if (b !== undefined && pure !== undefined) {
-        // The flags deferred at 8 bits: `fa`, `fb` and `fv` as tier 0's `alu` records them.
-        const writes = aop8 !== AluOp.cmp && aop8 !== AluOp.test;
-        const w = writes ? writeByteReg(i.op0Register, 'fv') : '';
+      const writes = aop8 !== AluOp.cmp && aop8 !== AluOp.test;
+      const w = b === undefined ? undefined : writes ? writeByteReg(i.op0Register, 'fv') : '';
+      if (b !== undefined && w !== undefined) {
+        // ADC and SBB read CF: tier 0's `alu` (X.alu), with the flags through the state.
+        if (pure === undefined)
+          return viaState(`fa = ${a}; fb = ${b}; fv = X.alu(s, ${n(aop8)}, fa, fb, 8); ${w}`, faults);
+        // The rest defer their flags at 8 bits: `fa`, `fb` and `fv` as tier 0's `alu` records them.
         const arith = aop8 === AluOp.add || aop8 === AluOp.sub || aop8 === AluOp.cmp;
         const op = pure === '' ? (aop8 === AluOp.cmp ? '-' : '&') : pure;
         const calc = arith ? `fa = ${a}; fb = ${b}; fv = (fa ${op} fb) & 255;` : `fv = ${a} ${op} ${b};`;
         const lazy = aop8 === AluOp.add ? LazyOp.add : arith ? LazyOp.sub : LazyOp.logic;
-        if (w !== undefined) return deferred(`${calc} ${w}`, lazy + BYTE_LAZY, faults);
-      }
-      if (b !== undefined) {
-        const writes = aop8 !== AluOp.cmp && aop8 !== AluOp.test;
-        const w = writes ? writeByteReg(i.op0Register, 'fv') : '';
-        if (w !== undefined)
-          return viaState(`fa = ${a}; fb = ${b}; fv = X.alu(s, ${n(aop8)}, fa, fb, 8); ${w}`, faults);
+        return deferred(`${calc} ${w}`, lazy + BYTE_LAZY, faults);
       }
     }
   }
@@ -754,8 +748,9 @@ export function emitTemplate(
   }
 
   // SETcc r/m8: 1 or 0 from the condition (fused with deferred flags when it can be).
-  if (m.startsWith('set') && i.opCount === 1 && ccOf(m.slice(3)) >= 0) {
-    const c = cond(ccOf(m.slice(3)));
+  const setcc = m.startsWith('set') && i.opCount === 1 ? ccOf(m.slice(3)) : -1;
+  if (setcc >= 0) {
+    const c = cond(setcc);
     const v = `(${c.code} ? 1 : 0)`;
     if (o0 === OpKind.register) {
       const w = writeByteReg(i.op0Register, v);

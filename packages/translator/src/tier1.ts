@@ -281,7 +281,7 @@ export class Tier1 {
         c.hasRun(pageStart + off) && (off >= SPAN_OFFSET || !c.hasEntry(pageStart + off, mode)),
     );
     if (region === undefined) return undefined;
-    const spans = region.blocks.some((b) => b.start >= SPAN_OFFSET);
+    const spans = spansPages(region);
     const ins: Decoded[] = [];
     for (const b of region.blocks) ins.push(...b.ins);
     const handlers = ins.map((i) => HANDLERS[i.code] as Handler);
@@ -543,16 +543,23 @@ const STORE_PENDING = `s.setLazy(fo & ${~BYTE_LAZY}, fa, fb, fv, fo > ${BYTE_LAZ
  * its code uses are bound (each is a property load per call, an inline-cache call while V8 runs
  * the region in its baseline tier).
  */
-const MMU_VIEWS = [
-  ['T', 'tlbRead'],
-  ['TW', 'tlbWrite'],
-  ['B', 'ram'],
-  ['W', 'ram16'],
-  ['D', 'ram32'],
-  ['NB', 'ramBytes'],
-  ['NW', 'ramWords'],
-  ['ND', 'ramDwords'],
-] as const;
+const MMU_VIEWS = (
+  [
+    ['T', 'tlbRead'],
+    ['TW', 'tlbWrite'],
+    ['B', 'ram'],
+    ['W', 'ram16'],
+    ['D', 'ram32'],
+    ['NB', 'ramBytes'],
+    ['NW', 'ramWords'],
+    ['ND', 'ramDwords'],
+  ] as const
+).map(([name, field]) => ({ binding: `, ${name} = M.${field}`, used: new RegExp(`\\b${name}\\b`) }));
+
+/** Whether a region holds blocks of the next page (from `SPAN_OFFSET` on). */
+function spansPages(region: Region): boolean {
+  return region.blocks.some((b) => b.start >= SPAN_OFFSET);
+}
 
 /** Names of the locals that hold EAX…EDI inside a block. */
 const REG_LOCAL = /\br([0-7])\b/g;
@@ -716,7 +723,7 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
     .join(' ');
   const load = usedList.map((k) => `r${k} = r[${k}];`).join(' ');
   code = code.replaceAll('/*store*/', store).replaceAll('/*load*/', load);
-  const spans = region.blocks.some((b) => b.start >= SPAN_OFFSET);
+  const spans = spansPages(region);
   const first = region.blocks[0]?.offsets[0] ?? 0;
   // The faulting instruction's EIP: its page offset, or its distance from the region's first
   // instruction when the region has two pages (the function may run at another linear page
@@ -733,8 +740,8 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
     'const e0 = (s.eip - pc) | 0;',
     'const w0 = c.codeWrites;',
     'let lim = c.blockEnd - c.instructions;',
-    `const M = c.mmu${MMU_VIEWS.filter(([name]) => new RegExp(`\\b${name}\\b`).test(code))
-      .map(([name, field]) => `, ${name} = M.${field}`)
+    `const M = c.mmu${MMU_VIEWS.filter((v) => v.used.test(code))
+      .map((v) => v.binding)
       .join('')};`,
     ...(usedList.length > 0 ? [`let ${usedList.map((k) => `r${k} = r[${k}]`).join(', ')};`] : []),
     guard,
