@@ -41,8 +41,11 @@ export interface Template {
    * CL): pending deferred flags are written first, and after it `fo` says what is pending.
    */
   readonly maybeDeferred?: boolean;
-  /** A conditional branch: the source of its condition, and of the taken target. */
-  readonly branch?: { readonly condition: string; readonly target: string };
+  /**
+   * A conditional branch: the source of its condition, and the taken target's distance from the
+   * next instruction.
+   */
+  readonly branch?: { readonly condition: string; readonly displacement: number };
 }
 
 /**
@@ -457,7 +460,8 @@ export function emitTemplate(
 
   // Conditional and unconditional near branches, calls and returns (flat CS: no limit check).
   if (i.opCount === 1 && o0 === OpKind.nearBranch && i.operandSize === 32) {
-    const target = `((${next}) + ${n((i.nearBranchTarget - i.ip - i.length) | 0)}) | 0`;
+    const displacement = (i.nearBranchTarget - i.ip - i.length) | 0;
+    const target = `((${next}) + ${n(displacement)}) | 0`;
     if (m === 'jmp') return { code: `s.eip = ${target};`, mayFault: false, stores: false, setsEip: true };
     if (m === 'call') {
       if ((mode & 2) === 0) return undefined;
@@ -477,7 +481,7 @@ export function emitTemplate(
         stores: false,
         setsEip: false,
         stateFlags: c.state,
-        branch: { condition: c.code, target },
+        branch: { condition: c.code, displacement },
       };
     }
     return undefined;

@@ -297,7 +297,9 @@ export class Tier1 {
         'I',
         'H',
         'X',
-        `return function region(c, s, r, pc) {\n${source}\n};`,
+        // Parenthesised, V8 compiles the region with the factory: one full parse, not a pre-parse
+        // here and a second parse at its first call.
+        `return (function region(c, s, r, pc) {\n${source}\n});`,
       ) as RegionFactory;
       if (this.functions.size >= FUNCTION_CACHE) this.functions.clear();
       this.functions.set(source, make);
@@ -588,8 +590,13 @@ const REG_ASSIGN = /\br([0-7]) =(?!=)/g;
  *   set `c.startEip` before the call. After any instruction that may store, a check that no
  *   write hit translated code (then the region is left at the next instruction, so a write into
  *   the running code takes effect as on hardware).
- * - Every exit goes through one epilogue (`break x`), which stores registers and flags and counts
- *   the retired instructions (`ic` for the finished blocks, `n` in the current one).
+ * - Every exit goes through one epilogue, which stores registers and flags and counts the
+ *   retired instructions (`ic` for the finished blocks, `n` in the current one). An exit that
+ *   knows where EIP goes sets `xo`, the page offset of EIP, and leaves with `break x`: the one
+ *   `s.eip = e0 + xo` after the loop sets it. Exits after a handler or a template that set EIP
+ *   itself leave with `break y`. So the rare exits (the budget, a code write, a cold successor)
+ *   hold only constant assignments: code V8 optimises before they ever ran has no arithmetic or
+ *   property store there without type feedback, which would deoptimise the region when taken.
  */
 export function emitRegion(region: Region, mode: number, comments = true): string {
   const body: string[] = [];
@@ -612,14 +619,14 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
      * it is the next case and `fall` allows falling through to it), or the exit.
      */
     const goTo = (off: number, fall = true): string => {
-      if (!starts.has(off)) return `s.eip = (e0 + ${int(off)}) | 0; break x;`;
+      if (!starts.has(off)) return `xo = ${int(off)}; break x;`;
       return fall && off === nextCase ? '' : `pc = ${int(off)}; continue;`;
     };
     body.push(`case ${int(blk.start)}:`);
     if (comments) body.push(`// block at ${int(blk.start)}`);
     if (blk.start >= SPAN_OFFSET)
-      body.push(`if (g === 0) { s.eip = (e0 + ${int(blk.start)}) | 0; break x; }`);
-    body.push(`if (ic + ${int(len)} > lim) { s.eip = (e0 + ${int(blk.start)}) | 0; break x; }`);
+      body.push(`if (g === 0) { xo = ${int(blk.start)}; break x; }`);
+    body.push(`if (ic + ${int(len)} > lim) { xo = ${int(blk.start)}; break x; }`);
     pending = -1;
     for (let j = 0; j < len; j++, index++) {
       const i = blk.ins[j] as Instruction;
@@ -658,7 +665,7 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
         body.push(
           '/*store*/ q = 0;',
           sensitive
-            ? `if (!c.execSensitive(I[${int(index)}])) { /*load*/ q = 1; n = ${int(j + 1)}; break x; }`
+            ? `if (!c.execSensitive(I[${int(index)}])) { /*load*/ q = 1; n = ${int(j + 1)}; break y; }`
             : `H[${int(index)}](c, I[${int(index)}]);`,
           '/*load*/ q = 1;',
         );
@@ -680,13 +687,14 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
       const stores = t === undefined || t.stores === true;
       const leaves = last && (end.kind === 'transfer' || end.kind === 'segment-load');
       if (stores && !leaves) {
-        body.push(`if (c.codeWrites !== w0) { s.eip = ${nextEip}; n = ${int(j + 1)}; break x; }`);
+        body.push(`if (c.codeWrites !== w0) { xo = ${int(next)}; n = ${int(j + 1)}; break x; }`);
       }
       if (!last) continue;
       // The block's end.
       body.push(`ic += ${int(len)};`);
       if (end.kind === 'branch' && t?.branch !== undefined) {
-        const taken = end.taken >= 0 ? goTo(end.taken, false) : `s.eip = ${t.branch.target}; break x;`;
+        const taken =
+          end.taken >= 0 ? goTo(end.taken, false) : `xo = ${int((next + t.branch.displacement) | 0)}; break x;`;
         body.push(`if (${t.branch.condition}) { ${taken} }`);
         body.push(goTo(end.next));
       } else if (end.kind === 'handler-branch') {
@@ -696,16 +704,16 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
       } else if (end.kind === 'exit') {
         body.push(goTo(end.at));
       } else if (end.kind === 'segment-load') {
-        body.push('rv = 1; break x;');
+        body.push('rv = 1; break y;');
       } else {
         // 'transfer': the template or handler set EIP. A target in this page goes on at its
         // block when the region has one (the switch's default leaves with EIP there), unless
         // the instruction's store (a CALL's return address) hit translated code. A REP string
         // instruction leaves: its handler counted its iterations, so `lim` no longer holds.
         if (t !== undefined && !t.setsEip) body.push(`s.eip = ${nextEip};`);
-        if (isRepString(i)) body.push('break x;');
+        if (isRepString(i)) body.push('break y;');
         else
-          body.push(`pc = (s.eip - e0) | 0; ${stores ? 'if (c.codeWrites !== w0) break x; ' : ''}continue;`);
+          body.push(`pc = (s.eip - e0) | 0; ${stores ? 'if (c.codeWrites !== w0) break y; ' : ''}continue;`);
       }
     }
   });
@@ -745,14 +753,17 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
       .join('')};`,
     ...(usedList.length > 0 ? [`let ${usedList.map((k) => `r${k} = r[${k}]`).join(', ')};`] : []),
     guard,
-    'let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, rt = 0;',
+    'let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, rt = 0, xo = 0;',
     's.interruptShadow = false;',
     'try {',
+    'y: {',
     'x: for (;;) {',
     'switch (pc) {',
     code,
-    'default: break x;',
+    'default: break y;',
     '}',
+    '}',
+    's.eip = (e0 + xo) | 0;',
     '}',
     `} catch (z) { if (q !== 0) { ${store} } if (fo !== 0) ${STORE_PENDING} c.startEip = ${faultEip}; c.instructions += ic + (kk & ${(1 << FAULT_INDEX_SHIFT) - 1}); throw z; }`,
     `${store} if (fo !== 0) ${STORE_PENDING}`,

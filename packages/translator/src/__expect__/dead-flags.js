@@ -4,14 +4,15 @@ const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
 const M = c.mmu, T = M.tlbRead, B = M.ram, NB = M.ramBytes;
 let r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3], r6 = r[6], r7 = r[7];
-let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, rt = 0;
+let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, rt = 0, xo = 0;
 s.interruptShadow = false;
 try {
+y: {
 x: for (;;) {
 switch (pc) {
 case 0:
 // block at 0
-if (ic + 14 > lim) { s.eip = (e0 + 0) | 0; break x; }
+if (ic + 14 > lim) { xo = 0; break x; }
 // rol (167)
 r3 = (r3 << 5) | (r3 >>> 27);
 // add (3)
@@ -48,9 +49,11 @@ kk = 780;
 fv = r6 & 3; r6 = fv;
 fo = 5;
 ic += 14;
-s.eip = (e0 + 35) | 0; break x;
-default: break x;
+xo = 35; break x;
+default: break y;
 }
+}
+s.eip = (e0 + xo) | 0;
 }
 } catch (z) { if (q !== 0) { r[0] = r0; r[2] = r2; r[3] = r3; r[6] = r6; r[7] = r7; } if (fo !== 0) s.setLazy(fo & -257, fa, fb, fv, fo > 256 ? 8 : 32); c.startEip = (e0 + (I[kk >> 6].ip & 4095)) | 0; c.instructions += ic + (kk & 63); throw z; }
 r[0] = r0; r[2] = r2; r[3] = r3; r[6] = r6; r[7] = r7; if (fo !== 0) s.setLazy(fo & -257, fa, fb, fv, fo > 256 ? 8 : 32);
