@@ -18,10 +18,29 @@ function program(source: string): Uint8Array {
  * count after every slice: a divergence is caught where it happens, not only if it survives to
  * the end. Returns both processors.
  */
-function both(code: Uint8Array, opts: { limit?: number; mode?: HarnessMode; slice?: number } = {}) {
-  const make = (jit: boolean) =>
+function both(
+  code: Uint8Array,
+  opts: {
+    limit?: number;
+    mode?: HarnessMode;
+    slice?: number;
+    memorySize?: number;
+    /** More code, copied to RAM at these physical addresses. */
+    extra?: readonly (readonly [at: number, bytes: Uint8Array])[];
+  } = {},
+) {
+  const make = (jit: boolean) => {
     // A low threshold, so short programs spend most of their time translated.
-    createHarness(code, { jit, jitThreshold: 64, mode: opts.mode, callouts: { exception: () => true } });
+    const h = createHarness(code, {
+      jit,
+      jitThreshold: 64,
+      mode: opts.mode,
+      memorySize: opts.memorySize,
+      callouts: { exception: () => true },
+    });
+    for (const [at, bytes] of opts.extra ?? []) h.memory.ram.set(bytes, at);
+    return h;
+  };
   const a = make(false);
   const b = make(true);
   const limit = opts.limit ?? 2_000_000;
@@ -549,6 +568,48 @@ describe('tier 1', () => {
     expect(t0.reason).toBe(StopReason.halt);
     expectSameState(t0, t1);
     expect(t1.cpu.state.regs[Reg.ebx]).toBe(3000 + 3000 * 7);
+  });
+
+  it('code at physical addresses a power of two apart (the same instruction-cache slot) runs its own instructions in both tiers', () => {
+    // Four functions at the same offset, 128 KiB, 1 MiB and 2 MiB apart. Each is called 200 times
+    // in a row (so it gets hot and is translated), then the next, for five rounds: each evicts the
+    // others' decoded instructions, heat and region entries wherever the direct-mapped cache is
+    // smaller than their distance. Each adds its own constant, so running another's cached code
+    // or region shows in the sum.
+    const at = [0x2000, 0x2000 + (1 << 17), 0x2000 + (1 << 20), 0x2000 + (1 << 21)];
+    // The same instruction lengths, different immediates at every offset but the RET's.
+    const fn = (k: number) =>
+      assemble(
+        `bits 32\norg ${at[k]}\nmov edx, ${k + 1}\nimul edx, edx, ${k * 10 + 3}\nadd eax, edx\nadd eax, ${k * 1000}\nsub edx, ${k}\nret`,
+      ).bytes;
+    const calls = at
+      .map(
+        (a, k) => `
+        mov ebx, ${a}
+        mov esi, 200
+      call${k}:
+        call ebx
+        dec esi
+        jnz call${k}`,
+      )
+      .join('');
+    const { t0, t1 } = both(
+      program(`
+        mov esp, 0x7000
+        xor eax, eax
+        mov ecx, 5
+      again:
+        ${calls}
+        dec ecx
+        jnz again
+        hlt`),
+      { memorySize: 4 << 20, extra: at.map((a, k) => [a, fn(k)] as const) },
+    );
+    expect(t0.reason).toBe(StopReason.halt);
+    expectSameState(t0, t1);
+    // 1·3 + 2·13 + 3·23 + 4·33, and 0 + 1000 + 2000 + 3000, per round of four calls.
+    expect(t1.cpu.state.regs[Reg.eax]).toBe(5 * 200 * (3 + 26 + 69 + 132 + 6000));
+    expect(t1.cpu.jit?.stats.instructionsTranslated ?? 0).toBeGreaterThan(0.5 * t1.cpu.instructions);
   });
 
   it('a policy exit on a sensitive instruction inside a region stops at it, as in tier 0', () => {

@@ -624,8 +624,7 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
     };
     body.push(`case ${int(blk.start)}:`);
     if (comments) body.push(`// block at ${int(blk.start)}`);
-    if (blk.start >= SPAN_OFFSET)
-      body.push(`if (g === 0) { xo = ${int(blk.start)}; break x; }`);
+    if (blk.start >= SPAN_OFFSET) body.push(`if (g === 0) { xo = ${int(blk.start)}; break x; }`);
     body.push(`if (ic + ${int(len)} > lim) { xo = ${int(blk.start)}; break x; }`);
     pending = -1;
     for (let j = 0; j < len; j++, index++) {
@@ -694,7 +693,9 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
       body.push(`ic += ${int(len)};`);
       if (end.kind === 'branch' && t?.branch !== undefined) {
         const taken =
-          end.taken >= 0 ? goTo(end.taken, false) : `xo = ${int((next + t.branch.displacement) | 0)}; break x;`;
+          end.taken >= 0
+            ? goTo(end.taken, false)
+            : `xo = ${int((next + t.branch.displacement) | 0)}; break x;`;
         body.push(`if (${t.branch.condition}) { ${taken} }`);
         body.push(goTo(end.next));
       } else if (end.kind === 'handler-branch') {
