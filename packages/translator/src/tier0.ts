@@ -111,6 +111,13 @@ IS_CLI_STI[Code.sti] = 1;
  */
 const ICACHE_SIZE = 1 << 20;
 const ICACHE_MASK = ICACHE_SIZE - 1;
+/**
+ * A slot's tag word 1 (`slotTag[2 * slot + 1]`): the code size in the low byte (0 = empty, 16,
+ * 32), the tier-0 heat above it.
+ */
+const TAG_MODE = 0xff;
+const HEAT_ONE = 0x100;
+const HEAT_SHIFT = 8;
 const FETCH_MAX = 15;
 
 /**
@@ -136,11 +143,18 @@ export class Tier0 {
   private readonly dec16 = new Decoder(16);
   private readonly dec32 = new Decoder(32);
   private readonly fetchBuf = new Uint8Array(FETCH_MAX);
-  /** Decoded instructions, reused in place (allocated the first time a slot is filled). */
-  private readonly slots: (Decoded | undefined)[] = new Array(ICACHE_SIZE);
-  /** Physical address of each slot's instruction, and its code size (0 = empty, 16, 32). */
-  private readonly slotPhys = new Int32Array(ICACHE_SIZE);
-  private readonly slotMode = new Uint8Array(ICACHE_SIZE);
+  /**
+   * Per slot, side by side (one cache line for what the dispatcher reads of a slot, instead of
+   * one per array: tier 0's cost on cold kernel code is mostly cache misses): at `2 * slot` the
+   * decoded instruction (reused in place, allocated the first time the slot is filled), at
+   * `2 * slot + 1` the translated region entry (valid while the slot holds the same code).
+   */
+  private readonly slotObjs: (Decoded | Block | undefined)[] = new Array(2 * ICACHE_SIZE);
+  /**
+   * Per slot, side by side: at `2 * slot` the physical address of the slot's instruction, at
+   * `2 * slot + 1` its code size and tier-0 heat (`TAG_MODE`, `HEAT_SHIFT`).
+   */
+  private readonly slotTag = new Int32Array(2 * ICACHE_SIZE);
   private stopRequested = false;
   private stop: StopReason = StopReason.limit;
   /** The instruction being executed (for callouts; reused, do not keep it). */
@@ -169,10 +183,6 @@ export class Tier0 {
   readonly jit: Tier1 | null;
   /** Incremented whenever cached code is invalidated; a running block checks it after stores. */
   codeWrites = 0;
-  /** Translated blocks by instruction-cache slot (valid while the slot holds the same code). */
-  private readonly blockAt: (Block | undefined)[] = new Array(ICACHE_SIZE);
-  /** Tier-0 executions per slot, towards `hotThreshold`. */
-  private readonly heat = new Uint16Array(ICACHE_SIZE);
   private readonly hotThreshold: number;
   /** Slot of the instruction `fetch` returned last. */
   private fetchSlot = 0;
@@ -255,10 +265,10 @@ export class Tier0 {
 
   /** Drops every cached instruction (after the hypervisor rewrites memory behind the MMU). */
   flushCode(): void {
-    this.slotMode.fill(0);
+    this.slotTag.fill(0);
     this.mmu.unwatchAllCode();
-    this.blockAt.fill(undefined);
-    this.heat.fill(0);
+    const objs = this.slotObjs;
+    for (let k = 1; k < objs.length; k += 2) objs[k] = undefined;
     this.codeWrites++;
   }
 
@@ -273,31 +283,32 @@ export class Tier0 {
   }
 
   private invalidatePage(page: number): void {
-    const phys = this.slotPhys;
-    const mode = this.slotMode;
+    const tag = this.slotTag;
+    const objs = this.slotObjs;
     const base = (page << 12) & ICACHE_MASK;
     this.codeWrites++;
     if (this.jit) this.jit.stats.invalidations++;
     for (let i = 0; i < 4096; i++) {
-      const k = base + i;
-      if (mode[k] !== 0 && (phys[k] ?? 0) >>> 12 === page) {
-        mode[k] = 0;
-        this.heat[k] = 0;
-      }
-      const b = this.blockAt[k];
-      if (b !== undefined && (b === NO_BLOCK ? mode[k] === 0 : b.phys >>> 12 === page))
-        this.blockAt[k] = undefined;
+      const k = 2 * (base + i);
+      // The instruction goes, and with it its heat.
+      if (((tag[k + 1] ?? 0) & TAG_MODE) !== 0 && (tag[k] ?? 0) >>> 12 === page) tag[k + 1] = 0;
+      const b = objs[k + 1] as Block | undefined;
+      if (b !== undefined && (b === NO_BLOCK ? ((tag[k + 1] ?? 0) & TAG_MODE) === 0 : b.phys >>> 12 === page))
+        objs[k + 1] = undefined;
     }
     // Regions of the previous page that go on into this one.
     const prev = ((page - 1) << 12) & ICACHE_MASK;
     for (let i = 0; i < 4096; i++) {
-      const b = this.blockAt[prev + i];
-      if (b?.spans && b.phys >>> 12 === page - 1) this.blockAt[prev + i] = undefined;
+      const k = 2 * (prev + i) + 1;
+      const b = objs[k] as Block | undefined;
+      if (b?.spans && b.phys >>> 12 === page - 1) objs[k] = undefined;
     }
-    // Instructions that start at the end of the previous page and run into this one.
+    // Instructions that start at the end of the previous page and run into this one (their heat
+    // stays, as the region entry there does).
     for (let i = 0xff1; i < 4096; i++) {
-      const k = prev + i;
-      if (mode[k] !== 0 && (phys[k] ?? 0) >>> 12 === page - 1) mode[k] = 0;
+      const k = 2 * (prev + i);
+      if (((tag[k + 1] ?? 0) & TAG_MODE) !== 0 && (tag[k] ?? 0) >>> 12 === page - 1)
+        tag[k + 1] = (tag[k + 1] ?? 0) & ~TAG_MODE;
     }
   }
 
@@ -420,9 +431,8 @@ export class Tier0 {
     const s = this.state;
     const jit = this.jit as Tier1;
     const ram = this.mmu.bus.ram as Uint8Array;
-    const blockAt = this.blockAt;
-    const heat = this.heat;
-    const slots = this.slots;
+    const objs = this.slotObjs;
+    const tag = this.slotTag;
     const mmu = this.mmu;
     const tlb = mmu.tlb;
     const regs = s.regs;
@@ -463,7 +473,7 @@ export class Tier0 {
           // A decoded instruction at that address: what `fetch` would return, without its checks
           // (a tier-1 mode has a flat 32-bit code segment, so only breakpoints are left to check).
           if (known && this.cachedAt(hit, phys, 32) && ((s.dr[7] ?? 0) & 0xff) === 0) {
-            ins = slots[hit] as Decoded;
+            ins = objs[2 * hit] as Decoded;
             this.fetchSlot = hit;
             this.fetchMask = -1;
           } else {
@@ -474,12 +484,15 @@ export class Tier0 {
           b = undefined;
           if (mode >= 0) {
             const slot = this.fetchSlot;
-            let found = blockAt[slot];
-            if (found === undefined && ++heat[slot]! >= this.hotThreshold) {
-              found =
-                jit.compile(this, (this.slotPhys[slot] ?? 0) >>> 0, mode, ram, this.registerEntry) ??
-                NO_BLOCK;
-              blockAt[slot] = found;
+            let found = objs[2 * slot + 1] as Block | undefined;
+            if (found === undefined) {
+              const w = ((tag[2 * slot + 1] ?? 0) + HEAT_ONE) | 0;
+              tag[2 * slot + 1] = w;
+              if (w >>> HEAT_SHIFT >= this.hotThreshold) {
+                found =
+                  jit.compile(this, (tag[2 * slot] ?? 0) >>> 0, mode, ram, this.registerEntry) ?? NO_BLOCK;
+                objs[2 * slot + 1] = found;
+              }
             }
             if (found !== undefined && found.mode === mode && this.instructions + found.count <= end)
               b = found;
@@ -543,12 +556,13 @@ export class Tier0 {
   /** Whether tier 0 has executed the instruction at physical address `phys` since it was cached. */
   hasRun(phys: number): boolean {
     const slot = phys & ICACHE_MASK;
-    return this.slotMode[slot] !== 0 && this.slotPhys[slot] === (phys | 0) && (this.heat[slot] ?? 0) > 0;
+    const w = this.slotTag[2 * slot + 1] ?? 0;
+    return (w & TAG_MODE) !== 0 && this.slotTag[2 * slot] === (phys | 0) && w >>> HEAT_SHIFT > 0;
   }
 
   /** The translated region entry at physical address `phys` for `mode`, if there is one. */
   private entryAt(phys: number, mode: number): Block | undefined {
-    const b = this.blockAt[phys & ICACHE_MASK];
+    const b = this.slotObjs[2 * (phys & ICACHE_MASK) + 1] as Block | undefined;
     return b !== undefined && b.phys === phys >>> 0 && b.mode === mode ? b : undefined;
   }
 
@@ -560,9 +574,10 @@ export class Tier0 {
   /** Puts a region's other entries where the dispatcher looks for them (by physical address). */
   private readonly registerEntry = (phys: number, entry: Block): void => {
     const slot = phys & ICACHE_MASK;
-    const old = this.blockAt[slot];
+    const old = this.slotObjs[2 * slot + 1] as Block | undefined;
     // An entry already there for the same address and mode (from another region) stays.
-    if (old === undefined || old.phys !== entry.phys || old.mode !== entry.mode) this.blockAt[slot] = entry;
+    if (old === undefined || old.phys !== entry.phys || old.mode !== entry.mode)
+      this.slotObjs[2 * slot + 1] = entry;
   };
 
   /** Entry EIPs of the most recent translated blocks, oldest first (at most 16; empty without tier 1). */
@@ -693,7 +708,7 @@ export class Tier0 {
 
   /** Whether instruction-cache slot `slot` holds the instruction decoded at `phys` for `bits`-bit code. */
   private cachedAt(slot: number, phys: number, bits: number): boolean {
-    return this.slotMode[slot] === bits && this.slotPhys[slot] === (phys | 0);
+    return ((this.slotTag[2 * slot + 1] ?? 0) & TAG_MODE) === bits && this.slotTag[2 * slot] === (phys | 0);
   }
 
   private fetch(): Decoded {
@@ -710,17 +725,18 @@ export class Tier0 {
     const slot = phys & ICACHE_MASK;
     this.fetchSlot = slot;
     this.fetchMask = bits === 16 ? 0xffff : -1;
-    if (this.cachedAt(slot, phys, bits)) return this.slots[slot] as Decoded;
+    if (this.cachedAt(slot, phys, bits)) return this.slotObjs[2 * slot] as Decoded;
     // Miss: fetch up to 15 bytes without faulting, decode, then fault on the bytes it needed.
-    this.slotMode[slot] = 0;
+    // Empty, and no heat, until the decode below succeeds.
+    this.slotTag[2 * slot + 1] = 0;
     // A region entry registered for this very address stays (it was made from the same bytes;
     // writes to them invalidate it through the code-page watch).
-    if (this.blockAt[slot]?.phys !== phys >>> 0) this.blockAt[slot] = undefined;
-    this.heat[slot] = 0;
-    let ins = this.slots[slot];
+    if ((this.slotObjs[2 * slot + 1] as Block | undefined)?.phys !== phys >>> 0)
+      this.slotObjs[2 * slot + 1] = undefined;
+    let ins = this.slotObjs[2 * slot] as Decoded | undefined;
     if (ins === undefined) {
       ins = new Decoded();
-      this.slots[slot] = ins;
+      this.slotObjs[2 * slot] = ins;
     }
     const saveCr2 = s.cr2;
     const got = this.mmu.fetchBytes(linear, this.fetchBuf, user);
@@ -746,8 +762,8 @@ export class Tier0 {
         ? this.mmu.translate((linear + ins.length - 1) | 0, false, user)
         : ((linear + ins.length - 1) & this.mmu.a20Mask) >>> 0;
     if (lastPhys >>> 12 !== phys >>> 12) this.markCode(lastPhys >>> 12);
-    this.slotPhys[slot] = phys | 0;
-    this.slotMode[slot] = bits;
+    this.slotTag[2 * slot] = phys | 0;
+    this.slotTag[2 * slot + 1] = bits;
     this.trace?.decode?.(s.segSel[Seg.cs] ?? 0, eip >>> 0, phys >>> 0, ins);
     return ins;
   }
