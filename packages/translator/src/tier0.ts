@@ -290,10 +290,12 @@ export class Tier0 {
     if (this.jit) this.jit.stats.invalidations++;
     for (let i = 0; i < 4096; i++) {
       const k = 2 * (base + i);
+      const cached = ((tag[k + 1] ?? 0) & TAG_MODE) !== 0;
       // The instruction goes, and with it its heat.
-      if (((tag[k + 1] ?? 0) & TAG_MODE) !== 0 && (tag[k] ?? 0) >>> 12 === page) tag[k + 1] = 0;
+      const dropped = cached && (tag[k] ?? 0) >>> 12 === page;
+      if (dropped) tag[k + 1] = 0;
       const b = objs[k + 1] as Block | undefined;
-      if (b !== undefined && (b === NO_BLOCK ? ((tag[k + 1] ?? 0) & TAG_MODE) === 0 : b.phys >>> 12 === page))
+      if (b !== undefined && (b === NO_BLOCK ? !cached || dropped : b.phys >>> 12 === page))
         objs[k + 1] = undefined;
     }
     // Regions of the previous page that go on into this one.
