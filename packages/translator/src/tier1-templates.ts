@@ -356,16 +356,36 @@ function viewOf(bits: number): readonly [view: string, length: string] {
   return v;
 }
 
+/**
+ * Markers in a template's source, which the region emitter replaces (`emitRegion`). Only the
+ * MMU's slow way can fault or hit translated code: the fast way reaches RAM through a TLB entry,
+ * and a page holding translated code never has a write entry (the memory package drops them
+ * when it is watched). So the fault index and the code-write check go there, off the hit path.
+ * - `SLOW_FAULT_EXPR` / `SLOW_FAULT_STMT`: just before each MMU call, where the fault index is
+ *   set (as `kk = N, ` in an expression, `kk = N; ` in a statement);
+ * - `SLOW_STORED`: after a slow-way store, where the check that no translated code was hit goes
+ *   when the store is the template's last effect.
+ */
+export const SLOW_FAULT_EXPR = '/*kk,*/';
+export const SLOW_FAULT_STMT = '/*kk;*/';
+export const SLOW_STORED = '/*cw*/';
+
 /** An expression reading `bits` (8, 16, 32) at linear address `addr` (source). */
 export function rd(bits: number, addr: string, u: string): string {
   const [view, length] = viewOf(bits);
-  return `(L = ${addr}, ${index('T', bits, u)}, e < ${length} ? ${view}[e] : M.read${bits}(L, ${u}))`;
+  return `(L = ${addr}, ${index('T', bits, u)}, e < ${length} ? ${view}[e] : (${SLOW_FAULT_EXPR}M.read${bits}(L, ${u})))`;
 }
 
-/** A statement writing `value` (source free of side effects) as `bits` at `addr`. */
-export function wr(bits: number, addr: string, value: string, u: string): string {
+/**
+ * A statement writing `value` (source free of side effects) as `bits` at `addr`, then `after`
+ * (statements that must follow the store, as ESP's update after a push's write): on both ways,
+ * so the slow way's code-write check can come last.
+ */
+export function wr(bits: number, addr: string, value: string, u: string, after = ''): string {
   const [view, length] = viewOf(bits);
-  return `L = ${addr}; ${index('TW', bits, u)}; if (e < ${length}) ${view}[e] = ${value}; else M.write${bits}(L, ${value}, ${u});`;
+  const then = after === '' ? '' : ` ${after}`;
+  const hit = after === '' ? `${view}[e] = ${value};` : `{ ${view}[e] = ${value};${then} }`;
+  return `L = ${addr}; ${index('TW', bits, u)}; if (e < ${length}) ${hit} else { ${SLOW_FAULT_STMT}M.write${bits}(L, ${value}, ${u});${then}${SLOW_STORED} }`;
 }
 
 /**
@@ -378,7 +398,7 @@ function rmw32(addr: string, u: string, compute: string): string {
   return (
     `L = ${addr}; ${index('TW', 32, u)}; ` +
     `if (e < ND) { fa = D[e]; ${compute} D[e] = fv; } ` +
-    `else { M.probeWrite(L, 4, ${u}); fa = M.read32(L, ${u}); ${compute} M.write32(L, fv, ${u}); }`
+    `else { ${SLOW_FAULT_STMT}M.probeWrite(L, 4, ${u}); fa = (${SLOW_FAULT_EXPR}M.read32(L, ${u})); ${compute} ${SLOW_FAULT_STMT}M.write32(L, fv, ${u});${SLOW_STORED} }`
   );
 }
 
@@ -466,7 +486,7 @@ export function emitTemplate(
     if (m === 'call') {
       if ((mode & 2) === 0) return undefined;
       return {
-        code: `{ const sp = (r4 - 4) | 0; ${wr(32, 'sp', next, u)} r4 = sp; s.eip = ${target}; }`,
+        code: `{ const sp = (r4 - 4) | 0; ${wr(32, 'sp', next, u, `r4 = sp; s.eip = ${target};`)} }`,
         mayFault: true,
         stores: true,
         setsEip: true,
@@ -518,11 +538,11 @@ export function emitTemplate(
       case 'lods':
         return { ...io, code: `{ const v = ${rd(bits, 'r6', u)}; ${toAcc} ${si} }`, stores: false };
       case 'stos':
-        return { ...io, code: `{ ${wr(bits, 'r7', acc, u)} ${di} }`, stores: true };
+        return { ...io, code: `{ ${wr(bits, 'r7', acc, u, di)} }`, stores: true };
       case 'movs':
         return {
           ...io,
-          code: `{ const v = ${rd(bits, 'r6', u)}; ${wr(bits, 'r7', 'v', u)} ${si} ${di} }`,
+          code: `{ const v = ${rd(bits, 'r6', u)}; ${wr(bits, 'r7', 'v', u, `${si} ${di}`)} }`,
           stores: true,
         };
       case 'scas':
@@ -892,7 +912,7 @@ export function emitTemplate(
     else if (o0 === OpKind.immediate) v = n(i.immediate | 0);
     if (v !== undefined) {
       return {
-        code: `{ const v = ${v}; const sp = (r4 - 4) | 0; ${wr(32, 'sp', 'v', u)} r4 = sp; }`,
+        code: `{ const v = ${v}; const sp = (r4 - 4) | 0; ${wr(32, 'sp', 'v', u, 'r4 = sp;')} }`,
         mayFault: true,
         stores: true,
         setsEip: false,

@@ -16,7 +16,15 @@ import { Decoded } from './decoded';
 import { HANDLERS, type Handler } from './handlers';
 import { CLASS_OF, Sensitivity } from './policy';
 import type { Tier0 } from './tier0';
-import { BYTE_LAZY, emitTemplate, isTemplateJcc, lazyBits } from './tier1-templates';
+import {
+  BYTE_LAZY,
+  emitTemplate,
+  isTemplateJcc,
+  lazyBits,
+  SLOW_FAULT_EXPR,
+  SLOW_FAULT_STMT,
+  SLOW_STORED,
+} from './tier1-templates';
 
 /**
  * Tier 1: hot code translated into JavaScript that V8 compiles to machine code. The unit is a
@@ -647,8 +655,41 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
       // What can fault records its index (the catch finds EIP and the count from it); a handler
       // also gets `startEip` (string instructions and x87 read it).
       const at = int((index << FAULT_INDEX_SHIFT) | j);
+      const end = blk.end;
+      const stores = t === undefined || t.stores === true;
+      const leaves = last && (end.kind === 'transfer' || end.kind === 'segment-load');
+      // A template's MMU calls are its only faults unless it goes through a segment check: then
+      // the fault index is set on the slow way only (see `SLOW_FAULT_EXPR`).
+      const slowFaults = t?.mayFault === true && !t.code.includes('c.linear(');
       if (t === undefined) body.push(`c.startEip = (e0 + ${int(off)}) | 0; kk = ${at};`);
-      else if (t.mayFault) body.push(`kk = ${at};`);
+      else if (t.mayFault && !slowFaults) body.push(`kk = ${at};`);
+      // A store that hit translated code leaves the region at the next instruction. When the
+      // store is the template's last effect, the check sits on its slow way (`SLOW_STORED`), the
+      // only way that can hit code; otherwise it follows the instruction. A block that ends in a
+      // segment load leaves anyway; a transfer (a CALL's push) leaves with EIP at the target.
+      let checked = false;
+      let code = t?.code ?? '';
+      if (t !== undefined) {
+        code = code
+          .replaceAll(SLOW_FAULT_EXPR, slowFaults ? `kk = ${at}, ` : '')
+          .replaceAll(SLOW_FAULT_STMT, slowFaults ? `kk = ${at}; ` : '');
+        const k = code.indexOf(SLOW_STORED);
+        const lastEffect =
+          t.stores &&
+          t.maybeDeferred !== true &&
+          k >= 0 &&
+          code.lastIndexOf(SLOW_STORED) === k &&
+          /^[\s}]*$/.test(code.slice(k + SLOW_STORED.length));
+        let exit = '';
+        if (lastEffect && !leaves) {
+          const fo = t.deferred !== undefined ? `fo = ${int(t.deferred)}; ` : '';
+          exit = ` if (c.codeWrites !== w0) { ${fo}xo = ${int(next)}; n = ${int(j + 1)}; break x; }`;
+        } else if (lastEffect && end.kind === 'transfer' && t.setsEip && !isRepString(i)) {
+          exit = ` if (c.codeWrites !== w0) { n = ${int(j + 1)}; break y; }`;
+        }
+        checked = exit !== '';
+        code = code.replace(SLOW_STORED, exit).replaceAll(SLOW_STORED, '');
+      }
       if (t === undefined) {
         // Tier 0 runs it on the CpuState: registers and flags go there first, and registers
         // come back after (it may change any of them). While it runs, the state's registers are
@@ -671,7 +712,7 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
       } else {
         if (t.stateFlags === true || t.maybeDeferred === true) flush();
         else if (isIncDec(t.deferred) && !isIncDec(pending)) flush(); // they keep the state's CF
-        if (t.code !== '') body.push(t.code);
+        if (code !== '') body.push(code);
         if (t.stateFlags === true) pending = 0;
         if (t.maybeDeferred === true) pending = -1;
         if (t.deferred !== undefined) {
@@ -679,13 +720,7 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
           pending = t.deferred;
         }
       }
-      const end = blk.end;
-      // A store that hit translated code leaves the region at the next instruction (a block that
-      // ends in a segment load leaves it anyway; one that ends in a transfer checks at its end,
-      // where EIP is the target).
-      const stores = t === undefined || t.stores === true;
-      const leaves = last && (end.kind === 'transfer' || end.kind === 'segment-load');
-      if (stores && !leaves) {
+      if (stores && !leaves && !checked) {
         body.push(`if (c.codeWrites !== w0) { xo = ${int(next)}; n = ${int(j + 1)}; break x; }`);
       }
       if (!last) continue;
@@ -714,7 +749,9 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
         if (t !== undefined && !t.setsEip) body.push(`s.eip = ${nextEip};`);
         if (isRepString(i)) body.push('break y;');
         else
-          body.push(`pc = (s.eip - e0) | 0; ${stores ? 'if (c.codeWrites !== w0) break y; ' : ''}continue;`);
+          body.push(
+            `pc = (s.eip - e0) | 0; ${stores && !checked ? 'if (c.codeWrites !== w0) break y; ' : ''}continue;`,
+          );
       }
     }
   });

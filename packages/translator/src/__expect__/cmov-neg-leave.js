@@ -30,11 +30,9 @@ fo = 3;
 // mov (533)
 r0 = (r0 & -256) | ((r3 >> 8) & 255);
 // leave (531)
-kk = 322;
-{ const v = (L = r5, e = L + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false)); r4 = (r5 + 4) | 0; r5 = v; }
+{ const v = (L = r5, e = L + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : (kk = 322, M.read32(L, false))); r4 = (r5 + 4) | 0; r5 = v; }
 // ret (770)
-kk = 387;
-{ const t = (L = r4, e = L + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false)); r4 = (r4 + 4) | 0; s.eip = t; }
+{ const t = (L = r4, e = L + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : (kk = 387, M.read32(L, false))); r4 = (r4 + 4) | 0; s.eip = t; }
 ic += 4;
 pc = (s.eip - e0) | 0; continue;
 default: break y;

@@ -35,8 +35,7 @@ if (!c.execSensitive(I[3])) { r0 = r[0]; r1 = r[1]; r2 = r[2]; r3 = r[3]; r6 = r
 r0 = r[0]; r1 = r[1]; r2 = r[2]; r3 = r[3]; r6 = r[6]; q = 1;
 if (c.codeWrites !== w0) { xo = 9; n = 2; break x; }
 // xor (125)
-kk = 258;
-{ const v = ((r3 & 255) ^ (L = (r6 + 1) | 0, e = (L + T[L >>> 12]) >>> 0, e < NB ? B[e] : M.read8(L, false))) & 255; r3 = (r3 & -256) | v; }
+{ const v = ((r3 & 255) ^ (L = (r6 + 1) | 0, e = (L + T[L >>> 12]) >>> 0, e < NB ? B[e] : (kk = 258, M.read8(L, false)))) & 255; r3 = (r3 & -256) | v; }
 // shr (228)
 fa = r1; fb = 1; fv = (fa >>> 1) | 0; r1 = fv;
 fo = 9;

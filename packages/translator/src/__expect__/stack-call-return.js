@@ -14,29 +14,22 @@ case 0:
 // block at 0
 if (ic + 4 > lim) { xo = 0; break x; }
 // push (474)
-kk = 0;
-{ const v = r5; const sp = (r4 - 4) | 0; L = sp; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) D[e] = v; else M.write32(L, v, false); r4 = sp; }
-if (c.codeWrites !== w0) { xo = 1; n = 1; break x; }
+{ const v = r5; const sp = (r4 - 4) | 0; L = sp; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) { D[e] = v; r4 = sp; } else { kk = 0; M.write32(L, v, false); r4 = sp; if (c.codeWrites !== w0) { xo = 1; n = 1; break x; } } }
 // mov (535)
 r5 = r4;
 // push (489)
-kk = 130;
-{ const v = 7; const sp = (r4 - 4) | 0; L = sp; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) D[e] = v; else M.write32(L, v, false); r4 = sp; }
-if (c.codeWrites !== w0) { xo = 5; n = 3; break x; }
+{ const v = 7; const sp = (r4 - 4) | 0; L = sp; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) { D[e] = v; r4 = sp; } else { kk = 130; M.write32(L, v, false); r4 = sp; if (c.codeWrites !== w0) { xo = 5; n = 3; break x; } } }
 // call (748)
-kk = 195;
-{ const sp = (r4 - 4) | 0; L = sp; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) D[e] = (e0 + 10) | 0; else M.write32(L, (e0 + 10) | 0, false); r4 = sp; s.eip = (((e0 + 10) | 0) + 4086) | 0; }
+{ const sp = (r4 - 4) | 0; L = sp; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) { D[e] = (e0 + 10) | 0; r4 = sp; s.eip = (((e0 + 10) | 0) + 4086) | 0; } else { kk = 195; M.write32(L, (e0 + 10) | 0, false); r4 = sp; s.eip = (((e0 + 10) | 0) + 4086) | 0; if (c.codeWrites !== w0) { n = 4; break y; } } }
 ic += 4;
-pc = (s.eip - e0) | 0; if (c.codeWrites !== w0) break y; continue;
+pc = (s.eip - e0) | 0; continue;
 case 10:
 // block at 10
 if (ic + 2 > lim) { xo = 10; break x; }
 // pop (477)
-kk = 256;
-{ const v = (L = r4, e = L + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false)); r4 = (r4 + 4) | 0; r5 = v; }
+{ const v = (L = r4, e = L + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : (kk = 256, M.read32(L, false))); r4 = (r4 + 4) | 0; r5 = v; }
 // ret (770)
-kk = 321;
-{ const t = (L = r4, e = L + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : M.read32(L, false)); r4 = (r4 + 4) | 0; s.eip = t; }
+{ const t = (L = r4, e = L + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : (kk = 321, M.read32(L, false))); r4 = (r4 + 4) | 0; s.eip = t; }
 ic += 2;
 pc = (s.eip - e0) | 0; continue;
 default: break y;
