@@ -1,4 +1,4 @@
-import { Instruction } from '@ringzero/decoder';
+import { Instruction, OpKind } from '@ringzero/decoder';
 
 /**
  * A decoded instruction as the translator keeps it: the decoder's `Instruction` with the
@@ -16,14 +16,23 @@ export class Decoded extends Instruction {
   reg0 = 0;
   reg1 = 0;
   reg2 = 0;
-  /** The memory operand: base and index registers (0 for none), scale, displacement, segment. */
+  /**
+   * The memory operand: base and index registers (0 for none), scale, displacement (as an
+   * int32: equal modulo 2^32 to the decoder's unsigned one), segment.
+   */
   mBase = 0;
   mIndex = 0;
   mScale = 1;
   mDisp = 0;
   mSeg = 0;
-  /** First immediate (0 when the form has none). */
+  /**
+   * First immediate (0 when the form has none), as an int32 (the handlers mask it to the
+   * operand size). Int32 fields stay small integers in V8; the decoder's unsigned 32-bit values
+   * would turn every instance's field into a boxed double.
+   */
   immValue = 0;
+  /** A relative branch's target minus the address after it (0 for other forms), as an int32. */
+  branchRel = 0;
   /** Address and operand size in bits. */
   addrBits = 32;
   opBits = 32;
@@ -39,9 +48,11 @@ export class Decoded extends Instruction {
     this.mBase = this.memBase;
     this.mIndex = this.memIndex;
     this.mScale = this.memScale;
-    this.mDisp = this.memDisplacement;
+    this.mDisp = this.memDisplacement | 0;
     this.mSeg = this.memSegment;
-    this.immValue = this.immediate;
+    this.immValue = this.immediate | 0;
+    this.branchRel =
+      this.kind0 === OpKind.nearBranch ? (this.nearBranchTarget - this.ip - this.length) | 0 : 0;
     this.addrBits = this.addressSize;
     this.opBits = this.operandSize;
   }

@@ -533,7 +533,7 @@ export function branch(c: Tier0, target: number, bits: number): void {
  * decoder's absolute target is turned back into a displacement from the current EIP.
  */
 function relTarget(c: Tier0, ins: Decoded): number {
-  return (c.state.eip + (ins.nearBranchTarget - ins.ip - ins.length)) | 0;
+  return (c.state.eip + ins.branchRel) | 0;
 }
 
 function jmpRelH(): Handler {
