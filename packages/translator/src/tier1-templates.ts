@@ -221,7 +221,9 @@ function offsetOf(i: Instruction): string | undefined {
     parts.push(i.memScale === 1 ? `r${n(x)}` : `r${n(x)} * ${n(i.memScale)}`);
   }
   if (i.memDisplacement !== 0 || parts.length === 0) parts.push(n(i.memDisplacement | 0));
-  return `(${parts.join(' + ')}) | 0`;
+  // A register local or a constant alone is an int32 already (a scaled index is not).
+  const only = parts.length === 1 ? (parts[0] as string) : '';
+  return /^(r[0-7]|-?\d+)$/.test(only) ? only : `(${parts.join(' + ')}) | 0`;
 }
 
 /**
@@ -337,7 +339,8 @@ function entry(t: string, u: string): string {
 
 /** Source setting `e` to the index of `L`'s `bits`-wide unit in its RAM view, through table `t`. */
 function index(t: string, bits: number, u: string): string {
-  // `L` is an int32 (every address source ends in `| 0` or comes from `c.linear`).
+  // `L` is an int32 (every address source is a register local, an int32 constant, a sum ending
+  // in `| 0`, or comes from `c.linear`).
   const sum = `L + ${entry(t, u)}`;
   if (bits === 8) return `e = (${sum}) >>> 0`;
   const k = bits === 16 ? 1 : 2;

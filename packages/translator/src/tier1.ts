@@ -658,8 +658,8 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
       const end = blk.end;
       const stores = t === undefined || t.stores === true;
       const leaves = last && (end.kind === 'transfer' || end.kind === 'segment-load');
-      // A template's MMU calls are its only faults unless it goes through a segment check: then
-      // the fault index is set on the slow way only (see `SLOW_FAULT_EXPR`).
+      // A template whose only faults are its MMU calls sets the fault index on their slow way
+      // (`SLOW_FAULT_EXPR`); one with a segment check (`c.linear`, which raises too) before it.
       const slowFaults = t?.mayFault === true && !t.code.includes('c.linear(');
       if (t === undefined) body.push(`c.startEip = (e0 + ${int(off)}) | 0; kk = ${at};`);
       else if (t.mayFault && !slowFaults) body.push(`kk = ${at};`);

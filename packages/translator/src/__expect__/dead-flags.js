@@ -43,7 +43,7 @@ fo = 3;
 // sub (103)
 fa = r3; fb = r1; fv = (fa - fb) | 0; r3 = fv;
 // cmp (145)
-{ const v = (L = (r6) | 0, e = (L + T[L >>> 12]) >>> 0, e < NB ? B[e] : (kk = 780, M.read8(L, false))); }
+{ const v = (L = r6, e = (L + T[L >>> 12]) >>> 0, e < NB ? B[e] : (kk = 780, M.read8(L, false))); }
 // and (99)
 fv = r6 & 3; r6 = fv;
 fo = 5;

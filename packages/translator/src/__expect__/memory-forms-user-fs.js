@@ -15,9 +15,9 @@ case 0:
 if (ic + 3 > lim) { xo = 0; break x; }
 // mov (549)
 kk = 0;
-r0 = (L = c.linear(4, (20) | 0, 4, false), e = L + T[(L >>> 12) | 1048576], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : (M.read32(L, true)));
+r0 = (L = c.linear(4, 20, 4, false), e = L + T[(L >>> 12) | 1048576], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : (M.read32(L, true)));
 // movzx (578)
-r1 = (L = (r0) | 0, e = (L + T[(L >>> 12) | 1048576]) >>> 0, e < NB ? B[e] : (kk = 65, M.read8(L, true)));
+r1 = (L = r0, e = (L + T[(L >>> 12) | 1048576]) >>> 0, e < NB ? B[e] : (kk = 65, M.read8(L, true)));
 // movsx (587)
 r2 = (((L = (r0 + 2) | 0, e = L + T[(L >>> 12) | 1048576], e = ((e >>> 1) | (e << 31)) >>> 0, e < NW ? W[e] : (kk = 130, M.read16(L, true))) << 16) >> 16);
 ic += 3;

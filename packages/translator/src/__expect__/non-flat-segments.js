@@ -15,7 +15,7 @@ case 0:
 if (ic + 4 > lim) { xo = 0; break x; }
 // mov (539)
 kk = 0;
-r0 = (L = c.linear(3, (r3) | 0, 4, false), e = L + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : (M.read32(L, false)));
+r0 = (L = c.linear(3, r3, 4, false), e = L + T[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0, e < ND ? D[e] : (M.read32(L, false)));
 // push (474)
 c.startEip = (e0 + 2) | 0; kk = 65;
 if (fo !== 0) { s.setLazy(fo & -257, fa, fb, fv, fo > 256 ? 8 : 32); fo = 0; }
