@@ -1,6 +1,6 @@
 import { assemble } from '@ringzero/assembler';
 import { describe, expect, it } from 'vitest';
-import { discoverRegion, emitRegion } from './tier1';
+import { discoverRegion, emitRegion, regionFactorySource } from './tier1';
 
 /**
  * Expect tests: the JavaScript tier 1 emits for small inputs, committed under `__expect__/` and
@@ -62,7 +62,7 @@ const CASES: [name: string, mode: number, source: string][] = [
 describe('tier 1 emitted JavaScript (expect files)', () => {
   for (const [name, mode, source] of CASES) {
     it(name, async () => {
-      const js = emitRegion(regionOf(source), mode);
+      const js = regionFactorySource(emitRegion(regionOf(source), mode));
       await expect(`// ${source.replaceAll('\n', '; ')}\n${js}\n`).toMatchFileSnapshot(
         `./__expect__/${name}.js`,
       );

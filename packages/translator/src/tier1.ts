@@ -69,11 +69,18 @@ const FUNCTION_CACHE = 1 << 16;
 export type BlockFn = (c: Tier0, s: CpuState, r: Int32Array, pc: number) => number;
 
 /**
- * Makes a region's function from its instructions (`I`), their tier-0 handlers (`H`) and the
- * shared helpers (`X`), which the function closes over: the dispatcher passes four arguments
- * per call, and regions with the same source share one factory and so V8's compiled code.
+ * Makes a region's function from its instructions (`I`), their tier-0 handlers (`H`), the
+ * shared helpers (`X`) and the processor's MMU (`M`, whose TLB tables and RAM views the factory
+ * binds once), which the function closes over: the dispatcher passes four arguments per call,
+ * a call reads no MMU property, and regions with the same source share one factory and so V8's
+ * compiled code.
  */
-type RegionFactory = (I: readonly Decoded[], H: readonly Handler[], X: BlockHelpers) => BlockFn;
+type RegionFactory = (
+  I: readonly Decoded[],
+  H: readonly Handler[],
+  X: BlockHelpers,
+  M: Tier0['mmu'],
+) => BlockFn;
 
 /** Semantics shared with tier 0 that templates call directly. */
 export interface BlockHelpers {
@@ -301,18 +308,11 @@ export class Tier1 {
     // page) gives identical source: compile it once and share the function.
     let make = this.functions.get(source);
     if (make === undefined) {
-      make = new Function(
-        'I',
-        'H',
-        'X',
-        // Parenthesised, V8 compiles the region with the factory: one full parse, not a pre-parse
-        // here and a second parse at its first call.
-        `return (function region(c, s, r, pc) {\n${source}\n});`,
-      ) as RegionFactory;
+      make = new Function('I', 'H', 'X', 'M', regionFactorySource(source)) as RegionFactory;
       if (this.functions.size >= FUNCTION_CACHE) this.functions.clear();
       this.functions.set(source, make);
     } else this.stats.shared++;
-    const fn = make(ins, handlers, BLOCK_HELPERS);
+    const fn = make(ins, handlers, BLOCK_HELPERS, c.mmu);
     this.recent.push(source);
     if (this.recent.length > 64) this.recent.shift();
     this.stats.blocksCompiled++;
@@ -549,9 +549,21 @@ function isIncDec(op: number | undefined): boolean {
 const STORE_PENDING = `s.setLazy(fo & ${~BYTE_LAZY}, fa, fb, fv, fo > ${BYTE_LAZY} ? 8 : 32);`;
 
 /**
- * The MMU's TLB tables and RAM views a region binds once per call, by local name; only those
- * its code uses are bound (each is a property load per call, an inline-cache call while V8 runs
- * the region in its baseline tier).
+ * The body of a region's factory (`RegionFactory`) for the region function's body `source`
+ * (`emitRegion`): the MMU views the source uses, bound once per region from `M`, and the
+ * function, parenthesised so V8 compiles it with the factory (one full parse, not a pre-parse
+ * here and a second parse at its first call).
+ */
+export function regionFactorySource(source: string): string {
+  const views = MMU_VIEWS.filter((v) => v.used.test(source)).map((v) => v.binding);
+  return `${views.length > 0 ? `const ${views.join(', ')};\n` : ''}return (function region(c, s, r, pc) {\n${source}\n});`;
+}
+
+/**
+ * The MMU's TLB tables and RAM views a region's factory binds by local name (the MMU's fields
+ * are read-only, so once per region is enough); only those its code uses are bound. They used to
+ * be read at every call: a property load each, an inline-cache call while V8 runs the region in
+ * its interpreter or baseline tier.
  */
 const MMU_VIEWS = (
   [
@@ -564,7 +576,7 @@ const MMU_VIEWS = (
     ['NW', 'ramWords'],
     ['ND', 'ramDwords'],
   ] as const
-).map(([name, field]) => ({ binding: `, ${name} = M.${field}`, used: new RegExp(`\\b${name}\\b`) }));
+).map(([name, field]) => ({ binding: `${name} = M.${field}`, used: new RegExp(`\\b${name}\\b`) }));
 
 /** Whether a region holds blocks of the next page (from `SPAN_OFFSET` on). */
 function spansPages(region: Region): boolean {
@@ -786,9 +798,6 @@ export function emitRegion(region: Region, mode: number, comments = true): strin
     'const e0 = (s.eip - pc) | 0;',
     'const w0 = c.codeWrites;',
     'let lim = c.blockEnd - c.instructions;',
-    `const M = c.mmu${MMU_VIEWS.filter((v) => v.used.test(code))
-      .map((v) => v.binding)
-      .join('')};`,
     ...(usedList.length > 0 ? [`let ${usedList.map((k) => `r${k} = r[${k}]`).join(', ')};`] : []),
     guard,
     'let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, rt = 0, xo = 0;',

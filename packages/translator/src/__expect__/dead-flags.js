@@ -1,8 +1,9 @@
 // rol ebx, 5; add ebx, eax; ror eax, 11; adc esi, 0; imul edx, ebx, 7; xor edx, eax; imul ebx, edx; seto al; rol edi, cl; cmp edi, esi; add bl, dh; sub ebx, ecx; cmp al, [esi]; and esi, 3
+const T = M.tlbRead, B = M.ram, NB = M.ramBytes;
+return (function region(c, s, r, pc) {
 const e0 = (s.eip - pc) | 0;
 const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
-const M = c.mmu, T = M.tlbRead, B = M.ram, NB = M.ramBytes;
 let r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3], r6 = r[6], r7 = r[7];
 let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, rt = 0, xo = 0;
 s.interruptShadow = false;
@@ -58,3 +59,4 @@ s.eip = (e0 + xo) | 0;
 r[0] = r0; r[2] = r2; r[3] = r3; r[6] = r6; r[7] = r7; if (fo !== 0) s.setLazy(fo & -257, fa, fb, fv, fo > 256 ? 8 : 32);
 c.instructions += ic + n;
 return rv;
+});

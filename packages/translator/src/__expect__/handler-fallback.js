@@ -1,8 +1,8 @@
 // xchg eax, ebx; imul ecx, edx, 10; bswap eax; cmpxchg [esi], ecx; setz al
+return (function region(c, s, r, pc) {
 const e0 = (s.eip - pc) | 0;
 const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
-const M = c.mmu;
 let r0 = r[0], r1 = r[1], r2 = r[2];
 let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, rt = 0, xo = 0;
 s.interruptShadow = false;
@@ -50,3 +50,4 @@ s.eip = (e0 + xo) | 0;
 r[0] = r0; r[1] = r1; if (fo !== 0) s.setLazy(fo & -257, fa, fb, fv, fo > 256 ? 8 : 32);
 c.instructions += ic + n;
 return rv;
+});

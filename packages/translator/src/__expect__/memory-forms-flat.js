@@ -1,8 +1,9 @@
 // mov eax, [esi + ecx * 4 + 8]; mov [edi], eax; add dword [ebp - 4], 3; cmp byte [esi], 0
+const T = M.tlbRead, TW = M.tlbWrite, B = M.ram, D = M.ram32, NB = M.ramBytes, ND = M.ramDwords;
+return (function region(c, s, r, pc) {
 const e0 = (s.eip - pc) | 0;
 const w0 = c.codeWrites;
 let lim = c.blockEnd - c.instructions;
-const M = c.mmu, T = M.tlbRead, TW = M.tlbWrite, B = M.ram, D = M.ram32, NB = M.ramBytes, ND = M.ramDwords;
 let r0 = r[0], r1 = r[1], r5 = r[5], r6 = r[6], r7 = r[7];
 let fa = 0, fb = 0, fv = 0, fo = 0, n = 0, q = 1, ic = 0, kk = 0, rv = 0, L = 0, e = 0, rt = 0, xo = 0;
 s.interruptShadow = false;
@@ -34,3 +35,4 @@ s.eip = (e0 + xo) | 0;
 r[0] = r0; if (fo !== 0) s.setLazy(fo & -257, fa, fb, fv, fo > 256 ? 8 : 32);
 c.instructions += ic + n;
 return rv;
+});
