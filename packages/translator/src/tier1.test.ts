@@ -160,6 +160,62 @@ describe('tier 1', () => {
     expect(t1.cpu.jit?.stats.blocksCompiled ?? 0).toBeGreaterThan(0);
   });
 
+  it('a PUSH that rewrites the next instruction runs the new bytes with ESP updated', () => {
+    // On the last iteration the push writes its value over the immediate of `mov eax, 7`, from
+    // the store's slow way, which leaves the region after the push with ESP already moved.
+    const { t0, t1 } = both(
+      program(`
+        mov ecx, 300
+        xor ebx, ebx
+      l:
+        mov esp, 0x8000
+        cmp ecx, 1
+        jne normal
+        mov esp, p + 5
+      normal:
+        push 0x1111
+      p:
+        mov eax, 7
+        add ebx, eax
+        dec ecx
+        jnz l
+        hlt`),
+    );
+    expectSameState(t0, t1);
+    expect(t0.cpu.state.regs[Reg.eax]).toBe(0x1111);
+    expect(t0.cpu.state.regs[Reg.ebx]).toBe(299 * 7 + 0x1111);
+    expect(t1.cpu.jit?.stats.blocksCompiled ?? 0).toBeGreaterThan(0);
+  });
+
+  it('a read-modify-write that rewrites the next instruction leaves its flags for the reader', () => {
+    // The last ADD to memory lowers the immediate of `mov eax, 7` to 6 and sets CF; the region
+    // leaves from the store's slow way, and ADC (in the new code) must see that CF.
+    const { t0, t1 } = both(
+      program(`
+        mov ecx, 300
+        xor ebx, ebx
+      l:
+        mov edi, 0x8000
+        cmp ecx, 1
+        jne normal
+        mov edi, q + 1
+      normal:
+        add dword [edi], 0xffffffff
+      q:
+        mov eax, 7
+        adc ebx, eax
+        dec ecx
+        jnz l
+        hlt`),
+    );
+    expectSameState(t0, t1);
+    expect(t0.cpu.state.regs[Reg.eax]).toBe(6);
+    // 299 rounds of 7 plus the carries of the data word (0 - 1 carries from its second round
+    // on), then 6 and the carry of 7 - 1.
+    expect(t0.cpu.state.regs[Reg.ebx]).toBe(299 * 7 + 298 + 6 + 1);
+    expect(t1.cpu.jit?.stats.blocksCompiled ?? 0).toBeGreaterThan(0);
+  });
+
   it('a fault in the middle of a block is precise: same EIP, registers and instruction count', () => {
     const { t0, t1 } = both(
       program(`
