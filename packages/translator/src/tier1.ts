@@ -609,7 +609,9 @@ const REG_ASSIGN = /\br([0-7]) =(?!=)/g;
  *   page offset is `I[index].ip & 4095`) and counts the retired instructions; handler calls also
  *   set `c.startEip` before the call. After any instruction that may store, a check that no
  *   write hit translated code (then the region is left at the next instruction, so a write into
- *   the running code takes effect as on hardware).
+ *   the running code takes effect as on hardware). A template sets `kk` and checks for code
+ *   writes on its MMU calls' slow way only (`SLOW_FAULT_EXPR`, `SLOW_STORED`), the only way
+ *   that can fault or reach translated code.
  * - Every exit goes through one epilogue, which stores registers and flags and counts the
  *   retired instructions (`ic` for the finished blocks, `n` in the current one). An exit that
  *   knows where EIP goes sets `xo`, the page offset of EIP, and leaves with `break x`: the one
