@@ -222,8 +222,8 @@ function offsetOf(i: Instruction): string | undefined {
   }
   if (i.memDisplacement !== 0 || parts.length === 0) parts.push(n(i.memDisplacement | 0));
   // A register local or a constant alone is an int32 already (a scaled index is not).
-  const only = parts.length === 1 ? (parts[0] as string) : '';
-  return /^(r[0-7]|-?\d+)$/.test(only) ? only : `(${parts.join(' + ')}) | 0`;
+  const scaled = i.memIndex !== 0 && i.memScale !== 1;
+  return parts.length === 1 && !scaled ? (parts[0] as string) : `(${parts.join(' + ')}) | 0`;
 }
 
 /**
@@ -364,8 +364,8 @@ function viewOf(bits: number): readonly [view: string, length: string] {
  * MMU's slow way can fault or hit translated code: the fast way reaches RAM through a TLB entry,
  * and a page holding translated code never has a write entry (the memory package drops them
  * when it is watched). So the fault index and the code-write check go there, off the hit path.
- * - `SLOW_FAULT_EXPR` / `SLOW_FAULT_STMT`: just before each MMU call, where the fault index is
- *   set (as `kk = N, ` in an expression, `kk = N; ` in a statement);
+ * - `SLOW_FAULT_EXPR` / `SLOW_FAULT_STMT`: just before the slow way's first MMU call, where the
+ *   fault index is set (as `kk = N, ` in an expression, `kk = N; ` in a statement);
  * - `SLOW_STORED`: after a slow-way store, where the check that no translated code was hit goes
  *   when the store is the template's last effect.
  */
@@ -401,7 +401,7 @@ function rmw32(addr: string, u: string, compute: string): string {
   return (
     `L = ${addr}; ${index('TW', 32, u)}; ` +
     `if (e < ND) { fa = D[e]; ${compute} D[e] = fv; } ` +
-    `else { ${SLOW_FAULT_STMT}M.probeWrite(L, 4, ${u}); fa = (${SLOW_FAULT_EXPR}M.read32(L, ${u})); ${compute} ${SLOW_FAULT_STMT}M.write32(L, fv, ${u});${SLOW_STORED} }`
+    `else { ${SLOW_FAULT_STMT}M.probeWrite(L, 4, ${u}); fa = M.read32(L, ${u}); ${compute} M.write32(L, fv, ${u});${SLOW_STORED} }`
   );
 }
 

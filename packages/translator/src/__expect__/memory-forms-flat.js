@@ -19,7 +19,7 @@ r0 = (L = (r6 + r1 * 4 + 8) | 0, e = L + T[L >>> 12], e = ((e >>> 2) | (e << 30)
 // mov (535)
 L = r7; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) D[e] = r0; else { kk = 65; M.write32(L, r0, false); if (c.codeWrites !== w0) { xo = 6; n = 2; break x; } }
 // add (19)
-L = (r5 + -4) | 0; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) { fa = D[e]; fb = 3; fv = (fa + fb) | 0; D[e] = fv; } else { kk = 130; M.probeWrite(L, 4, false); fa = (kk = 130, M.read32(L, false)); fb = 3; fv = (fa + fb) | 0; kk = 130; M.write32(L, fv, false); if (c.codeWrites !== w0) { fo = 1; xo = 10; n = 3; break x; } }
+L = (r5 + -4) | 0; e = L + TW[L >>> 12], e = ((e >>> 2) | (e << 30)) >>> 0; if (e < ND) { fa = D[e]; fb = 3; fv = (fa + fb) | 0; D[e] = fv; } else { kk = 130; M.probeWrite(L, 4, false); fa = M.read32(L, false); fb = 3; fv = (fa + fb) | 0; M.write32(L, fv, false); if (c.codeWrites !== w0) { fo = 1; xo = 10; n = 3; break x; } }
 fo = 1;
 // cmp (153)
 fa = (L = r6, e = (L + T[L >>> 12]) >>> 0, e < NB ? B[e] : (kk = 195, M.read8(L, false))); fb = 0; fv = (fa - fb) & 255;
