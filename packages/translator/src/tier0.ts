@@ -113,11 +113,13 @@ const ICACHE_SIZE = 1 << 20;
 const ICACHE_MASK = ICACHE_SIZE - 1;
 /**
  * A slot's tag word 1 (`slotTag[2 * slot + 1]`): the code size in the low byte (0 = empty, 16,
- * 32), the tier-0 heat above it.
+ * 32), then `TAG_HELD`, then the tier-0 heat.
  */
 const TAG_MODE = 0xff;
-const HEAT_ONE = 0x100;
-const HEAT_SHIFT = 8;
+/** A translated region holds the instruction (`settle`). */
+const TAG_HELD = 0x100;
+const HEAT_ONE = 0x200;
+const HEAT_SHIFT = 9;
 const FETCH_MAX = 15;
 
 /**
@@ -152,7 +154,8 @@ export class Tier0 {
   private readonly slotObjs: (Decoded | Block | undefined)[] = new Array(2 * ICACHE_SIZE);
   /**
    * Per slot, side by side: at `2 * slot` the physical address of the slot's instruction, at
-   * `2 * slot + 1` its code size and tier-0 heat (`TAG_MODE`, `HEAT_SHIFT`).
+   * `2 * slot + 1` its code size, whether a region holds it and its tier-0 heat (`TAG_MODE`,
+   * `TAG_HELD`, `HEAT_SHIFT`).
    */
   private readonly slotTag = new Int32Array(2 * ICACHE_SIZE);
   private stopRequested = false;
@@ -450,6 +453,9 @@ export class Tier0 {
     let fetching = false;
     // A region is running (for fault bookkeeping): a local, so the chain loop stores no object.
     let inRegion = false;
+    // EIP was reached by stepping: tier 0 ran the instruction before it without a jump, or the
+    // burst starts here (`settle`).
+    let stepped = true;
     // Statistics, kept in locals and added to `jit.stats` when the burst ends.
     let runs = 0;
     let translated = 0;
@@ -490,7 +496,7 @@ export class Tier0 {
             if (found === undefined) {
               const w = ((tag[2 * slot + 1] ?? 0) + HEAT_ONE) | 0;
               tag[2 * slot + 1] = w;
-              if (w >>> HEAT_SHIFT >= this.hotThreshold) {
+              if (w >>> HEAT_SHIFT >= this.hotThreshold && (!stepped || (w & TAG_HELD) === 0)) {
                 found =
                   jit.compile(this, (tag[2 * slot] ?? 0) >>> 0, mode, ram, this.registerEntry) ?? NO_BLOCK;
                 objs[2 * slot + 1] = found;
@@ -504,6 +510,7 @@ export class Tier0 {
             this.instructions++;
             if (s.interruptShadow) s.interruptShadow = false;
             if (!this.execFetched(ins)) return;
+            stepped = s.eip === ((this.startEip + ins.length) | 0);
             const code = ins.code;
             if ((CLASS_OF[code] ?? 0) !== Sensitivity.innocuous || IS_SEGMENT_LOAD[code] === 1)
               mode = jit.modeKey(s);
@@ -512,6 +519,7 @@ export class Tier0 {
         }
         if (prev !== null) this.link(prev, s.eip, b);
         prev = null;
+        stepped = false;
         // Run it, then follow links from entry to entry without going through the lookup.
         for (;;) {
           inRegion = true;
@@ -560,6 +568,21 @@ export class Tier0 {
     const slot = phys & ICACHE_MASK;
     const w = this.slotTag[2 * slot + 1] ?? 0;
     return (w & TAG_MODE) !== 0 && this.slotTag[2 * slot] === (phys | 0) && w >>> HEAT_SHIFT > 0;
+  }
+
+  /**
+   * Marks the cached instruction at physical address `phys` as held by a translated region and
+   * takes its tier-0 heat back to one run (it still counts as run). Tier 0 still runs such an
+   * instruction when a burst's budget ends inside a block and the next burst goes on from there;
+   * reached that way, by stepping, a held instruction is never translated as a region entry of
+   * its own (each of a hot loop's instructions would be), only when a branch or a region exit
+   * lands on it (`burstJit`).
+   */
+  settle(phys: number): void {
+    const k = 2 * (phys & ICACHE_MASK);
+    const w = this.slotTag[k + 1] ?? 0;
+    if ((w & TAG_MODE) !== 0 && this.slotTag[k] === (phys | 0))
+      this.slotTag[k + 1] = (w & TAG_MODE) | TAG_HELD | HEAT_ONE;
   }
 
   /** The translated region entry at physical address `phys` for `mode`, if there is one. */

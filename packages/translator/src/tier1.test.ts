@@ -133,6 +133,35 @@ describe('tier 1', () => {
     expect(stats?.instructionsTranslated ?? 0).toBeGreaterThan(0.6 * t1.cpu.instructions);
   });
 
+  it('instructions a region holds are not translated again when slice ends leave them to tier 0', () => {
+    // An 11-instruction loop run in 97-instruction slices: most slices end inside the loop body,
+    // and tier 0 runs the instructions between there and the next block entry, which were all
+    // hot when the loop was translated.
+    const { t0, t1 } = both(
+      program(`
+        mov ecx, 20000
+        xor eax, eax
+      l:
+        add eax, ecx
+        mov ebx, eax
+        shl ebx, 3
+        xor ebx, ecx
+        add eax, ebx
+        mov edx, eax
+        and edx, 0xff
+        sub eax, edx
+        or eax, 1
+        dec ecx
+        jnz l
+        hlt`),
+    );
+    expect(t0.reason).toBe(StopReason.halt);
+    expectSameState(t0, t1);
+    const stats = t1.cpu.jit?.stats;
+    // The loop once, and its exit path: not a region per instruction a slice ended at.
+    expect(stats?.blocksCompiled).toBeLessThanOrEqual(2);
+    expect(stats?.instructionsTranslated ?? 0).toBeGreaterThan(0.8 * t1.cpu.instructions);
+  });
   it('a store into the running block takes effect at the next instruction (self-modifying code)', () => {
     const { t0, t1 } = both(
       program(`

@@ -320,6 +320,7 @@ export class Tier1 {
     let first: Block | undefined;
     for (const b of region.blocks) {
       if (b.start >= SPAN_OFFSET) continue;
+      for (const off of b.offsets) c.settle(pageStart + off);
       const entry = newBlock({
         fn,
         phys: pageStart + b.start,
