@@ -162,6 +162,41 @@ describe('tier 1', () => {
     expect(stats?.blocksCompiled).toBeLessThanOrEqual(2);
     expect(stats?.instructionsTranslated ?? 0).toBeGreaterThan(0.8 * t1.cpu.instructions);
   });
+
+  it('a path tier 0 ran less than 1/64 as often as the threshold stays out of the region', () => {
+    // The side path runs once every `every` iterations. At a threshold of 640 a block needs 10
+    // tier-0 runs to join; when the loop is translated (its head has run 640 times) the side path
+    // has run 5 times with every = 128 and 40 times with every = 16.
+    const loop = (every: number) =>
+      program(`
+        mov ecx, 20000
+        xor eax, eax
+      l:
+        add eax, ecx
+        test ecx, ${every - 1}
+        jnz skip
+        xor eax, 0x5a5a
+        rol eax, 3
+        add eax, 7
+      skip:
+        dec ecx
+        jnz l
+        hlt`);
+    const run = (every: number, jit: boolean) => {
+      const h = createHarness(loop(every), { jit, jitThreshold: 640 });
+      while (h.cpu.run(100_000) === StopReason.limit) {}
+      return { eax: h.cpu.state.regs[Reg.eax], compiled: h.cpu.jit?.stats.instructionsCompiled ?? 0 };
+    };
+    const rare = run(128, true);
+    const often = run(16, true);
+    expect(rare.compiled).toBeGreaterThan(0);
+    // The same loop; only the side path's three instructions differ.
+    expect(often.compiled - rare.compiled).toBeGreaterThanOrEqual(3);
+    // And both compute what tier 0 computes.
+    expect(rare.eax).toBe(run(128, false).eax);
+    expect(often.eax).toBe(run(16, false).eax);
+  });
+
   it('a store into the running block takes effect at the next instruction (self-modifying code)', () => {
     const { t0, t1 } = both(
       program(`

@@ -293,7 +293,7 @@ export class Tier1 {
       (off) =>
         // Code another region already holds is left to it: the dispatcher links the two. In
         // the next page the region keeps its own copy (those blocks are not entries).
-        c.hasRun(pageStart + off) && (off >= SPAN_OFFSET || !c.hasEntry(pageStart + off, mode)),
+        c.isWarm(pageStart + off) && (off >= SPAN_OFFSET || !c.hasEntry(pageStart + off, mode)),
     );
     if (region === undefined) return undefined;
     const spans = spansPages(region);
@@ -350,7 +350,7 @@ function isRepString(i: Instruction): boolean {
  * branches, as basic blocks in address order; undefined when the entry instruction itself must
  * run in tier 0. `eipPage` is the linear address of the page (instruction addresses are
  * `eipPage + offset`). Instructions that cross the page end are left to tier 0. Only blocks for
- * which `warm` holds (tier 0 has run them) join the region: cold paths stay out of the
+ * which `warm` holds (tier 0 has run them often enough) join the region: cold paths stay out of the
  * compiled code and leave the region when taken.
  */
 export function discoverRegion(
