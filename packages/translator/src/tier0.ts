@@ -1,4 +1,14 @@
-import { CODE_COUNT, Code, Decoder, type Instruction, OpKind, Register } from '@ringzero/decoder';
+import {
+  CODE_COUNT,
+  Code,
+  Decoder,
+  FlowControl,
+  flowControl,
+  type Instruction,
+  OpKind,
+  PrefixBit,
+  Register,
+} from '@ringzero/decoder';
 import { TlbFlag } from '@ringzero/memory';
 import { type DescriptorTables, escalate, interruptTargetOrTask, ioAllowed } from '@ringzero/rings';
 import { maskOf } from './alu';
@@ -129,6 +139,33 @@ const WARM_SHIFT = 6;
 const FETCH_MAX = 15;
 
 /**
+ * A straight run of cached instructions that tier 0 executes without going back to the
+ * dispatcher between them (`burstJit`): innocuous instructions that do not load a segment
+ * register, up to and including the first that may change EIP, within one page. Built from the
+ * instruction cache once its first instruction has run `RUN_AFTER` times; valid while no code
+ * was written (`codeWrites` is `epoch`) and, instruction by instruction, while its slot still
+ * holds that address.
+ */
+interface Run {
+  readonly phys: number;
+  readonly epoch: number;
+  /** Physical address of each instruction. */
+  readonly at: Int32Array;
+  readonly ins: readonly Decoded[];
+}
+
+/** Tier-0 runs of the first instruction after which its `Run` is built. */
+const RUN_AFTER = 4;
+/** The most instructions in one `Run`. */
+const RUN_MAX = 32;
+
+/** Innocuous instructions that may change EIP other than by falling through (end a `Run`). */
+const ENDS_RUN = new Uint8Array(CODE_COUNT);
+for (let code = 0; code < CODE_COUNT; code++) {
+  if (flowControl(code) !== FlowControl.next) ENDS_RUN[code] = 1;
+}
+
+/**
  * Tier 0: the reference executor. Each instruction is decoded once into a cached `Instruction`
  * (keyed by physical address and code size, dropped when its page is written), then run by the
  * handler of its form (`HANDLERS[code]`). Faults are precise: a handler raises before it
@@ -164,6 +201,8 @@ export class Tier0 {
    * `TAG_HELD`, `HEAT_SHIFT`).
    */
   private readonly slotTag = new Int32Array(2 * ICACHE_SIZE);
+  /** Per slot, the `Run` starting at the slot's instruction (see `runAt`). */
+  private readonly runs: (Run | undefined)[] = new Array(ICACHE_SIZE);
   private stopRequested = false;
   private stop: StopReason = StopReason.limit;
   /** The instruction being executed (for callouts; reused, do not keep it). */
@@ -516,6 +555,39 @@ export class Tier0 {
           }
           if (b === undefined) {
             prev = null;
+            const run = known ? this.runAt(hit, phys, end) : undefined;
+            if (run !== undefined) {
+              // The run's instructions one after the other, each checked to be still the one
+              // cached at its address, while no code is written (a store into the run itself
+              // takes effect at the next instruction: the dispatcher decodes it anew) and until
+              // one is a region entry.
+              const at = run.at;
+              const list = run.ins;
+              const epoch = this.codeWrites;
+              if (s.interruptShadow) s.interruptShadow = false;
+              let last = ins;
+              for (let k = 0; k < list.length; k++) {
+                const p = at[k] as number;
+                const slot = p & ICACHE_MASK;
+                if (k > 0) {
+                  if (tag[2 * slot] !== p || this.codeWrites !== epoch || (s.eip & 4095) !== (p & 4095))
+                    break;
+                  // A region entry here (a loop head the run falls into): the dispatcher takes it.
+                  const o = objs[2 * slot + 1];
+                  if (o !== undefined && o !== NO_BLOCK) break;
+                  tag[2 * slot + 1] = ((tag[2 * slot + 1] ?? 0) + HEAT_ONE) | 0;
+                  this.startEip = s.eip;
+                }
+                last = list[k] as Decoded;
+                this.instructions++;
+                this.current = last;
+                s.eip = (s.eip + last.length) | 0;
+                (HANDLERS[last.code] as Handler)(this, last);
+                if (!this.goesOn()) return;
+              }
+              stepped = s.eip === ((this.startEip + last.length) | 0);
+              continue;
+            }
             this.instructions++;
             if (s.interruptShadow) s.interruptShadow = false;
             if (!this.execFetched(ins)) return;
@@ -600,6 +672,47 @@ export class Tier0 {
     const w = this.slotTag[k + 1] ?? 0;
     if ((w & TAG_MODE) !== 0 && this.slotTag[k] === (phys | 0))
       this.slotTag[k + 1] = (w & TAG_MODE) | TAG_HELD | HEAT_ONE;
+  }
+
+  /**
+   * The `Run` starting at the cached 32-bit instruction in `slot` (physical address `phys`),
+   * built when it has run `RUN_AFTER` times; undefined when there is none yet, or it is longer
+   * than the budget left before `end`.
+   */
+  private runAt(slot: number, phys: number, end: number): Run | undefined {
+    let run = this.runs[slot];
+    if (run === undefined || run.phys !== phys || run.epoch !== this.codeWrites) {
+      if ((this.slotTag[2 * slot + 1] ?? 0) >>> HEAT_SHIFT < RUN_AFTER) return undefined;
+      run = this.buildRun(phys);
+      this.runs[slot] = run;
+    }
+    // A run of one instruction (or none: a sensitive one starts here) is left to the single path.
+    return run.ins.length > 1 && this.instructions + run.ins.length <= end ? run : undefined;
+  }
+
+  private buildRun(phys: number): Run {
+    const at: number[] = [];
+    const ins: Decoded[] = [];
+    let p = phys;
+    for (;;) {
+      const slot = p & ICACHE_MASK;
+      if (!this.cachedAt(slot, p, 32)) break;
+      const i = this.slotObjs[2 * slot] as Decoded;
+      const code = i.code;
+      if ((CLASS_OF[code] ?? 0) !== Sensitivity.innocuous || IS_SEGMENT_LOAD[code] === 1) break;
+      at.push(p);
+      ins.push(i);
+      const next = p + i.length;
+      if (
+        ENDS_RUN[code] === 1 ||
+        (i.prefixes & (PrefixBit.rep | PrefixBit.repne)) !== 0 ||
+        ins.length >= RUN_MAX ||
+        next >>> 12 !== phys >>> 12
+      )
+        break;
+      p = next;
+    }
+    return { phys, epoch: this.codeWrites, at: Int32Array.from(at), ins };
   }
 
   /** The translated region entry at physical address `phys` for `mode`, if there is one. */

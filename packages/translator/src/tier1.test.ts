@@ -133,6 +133,34 @@ describe('tier 1', () => {
     expect(stats?.instructionsTranslated ?? 0).toBeGreaterThan(0.6 * t1.cpu.instructions);
   });
 
+  it('a store into a tier-0 run takes effect at the next instruction of the run', () => {
+    // 30 iterations: fewer than the translation threshold, so the loop runs in tier 0, as a run
+    // from its 5th iteration on. Its store goes to a data page, except at ECX = 10, where it
+    // rewrites the immediate of the ADD two instructions further in the same run: 20 × 1 + 10 × 10.
+    const { t0, t1 } = both(
+      program(`
+        mov ecx, 30
+        xor eax, eax
+        mov esi, patch + 2
+      l:
+        mov edi, 0x8000
+        cmp ecx, 10
+        cmove edi, esi
+        mov [edi], cl
+        inc ebx
+      patch:
+        add eax, strict byte 1
+        dec ecx
+        jnz l
+        hlt`),
+      { slice: 1000 },
+    );
+    expect(t0.reason).toBe(StopReason.halt);
+    expect(t0.cpu.state.regs[Reg.eax]).toBe(120);
+    expectSameState(t0, t1);
+    expect(t1.cpu.jit?.stats.blocksCompiled).toBe(0);
+  });
+
   it('instructions a region holds are not translated again when slice ends leave them to tier 0', () => {
     // An 11-instruction loop run in 97-instruction slices: most slices end inside the loop body,
     // and tier 0 runs the instructions between there and the next block entry, which were all
