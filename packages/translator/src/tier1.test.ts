@@ -102,10 +102,25 @@ ${rest}`),
   return { t0, t1 };
 }
 
+/**
+ * Both tiers halted in the same state, and tier 1 translated and retired more than `share` of
+ * the instructions. Returns tier 1's statistics.
+ */
+function expectHaltedTranslated({ t0, t1 }: ReturnType<typeof both>, share: number) {
+  expect(t0.reason).toBe(StopReason.halt);
+  expectSameState(t0, t1);
+  const stats = t1.cpu.jit?.stats;
+  expect(stats?.blocksCompiled).toBeGreaterThan(0);
+  expect(stats?.instructionsTranslated ?? 0).toBeGreaterThan(share * t1.cpu.instructions);
+  return stats;
+}
+
 describe('tier 1', () => {
   it('translates a hot loop and ends in the same state as tier 0', () => {
-    const { t0, t1 } = both(
-      program(`
+    // The loop runs translated: only the tails of the 97-instruction slices are left to tier 0.
+    expectHaltedTranslated(
+      both(
+        program(`
         mov ecx, 3000
         xor eax, eax
         mov esi, 0x8000
@@ -124,13 +139,9 @@ describe('tier 1', () => {
         dec ecx
         jnz l
         hlt`),
+      ),
+      0.6,
     );
-    expect(t0.reason).toBe(StopReason.halt);
-    expectSameState(t0, t1);
-    const stats = t1.cpu.jit?.stats;
-    expect(stats?.blocksCompiled).toBeGreaterThan(0);
-    // The loop runs translated: only the tails of the 97-instruction slices are left to tier 0.
-    expect(stats?.instructionsTranslated ?? 0).toBeGreaterThan(0.6 * t1.cpu.instructions);
   });
 
   it('a store into a tier-0 run takes effect at the next instruction of the run', () => {
@@ -165,8 +176,9 @@ describe('tier 1', () => {
     // An 11-instruction loop run in 97-instruction slices: most slices end inside the loop body,
     // and tier 0 runs the instructions between there and the next block entry, which were all
     // hot when the loop was translated.
-    const { t0, t1 } = both(
-      program(`
+    const stats = expectHaltedTranslated(
+      both(
+        program(`
         mov ecx, 20000
         xor eax, eax
       l:
@@ -182,13 +194,11 @@ describe('tier 1', () => {
         dec ecx
         jnz l
         hlt`),
+      ),
+      0.8,
     );
-    expect(t0.reason).toBe(StopReason.halt);
-    expectSameState(t0, t1);
-    const stats = t1.cpu.jit?.stats;
     // The loop once, and its exit path: not a region per instruction a slice ended at.
     expect(stats?.blocksCompiled).toBeLessThanOrEqual(2);
-    expect(stats?.instructionsTranslated ?? 0).toBeGreaterThan(0.8 * t1.cpu.instructions);
   });
 
   it('a path tier 0 ran less than 1/64 as often as the threshold stays out of the region', () => {
