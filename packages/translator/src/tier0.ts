@@ -578,7 +578,8 @@ export class Tier0 {
                   tag[2 * slot + 1] = ((tag[2 * slot + 1] ?? 0) + HEAT_ONE) | 0;
                   this.startEip = s.eip;
                 }
-                last = list[k] as Decoded;
+                // The first is the instruction the dispatcher looked up (the same cached one).
+                last = k === 0 ? ins : (list[k] as Decoded);
                 this.instructions++;
                 this.current = last;
                 s.eip = (s.eip + last.length) | 0;
