@@ -172,6 +172,47 @@ describe('tier 1', () => {
     expect(t1.cpu.jit?.stats.blocksCompiled).toBe(0);
   });
 
+  it('a tier-0 run that page-faults on a PUSH leaves ESP and the registers as tier 0 does', () => {
+    // Paging on, with page 0x70000 not present. The loop runs in tier 0 (as a run from its 5th
+    // iteration: MOV, PUSH, a load through SS, LEA), its stack descending into that page: the
+    // 41st PUSH faults, before ESP moves.
+    const { t0, t1 } = both(
+      program(`
+        mov edi, 0x11000
+        mov eax, 3
+        mov ecx, 256
+      fill:
+        mov [edi], eax
+        add eax, 0x1000
+        add edi, 4
+        dec ecx
+        jnz fill
+        mov dword [0x11000 + 0x70 * 4], 0
+        mov dword [0x10000], 0x11003
+        mov eax, 0x10000
+        mov cr3, eax
+        mov eax, cr0
+        or eax, 0x80000000
+        mov cr0, eax
+        mov esp, 0x71000 + 4 * 40
+        mov ecx, 100
+      l:
+        mov eax, ecx
+        push eax
+        mov ebx, [esp]
+        lea edx, [ebx + ecx * 2 + 1]
+        dec ecx
+        jnz l
+        hlt`),
+      { slice: 1000 },
+    );
+    expect(t0.reason).toBe(StopReason.exception);
+    expect(t0.cpu.lastVector).toBe(14);
+    expect(t0.cpu.state.regs[Reg.esp]).toBe(0x71000);
+    expect(t0.cpu.state.regs[Reg.ecx]).toBe(60);
+    expectSameState(t0, t1);
+  });
+
   it('instructions a region holds are not translated again when slice ends leave them to tier 0', () => {
     // An 11-instruction loop run in 97-instruction slices: most slices end inside the loop body,
     // and tier 0 runs the instructions between there and the next block entry, which were all
