@@ -8,7 +8,8 @@
  *
  * v86 needs a SeaBIOS image, which its npm package does not ship: the bench takes Debian's
  * (`apt-get install seabios`) or the files named by V86_BIOS and V86_VGA_BIOS.
- * RINGZERO_BENCH_V86_TIMEOUT (seconds, default 300) bounds the v86 run.
+ * RINGZERO_BENCH_V86_TIMEOUT (seconds, default 300) bounds the v86 run; RINGZERO_JIT_BACKEND=wasm
+ * runs ringzero with tier 1 emitting WebAssembly.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -91,12 +92,20 @@ function tail(text: string, n = 600): string {
   return text.slice(-n).replaceAll(CURSOR_QUERY, '');
 }
 
+/** Tier 1's back end for ringzero's run: `RINGZERO_JIT_BACKEND=wasm` for WebAssembly. */
+const JIT_BACKEND = process.env.RINGZERO_JIT_BACKEND === 'wasm' ? 'wasm' : 'js';
+
 function runRingzero(g: LinuxGuest): PeerResult {
   const kernel = bytes(g.kernel);
   const initrd = bytes(g.initrd);
   const t0 = performance.now();
   const serial = new SerialCollector();
-  const vm = new VirtualMachine({ memory: MEMORY, deterministic: true, onSerial: serial.push });
+  const vm = new VirtualMachine({
+    memory: MEMORY,
+    deterministic: true,
+    onSerial: serial.push,
+    jitBackend: JIT_BACKEND,
+  });
   vm.bootLinux(kernel, { initrd, cmdline: CMDLINE });
   let promptAt = 0;
   let lastReport = t0;
@@ -261,7 +270,9 @@ async function main(): Promise<void> {
   console.log(`guest:   ${g.kernel}`);
   console.log(`         ${g.initrd}`);
   console.log(`memory:  ${MEMORY >> 20} MiB on both`);
-  console.log(`cmdline: ringzero "${CMDLINE}" (direct Linux boot, deterministic time, no BIOS)`);
+  console.log(
+    `cmdline: ringzero "${CMDLINE}" (direct Linux boot, deterministic time, no BIOS, tier 1 emits ${JIT_BACKEND === 'wasm' ? 'WebAssembly' : 'JavaScript'})`,
+  );
   const results: PeerResult[] = [];
   let failed = false;
   if (typeof firmware === 'string') {

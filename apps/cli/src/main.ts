@@ -33,6 +33,7 @@ program
   .option('--stats', 'print statistics when the run ends (counts I/O by port)', false)
   .option('--no-status', 'no live status (MIPS, virtual time) on stderr')
   .option('--no-jit', 'run every instruction in tier 0 (no block translation)')
+  .option('--jit-backend <kind>', 'what tier 1 emits: js (JavaScript) or wasm (WebAssembly)', 'js')
   .option('--trace <items>', `log ${TRACE_ITEMS.join(',')} (comma separated) to stderr or --trace-file`)
   .option('--trace-file <file>', 'where --trace writes (default: stderr)')
   .action(async (opts: RunOptions & { status: boolean; trace?: string; traceFile?: string }) => {

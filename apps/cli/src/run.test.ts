@@ -47,6 +47,25 @@ describe('ringzero run: option and input checks', () => {
     expect(out).toContain('command line: "demo"');
     expect(out.endsWith('demo> ')).toBe(true);
   });
+  it('with --jit-backend wasm the demo kernel boots to the same prompt after the same instructions', () => {
+    const boot = (jitBackend: string) => {
+      let out = '';
+      const { vm } = prepare({ memory: '32M', deterministic: true, stats: false, jitBackend }, (b) => {
+        out += String.fromCharCode(b);
+      });
+      for (let i = 0; i < 100 && !out.endsWith('demo> '); i++) vm.run(1_000_000);
+      return { out, vm };
+    };
+    const js = boot('js');
+    const wasm = boot('wasm');
+    expect(wasm.out.endsWith('demo> ')).toBe(true);
+    expect(wasm.out).toBe(js.out);
+    expect(wasm.vm.cpu.instructions).toBe(js.vm.cpu.instructions);
+    expect(wasm.vm.cpu.jit?.stats.wasmRegions).toBeGreaterThan(0);
+    expect(() => prepare({ ...base, jitBackend: 'wasm2' }, () => {})).toThrow(
+      '--jit-backend must be js or wasm (got wasm2)',
+    );
+  });
   it('impossible memory sizes and instruction limits are refused before anything is read', () => {
     expect(() => prepare({ ...base, kernel: junk, memory: '1T' }, () => {})).toThrow(/1T/);
     expect(() => prepare({ ...base, kernel: junk, memory: 'lots' }, () => {})).toThrow(/"lots"/);

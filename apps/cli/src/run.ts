@@ -19,6 +19,8 @@ export interface RunOptions {
   stats: boolean;
   /** False with `--no-jit`: tier 0 only. */
   jit?: boolean;
+  /** `--jit-backend`: what tier 1 emits, `js` (default) or `wasm`. */
+  jitBackend?: string;
 }
 
 /** A user-facing problem: printed as `ringzero: <message>`, exit status 1. */
@@ -64,11 +66,16 @@ export function prepare(
       `${name}: not a kernel ringzero can boot (neither a Linux bzImage with a "HdrS" header nor a Multiboot image)`,
     );
   }
+  const backend = opts.jitBackend ?? 'js';
+  if (backend !== 'js' && backend !== 'wasm') {
+    throw new UsageError(`--jit-backend must be js or wasm (got ${backend})`);
+  }
   const vm = new VirtualMachine({
     memory,
     deterministic: opts.deterministic,
     onSerial,
     jit: opts.jit ?? true,
+    jitBackend: backend,
   });
   try {
     if (kind === 'linux') {
@@ -100,7 +107,11 @@ function jitText(vm: VirtualMachine): string {
   const j = vm.cpu.jit;
   if (!j) return 'tier 1 off (--no-jit): every instruction ran in tier 0';
   const t = j.stats;
-  return `tier 1: ${t.blocksCompiled} blocks (${t.instructionsCompiled} instructions) translated in ${t.compileMs.toFixed(0)} ms, ${t.blockRuns} block runs, ${t.invalidations} code-page invalidations`;
+  const wasm =
+    j.arena !== undefined
+      ? ` (${t.wasmRegions} WebAssembly, ${t.promoted} of them compiled again as JavaScript once hot)`
+      : '';
+  return `tier 1: ${t.blocksCompiled} blocks${wasm} (${t.instructionsCompiled} instructions) translated in ${t.compileMs.toFixed(0)} ms, ${t.blockRuns} block runs, ${t.invalidations} code-page invalidations`;
 }
 
 /** The live status line: guest speed and virtual time, for stderr. */

@@ -163,6 +163,37 @@ describe('VirtualMachine', () => {
     });
   });
 
+  it('runs the same with tier 1 emitting WebAssembly as with JavaScript', () => {
+    // xor eax,eax / mov ecx,300000 / l: add eax,ecx / mov [0x4000],eax / shr edx,3 / dec ecx /
+    // jnz l / mov al,1 / out 0xf4,al
+    const code = [
+      0x31, 0xc0, 0xb9, 0xe0, 0x93, 0x04, 0x00, 0x01, 0xc8, 0xa3, 0x00, 0x40, 0x00, 0x00, 0xc1, 0xea, 0x03,
+      0x49, 0x75, 0xf3, 0xb0, 0x01, 0xe6, 0xf4,
+    ];
+    const runWith = (jitBackend: 'js' | 'wasm') => {
+      const vm = new VirtualMachine({ memory: 16 << 20, deterministic: true, jitBackend });
+      program(vm, code);
+      vm.cpu.state.regs[2] = 0x7fffffff;
+      const stop = vm.run(5_000_000);
+      return { vm, stop };
+    };
+    const js = runWith('js');
+    const wasm = runWith('wasm');
+    expect(wasm.stop).toEqual({ kind: 'debug-exit', status: 3 });
+    expect(wasm.stop).toEqual(js.stop);
+    expect(Array.from(wasm.vm.cpu.state.regs)).toEqual(Array.from(js.vm.cpu.state.regs));
+    expect(wasm.vm.cpu.instructions).toBe(js.vm.cpu.instructions);
+    expect(wasm.vm.memory.read32(0x4000)).toBe(((300000 * 300001) / 2) % 2 ** 32);
+    expect(wasm.vm.cpu.jit?.stats.wasmRegions).toBeGreaterThan(0);
+    expect(js.vm.cpu.jit?.stats.wasmRegions).toBe(0);
+  });
+
+  it('rejects an unknown jitBackend by name', () => {
+    expect(() => new VirtualMachine({ memory: 16 << 20, jitBackend: 'asm' as 'js' })).toThrow(
+      /jitBackend must be 'js' or 'wasm' \(got asm\)/,
+    );
+  });
+
   it('rejects impossible memory sizes', () => {
     expect(() => new VirtualMachine({ memory: 1 << 20 })).toThrow(HypervisorError);
   });

@@ -13,6 +13,7 @@ import {
 import { PhysicalMemory } from '@ringzero/memory';
 import {
   CpuState,
+  createArena,
   defaultCallouts,
   Eflags,
   type PauseLoopExiting,
@@ -46,6 +47,11 @@ export interface MachineOptions {
   readonly nsPerInstruction?: number;
   /** Translate hot code with tier 1 (default true); false runs tier 0 only. */
   readonly jit?: boolean;
+  /**
+   * What tier 1 emits: `'js'` (default) JavaScript functions, `'wasm'` WebAssembly functions,
+   * with guest RAM, the registers and the TLB tables in one `WebAssembly.Memory`.
+   */
+  readonly jitBackend?: 'js' | 'wasm';
   /**
    * PAUSE-loop exiting (default `DEFAULT_PAUSE_LOOP_EXITING`): a spin-wait that has gone on for
    * the window lets virtual time pass instead of running on (see `VirtualMachine`). False runs
@@ -135,7 +141,16 @@ export class VirtualMachine {
     this.deterministic = opts.deterministic ?? false;
     this.nsPerInstruction = opts.nsPerInstruction ?? 1;
     this.profile = opts.profile ?? I686_PROFILE;
-    this.memory = new PhysicalMemory(opts.memory);
+    const backend = opts.jitBackend ?? 'js';
+    if (backend !== 'js' && backend !== 'wasm') {
+      throw new HypervisorError(
+        'bad-option',
+        `jitBackend must be 'js' or 'wasm' (got ${String(backend)})`,
+        backend,
+      );
+    }
+    const arena = backend === 'wasm' && (opts.jit ?? true) ? createArena(opts.memory) : undefined;
+    this.memory = new PhysicalMemory(arena?.ram ?? opts.memory);
     this.clock = { now: () => this.now() };
     // INTR rising mid-slice (a device raised its line from an I/O callout) ends the CPU's slice
     // so the request is taken at the next instruction boundary the loop in `run` reaches.
@@ -157,13 +172,14 @@ export class VirtualMachine {
       onA20: a20,
       onReset: reset,
     });
-    const state = new CpuState();
+    const state = new CpuState(arena?.regs);
     const msrs = new Set(this.profile.msrs);
     const stateMsrs = defaultCallouts();
     this.cpu = new Tier0({
       memory: this.memory,
       state,
       jit: opts.jit ?? true,
+      ...(arena !== undefined ? { arena } : {}),
       pauseLoopExiting:
         opts.pauseLoopExiting === false ? undefined : (opts.pauseLoopExiting ?? DEFAULT_PAUSE_LOOP_EXITING),
       callouts: {

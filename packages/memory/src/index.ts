@@ -11,8 +11,10 @@ export {
   TLB_HIGH_ENTRIES,
   TLB_MASKS,
   TLB_MISS_PAGE,
+  TLB_TABLE_LENGTH,
   TLB_USER,
   TlbFlag,
+  type TlbTables,
   tlbMiss,
 } from './mmu';
 export {

@@ -11,6 +11,7 @@ import {
   TLB_CPL,
   TLB_HIGH_ENTRIES,
   TLB_MISS_PAGE,
+  TLB_TABLE_LENGTH,
   TLB_USER,
   TlbFlag,
   tlbMiss,
@@ -769,6 +770,24 @@ describe('the TLB and the A20 gate', () => {
 });
 
 describe('the RAM fast-path tables (tlbRead, tlbWrite)', () => {
+  it('can live in arrays the caller provides (a WebAssembly memory), which the MMU fills', () => {
+    const buffer = new ArrayBuffer(2 * 4 * TLB_TABLE_LENGTH + 64);
+    const tlbRead = new Int32Array(buffer, 64, TLB_TABLE_LENGTH).fill(123);
+    const tlbWrite = new Int32Array(buffer, 64 + 4 * TLB_TABLE_LENGTH, TLB_TABLE_LENGTH).fill(123);
+    const mem = new PhysicalMemory(1 << 20);
+    const mmu = new Mmu(mem, undefined, { tlbRead, tlbWrite });
+    expect(mmu.tlbRead).toBe(tlbRead);
+    expect(mmu.tlbWrite).toBe(tlbWrite);
+    expect(tlbRead[7]).toBe(tlbMiss(7));
+    mem.write32(0x3000, 0x11223344);
+    expect(mmu.read32(0x3000, 0)).toBe(0x11223344);
+    // Paging off: the read filled the identity entry of page 3 in the caller's array.
+    expect((0x3000 + tlbRead[3]!) >>> 0).toBe(0x3000);
+    expect(() => new Mmu(mem, undefined, { tlbRead: new Int32Array(16), tlbWrite })).toThrow(
+      /tlbRead must have 2097153 entries \(got 16\)/,
+    );
+  });
+
   /** The read hit path exactly as the README's inlining contract writes it. */
   function inlinedRead32(mmu: Mmu, ram32: Uint32Array, words: number, lin: number, u: Privilege): number {
     const rd = mmu.tlbRead;

@@ -142,6 +142,24 @@ export const TLB_USER = 1 << 20;
  * the table with `(linear >>> 12) | table[TLB_CPL]`.
  */
 export const TLB_CPL = 2 << 20;
+
+/** Entries of `Mmu.tlbRead` and `Mmu.tlbWrite`: both privilege halves and the CPL entry. */
+export const TLB_TABLE_LENGTH = TLB_CPL + 1;
+
+/** Arrays a caller provides for the RAM fast-path tables (see the `Mmu` constructor). */
+export interface TlbTables {
+  readonly tlbRead: Int32Array;
+  readonly tlbWrite: Int32Array;
+}
+
+/** The caller's table, checked, or a new one. */
+function checkTable(table: Int32Array | undefined, name: string): Int32Array {
+  if (table === undefined) return new Int32Array(TLB_TABLE_LENGTH);
+  if (table.length !== TLB_TABLE_LENGTH) {
+    throw new RangeError(`Mmu: ${name} must have ${TLB_TABLE_LENGTH} entries (got ${table.length})`);
+  }
+  return table;
+}
 // The same number for the hot paths: the engine reads an exported binding through a cell.
 const CPL_SLOT = 2 << 20;
 
@@ -182,9 +200,9 @@ export type Privilege = 0 | 1;
  */
 export class Mmu {
   /** RAM fast path for reads: see the class comment. */
-  readonly tlbRead = new Int32Array(TLB_CPL + 1);
+  declare readonly tlbRead: Int32Array;
   /** RAM fast path for writes: the dirty bit is set and the page is not watched. */
-  readonly tlbWrite = new Int32Array(TLB_CPL + 1);
+  declare readonly tlbWrite: Int32Array;
   /** One entry per 4 KiB linear page of [0, 2^32); 0 is a miss. */
   readonly tlb = new Int32Array(1 << 20);
   /** Entries for 64-bit linear pages outside [0, 2^32), at `page & 0xffff`; 0 is a miss. */
@@ -237,8 +255,14 @@ export class Mmu {
    * CR3, CR4.PSE/PAE/PGE/SMEP/SMAP), as the setters do. PAE paging entered that way, without
    * `setCr0`/`setCr3`/`setCr4`, reads the PDPTEs from memory at each walk, since no PDPTE
    * registers were loaded.
+   *
+   * `tables`, when given, are the caller's arrays for `tlbRead` and `tlbWrite` (each
+   * `TLB_TABLE_LENGTH` entries, overwritten here): a translator that emits WebAssembly places them
+   * in its `WebAssembly.Memory` beside guest RAM, so its code reads them with plain loads.
    */
-  constructor(mem: PhysicalMemory, control?: PagingControl) {
+  constructor(mem: PhysicalMemory, control?: PagingControl, tables?: TlbTables) {
+    this.tlbRead = checkTable(tables?.tlbRead, 'tlbRead');
+    this.tlbWrite = checkTable(tables?.tlbWrite, 'tlbWrite');
     this.mem = mem;
     this.control = control ?? { cr0: 0, cr3: 0, cr4: 0, efer: 0 };
     this.ram8 = mem.ram;

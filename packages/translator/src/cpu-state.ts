@@ -96,8 +96,11 @@ export const PARITY_TABLE: Readonly<Uint8Array> = PARITY;
  * that tier 0 and emitted tier 1 code can reach it without allocation.
  */
 export class CpuState {
-  /** EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI as signed 32-bit values. */
-  readonly regs = new Int32Array(8);
+  /**
+   * EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI as signed 32-bit values: the constructor's array when
+   * given (tier 1's WebAssembly regions keep them in their memory), else a new one.
+   */
+  readonly regs: Int32Array;
   eip = 0;
   /** EFLAGS; the status flags are stale while `lazyOp !== LazyOp.none`. */
   flags: number = Eflags.fixed1;
@@ -166,7 +169,11 @@ export class CpuState {
   /** Interrupts are inhibited for one instruction after MOV SS / POP SS / STI. */
   interruptShadow = false;
 
-  constructor() {
+  constructor(regs?: Int32Array) {
+    if (regs !== undefined && regs.length !== 8) {
+      throw new RangeError(`CpuState: regs must have 8 entries (got ${regs.length})`);
+    }
+    this.regs = regs ?? new Int32Array(8);
     this.reset();
   }
 

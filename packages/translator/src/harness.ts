@@ -1,3 +1,4 @@
+import { createArena } from './arena';
 import { CpuState, Reg, Seg } from './cpu-state';
 import { TranslatorError } from './errors';
 import type { PhysicalBus } from './mmu';
@@ -9,8 +10,16 @@ export class FlatMemory implements PhysicalBus {
   readonly ram: Uint8Array;
   readonly size: number;
 
-  constructor(size: number) {
-    this.ram = new Uint8Array(size);
+  /** `ram`, when given, is the RAM to use (`size` bytes: an arena's, for WebAssembly regions). */
+  constructor(size: number, ram?: Uint8Array) {
+    if (ram !== undefined && ram.length !== size) {
+      throw new TranslatorError(
+        'bad-argument',
+        `FlatMemory: ram has ${ram.length} bytes, not ${size}`,
+        ram.length,
+      );
+    }
+    this.ram = ram ?? new Uint8Array(size);
     this.size = size;
   }
 
@@ -54,10 +63,12 @@ export class FlatMemory implements PhysicalBus {
 /**
  * The tier harness processors use when a test does not say: 1 when the global
  * `RINGZERO_HARNESS_TIER` is 1 (set by `tier1-suite.test.ts` to run the tier-0 suites again
- * through tier 1, translating every address the first time it runs), else 0.
+ * through tier 1, translating every address the first time it runs), 2 for the same through
+ * tier 1's WebAssembly back end (`tier1-wasm-suite.test.ts`), else 0.
  */
 function harnessTier(): number {
-  return (globalThis as { RINGZERO_HARNESS_TIER?: number }).RINGZERO_HARNESS_TIER === 1 ? 1 : 0;
+  const tier = (globalThis as { RINGZERO_HARNESS_TIER?: number }).RINGZERO_HARNESS_TIER;
+  return tier === 1 || tier === 2 ? tier : 0;
 }
 
 /** Processor modes the harness can start a snippet in. */
@@ -77,6 +88,8 @@ export interface HarnessOptions {
   jit?: boolean;
   /** Executions before tier 1 translates an address (1: translate everything at once). */
   jitThreshold?: number;
+  /** Tier 1 emits WebAssembly (RAM and registers in an arena) instead of JavaScript. */
+  wasm?: boolean;
 }
 
 /** GDT the flat modes install at 0x500: null, ring-0 code/data, ring-3 code/data, a 32-bit TSS. */
@@ -112,16 +125,19 @@ export function createHarness(
   if (!Number.isInteger(origin) || origin < 0 || origin + code.length > size) {
     throw new TranslatorError('bad-argument', 'code does not fit in harness memory at origin', origin);
   }
-  const memory = new FlatMemory(size);
+  const wasm = options.wasm ?? harnessTier() === 2;
+  const arena = wasm ? createArena(size) : undefined;
+  const memory = new FlatMemory(size, arena?.ram);
   memory.ram.set(code, origin);
-  const state = new CpuState();
+  const state = new CpuState(arena?.regs);
   const cpu = new Tier0({
     memory,
     state,
+    ...(arena !== undefined ? { arena } : {}),
     callouts: options.callouts,
     policy: options.policy,
-    jit: options.jit ?? harnessTier() === 1,
-    jitThreshold: options.jitThreshold ?? (harnessTier() === 1 ? 1 : undefined),
+    jit: options.jit ?? (harnessTier() !== 0 || wasm),
+    jitThreshold: options.jitThreshold ?? (harnessTier() !== 0 ? 1 : undefined),
   });
   const mode = options.mode ?? 'flat32';
   if (mode === 'real') {

@@ -1,4 +1,5 @@
 export { AluOp, alu, ShiftOp, shift } from './alu';
+export { ARENA_MAX_RAM, createArena, type WasmArena } from './arena';
 export {
   type CpuSnapshot,
   CpuState,

@@ -6,6 +6,7 @@ import {
   Mmu as PagingUnit,
   PhysicalMemory,
   type Privilege,
+  type TlbTables,
 } from '@ringzero/memory';
 import type { CpuState } from './cpu-state';
 import { raise, Vector } from './fault';
@@ -39,8 +40,8 @@ const FOUR_GIB = 2 ** 32;
 class GuestPaging extends PagingUnit {
   private readonly cpu: CpuState;
 
-  constructor(memory: PhysicalMemory, cpu: CpuState) {
-    super(memory, cpu);
+  constructor(memory: PhysicalMemory, cpu: CpuState, tables?: TlbTables) {
+    super(memory, cpu, tables);
     this.cpu = cpu;
   }
 
@@ -126,12 +127,13 @@ export class Mmu {
   /** CR0.PG (0 or 1) when the TLB was last flushed: the mode its entries were made in. */
   private entriesPaging = 0;
 
-  constructor(state: CpuState, bus: PhysicalBus) {
+  /** `tables`: the caller's arrays for the fast-path tables (`@ringzero/memory`'s `Mmu`). */
+  constructor(state: CpuState, bus: PhysicalBus, tables?: TlbTables) {
     this.state = state;
     this.bus = bus;
     const memory = bus instanceof PhysicalMemory ? bus : memoryOver(bus);
     this.memory = memory;
-    this.paging = new GuestPaging(memory, state);
+    this.paging = new GuestPaging(memory, state, tables);
     this.ram = memory.ram;
     this.ram16 = memory.ram16;
     this.ram32 = new Int32Array(memory.ram.buffer, memory.ram.byteOffset, memory.ram32.length);

@@ -63,7 +63,7 @@ const rows = readFileSync(new URL('../testdata/mmx.txt', import.meta.url), 'utf8
   });
 
 const harness = createHarness(new Uint8Array(0));
-const view = new DataView(harness.memory.ram.buffer);
+const view = new DataView(harness.memory.ram.buffer, harness.memory.ram.byteOffset);
 
 function replay(op: string, a: bigint, b: bigint): bigint {
   const { cpu, memory } = harness;
@@ -143,7 +143,9 @@ describe('MMX state', () => {
         0xf4,
       ]),
     );
-    expect(new DataView(memory.ram.buffer).getBigUint64(R, true)).toBe(0x8000000100000000n);
+    expect(new DataView(memory.ram.buffer, memory.ram.byteOffset).getBigUint64(R, true)).toBe(
+      0x8000000100000000n,
+    );
   });
 
   it('CR0.EM makes MMX instructions raise #UD (SDM vol. 3 §2.5)', () => {

@@ -12,6 +12,7 @@ import {
 import { TlbFlag } from '@ringzero/memory';
 import { type DescriptorTables, escalate, interruptTargetOrTask, ioAllowed } from '@ringzero/rings';
 import { maskOf } from './alu';
+import type { WasmArena } from './arena';
 import { CpuState, Eflags, Reg, Seg } from './cpu-state';
 import { Decoded } from './decoded';
 import { FAULT, GuestFault, hasErrorCode, raise, Vector } from './fault';
@@ -77,6 +78,11 @@ export interface Tier0Options {
   state?: CpuState;
   /** Translate hot code with tier 1 (default false: tier 0 only). */
   jit?: boolean;
+  /**
+   * Tier 1 emits WebAssembly into this arena (`createArena`) instead of JavaScript: the bus's RAM
+   * must be the arena's `ram`, and a given `state` must keep its registers in the arena's `regs`.
+   */
+  arena?: WasmArena;
   /** Tier-0 executions of an address before tier 1 translates it (default `HOT_THRESHOLD`). */
   jitThreshold?: number;
   /** PAUSE-loop exiting (default off: a bare processor just runs PAUSE). */
@@ -94,6 +100,18 @@ export interface Tier0Options {
 export interface PauseLoopExiting {
   readonly gap: number;
   readonly window: number;
+}
+
+/** Checks that the state's registers and the bus's RAM are the arena's own. */
+function checkArena(arena: WasmArena, state: CpuState, bus: PhysicalBus): void {
+  const buffer = arena.memory.buffer;
+  if (state.regs.buffer !== buffer || state.regs.byteOffset !== arena.regs.byteOffset) {
+    throw new RangeError("Tier0: with an arena, the CpuState must be made with the arena's regs");
+  }
+  const ram = bus.ram;
+  if (ram === undefined || ram.buffer !== buffer || ram.byteOffset !== arena.ram.byteOffset) {
+    throw new RangeError("Tier0: with an arena, the bus's RAM must be the arena's ram");
+  }
 }
 
 /** Checks PLE settings: positive integers, the gap below the window. */
@@ -257,12 +275,14 @@ export class Tier0 {
   private pauseLoopExitsInSpin = 0;
 
   constructor(options: Tier0Options) {
-    this.state = options.state ?? new CpuState();
-    this.mmu = new Mmu(this.state, options.memory);
+    const arena = options.arena;
+    this.state = options.state ?? new CpuState(arena?.regs);
+    if (arena !== undefined) checkArena(arena, this.state, options.memory);
+    this.mmu = new Mmu(this.state, options.memory, arena);
     this.callouts = { ...defaultCallouts(), ...options.callouts };
     this.tscInState = options.callouts?.rdtsc === undefined;
     this.policy = options.policy ?? NATIVE_POLICY;
-    this.jit = options.jit && options.memory.ram !== undefined ? new Tier1() : null;
+    this.jit = options.jit && options.memory.ram !== undefined ? new Tier1(arena) : null;
     this.hotThreshold = Math.min(65535, Math.max(1, Math.floor(options.jitThreshold ?? HOT_THRESHOLD)));
     this.warmRuns = Math.max(1, this.hotThreshold >> WARM_SHIFT);
     // Writes to code pages, from this processor or a device or loader, through the MMU's watch.

@@ -179,7 +179,7 @@ function ccOf(suffix: string): number {
 }
 
 /** The condition number of a Jcc mnemonic (`jb`, `jnz`, …), or -1 (JMP, JCXZ, JECXZ, LOOP). */
-function jccCondition(m: string): number {
+export function jccCondition(m: string): number {
   return m.startsWith('j') ? ccOf(m.slice(1)) : -1;
 }
 

@@ -7,6 +7,8 @@ import { Action } from './policy';
 import { StopReason } from './tier0';
 
 const ORIGIN = 0x1000;
+/** Set by `tier1-wasm.test.ts`: the translated side emits WebAssembly. */
+const WASM = (globalThis as { RINGZERO_TIER1_WASM?: boolean }).RINGZERO_TIER1_WASM === true;
 
 function program(source: string): Uint8Array {
   return assemble(`bits 32\norg ${ORIGIN}\n${source}`).bytes;
@@ -33,6 +35,7 @@ function both(
     // A low threshold, so short programs spend most of their time translated.
     const h = createHarness(code, {
       jit,
+      wasm: WASM && jit,
       jitThreshold: 64,
       mode: opts.mode,
       memorySize: opts.memorySize,
@@ -112,6 +115,8 @@ function expectHaltedTranslated({ t0, t1 }: ReturnType<typeof both>, share: numb
   const stats = t1.cpu.jit?.stats;
   expect(stats?.blocksCompiled).toBeGreaterThan(0);
   expect(stats?.instructionsTranslated ?? 0).toBeGreaterThan(share * t1.cpu.instructions);
+  // With the WebAssembly back end, every region is WebAssembly (none fell back to JavaScript).
+  if (WASM) expect(stats?.wasmFallbacks).toBe(0);
   return stats;
 }
 
@@ -691,9 +696,12 @@ describe('tier 1', () => {
     expectSameState(t0, t1);
     expect(t1.cpu.state.regs[Reg.ebx]).toBe(4000);
     const stats = t1.cpu.jit?.stats;
-    // One region run per slice of 97 instructions (about 11 iterations), not two per iteration.
     expect(stats?.instructionsTranslated ?? 0).toBeGreaterThan(0.8 * t1.cpu.instructions);
+    // One region run per slice of 97 instructions (about 11 iterations), not two per iteration.
     expect(stats?.blockRuns ?? 0).toBeLessThan(t1.cpu.instructions / 50);
+    // WebAssembly regions stay in one page: the WebAssembly back end compiles this one as
+    // JavaScript.
+    if (WASM) expect(stats?.wasmRegions ?? 0).toBeLessThan(stats?.blocksCompiled ?? 0);
   });
 
   it('a write to the second page of a region takes effect, while it runs and after it', () => {
@@ -994,6 +1002,8 @@ describe('tier 1 against tier 0: random programs', () => {
   const count = Number(process.env.RINGZERO_TIER1_FUZZ ?? 1200);
   it(`${count} seeded random programs end in identical states`, () => {
     let instructions = 0;
+    let wasmRegions = 0;
+    let fallbacks = 0;
     for (let seed = 1; seed <= count; seed++) {
       const source = randomProgram(seed * 2654435761);
       const { t0, t1 } = both(program(source), { limit: 200_000 });
@@ -1003,10 +1013,16 @@ describe('tier 1 against tier 0: random programs', () => {
         throw new Error(`seed ${seed} diverged:\n${source}\n${(e as Error).message}`);
       }
       instructions += t0.cpu.instructions;
+      wasmRegions += t1.cpu.jit?.stats.wasmRegions ?? 0;
+      fallbacks += t1.cpu.jit?.stats.wasmFallbacks ?? 0;
     }
     console.log(
-      `tier 1 differential: ${count} programs, ${instructions} instructions per tier, no divergence`,
+      `tier 1 differential${WASM ? ' (WebAssembly)' : ''}: ${count} programs, ${instructions} instructions per tier, no divergence`,
     );
+    if (WASM) {
+      expect(wasmRegions).toBeGreaterThan(count / 10);
+      expect(fallbacks).toBe(0);
+    }
     expect(instructions).toBeGreaterThan(count * 1000);
   }, 900_000);
 });

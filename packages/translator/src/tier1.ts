@@ -11,6 +11,7 @@ import {
 } from '@ringzero/decoder';
 import { TlbFlag } from '@ringzero/memory';
 import { alu, imul2, neg, shift } from './alu';
+import type { WasmArena } from './arena';
 import { type CpuState, isFlatDataSegment, LazyOp, Seg } from './cpu-state';
 import { Decoded } from './decoded';
 import { HANDLERS, type Handler } from './handlers';
@@ -25,6 +26,7 @@ import {
   SLOW_FAULT_STMT,
   SLOW_STORED,
 } from './tier1-templates';
+import { compileWasmRegion } from './tier1-wasm';
 
 /**
  * Tier 1: hot code translated into JavaScript that V8 compiles to machine code. The unit is a
@@ -221,6 +223,11 @@ export interface Tier1Stats {
   instructionsTranslated: number;
   invalidations: number;
   compileMs: number;
+  /** Regions compiled to WebAssembly (with an arena), and those that fell back to JavaScript. */
+  wasmRegions: number;
+  wasmFallbacks: number;
+  /** WebAssembly regions compiled again as JavaScript once hot. */
+  promoted: number;
 }
 
 /** A flat writable data segment (`isFlatDataSegment`), and 32-bit if it is SS. */
@@ -239,8 +246,17 @@ export class Tier1 {
     instructionsTranslated: 0,
     invalidations: 0,
     compileMs: 0,
+    wasmRegions: 0,
+    wasmFallbacks: 0,
+    promoted: 0,
   };
   private readonly dec = new Decoder(32);
+  /** With an arena, regions are compiled to WebAssembly there (`tier1-wasm.ts`). */
+  readonly arena: WasmArena | undefined;
+
+  constructor(arena?: WasmArena) {
+    this.arena = arena;
+  }
   /** Compiled functions by source text (bounded: cleared when full). */
   private readonly functions = new Map<string, RegionFactory>();
   /** The sources of the most recently compiled blocks (for tests and inspection). */
@@ -297,32 +313,48 @@ export class Tier1 {
     );
     if (region === undefined) return undefined;
     const spans = spansPages(region);
+    // With an arena, regions within one page become WebAssembly; one that goes on into the next
+    // page stays JavaScript (its second page's guard is the JavaScript back end's).
+    if (this.arena !== undefined && !spans) {
+      const b = this.compileWasm(c, phys, mode, region, register, t0);
+      if (b !== null) return b;
+    }
     const ins: Decoded[] = [];
     for (const b of region.blocks) ins.push(...b.ins);
     const handlers = ins.map((i) => HANDLERS[i.code] as Handler);
-    // Without comments: less for V8 to parse (the expect tests show the commented form).
-    const source = emitRegion(region, mode, false);
-    // The source holds only integers taken from decoded instructions (checked by `int`) and
-    // names of this module's parameters; nothing from guest memory is pasted in as text.
-    // Identical code (the same instructions with the same registers and displacements, in any
-    // page) gives identical source: compile it once and share the function.
-    let make = this.functions.get(source);
-    if (make === undefined) {
-      make = new Function('I', 'H', 'X', 'M', regionFactorySource(source)) as RegionFactory;
-      if (this.functions.size >= FUNCTION_CACHE) this.functions.clear();
-      this.functions.set(source, make);
-    } else this.stats.shared++;
-    const fn = make(ins, handlers, BLOCK_HELPERS, c.mmu);
+    const { fn, source } = this.jsFunction(c, region, mode, ins, handlers);
     this.recent.push(source);
     if (this.recent.length > 64) this.recent.shift();
     this.stats.blocksCompiled++;
     this.stats.instructionsCompiled += ins.length;
+    const first = this.entries(c, region, phys, mode, ins, handlers, source, spans, () => fn, register);
+    this.stats.compileMs += performance.now() - t0;
+    return first;
+  }
+
+  /**
+   * Makes an entry for each block of `region` in its first page (settling their instructions),
+   * registers all but the one at `phys` and returns that one.
+   */
+  private entries(
+    c: Tier0,
+    region: Region,
+    phys: number,
+    mode: number,
+    ins: readonly Decoded[],
+    handlers: readonly Handler[],
+    source: string,
+    spans: boolean,
+    fnOf: (start: number) => BlockFn,
+    register: (phys: number, entry: Block) => void,
+  ): Block | undefined {
+    const pageStart = phys & ~0xfff;
     let first: Block | undefined;
     for (const b of region.blocks) {
       if (b.start >= SPAN_OFFSET) continue;
       for (const off of b.offsets) c.settle(pageStart + off);
       const entry = newBlock({
-        fn,
+        fn: fnOf(b.start),
         phys: pageStart + b.start,
         entry: b.start,
         ins,
@@ -335,9 +367,73 @@ export class Tier1 {
       if (pageStart + b.start === phys) first = entry;
       else register(pageStart + b.start, entry);
     }
-    this.stats.compileMs += performance.now() - t0;
     return first;
   }
+
+  /** The JavaScript function of a region, and its source. */
+  private jsFunction(
+    c: Tier0,
+    region: Region,
+    mode: number,
+    ins: readonly Decoded[],
+    handlers: readonly Handler[],
+  ): { fn: BlockFn; source: string } {
+    // Without comments: less for V8 to parse (the expect tests show the commented form).
+    const source = emitRegion(region, mode, false);
+    // The source holds only integers taken from decoded instructions (checked by `int`) and
+    // names of this module's parameters; nothing from guest memory is pasted in as text.
+    // Identical code (the same instructions with the same registers and displacements, in any
+    // page) gives identical source: compile it once and share the function.
+    let make = this.functions.get(source);
+    if (make === undefined) {
+      make = new Function('I', 'H', 'X', 'M', regionFactorySource(source)) as RegionFactory;
+      if (this.functions.size >= FUNCTION_CACHE) this.functions.clear();
+      this.functions.set(source, make);
+    } else this.stats.shared++;
+    return { fn: make(ins, handlers, BLOCK_HELPERS, c.mmu), source };
+  }
+
+  /**
+   * `compile` into WebAssembly, for a region within one page. Returns null when the module
+   * cannot be made (the caller compiles JavaScript instead).
+   */
+  private compileWasm(
+    c: Tier0,
+    phys: number,
+    mode: number,
+    region: Region,
+    register: (phys: number, entry: Block) => void,
+    t0: number,
+  ): Block | null {
+    const arena = this.arena as WasmArena;
+    const ins: Decoded[] = [];
+    for (const b of region.blocks) ins.push(...b.ins);
+    const handlers = ins.map((i) => HANDLERS[i.code] as Handler);
+    let compiled: ReturnType<typeof compileWasmRegion>;
+    try {
+      // A region that turns out hot (`PROMOTE_RUNS` calls) is compiled again as JavaScript,
+      // which V8's optimising compiler makes faster than WebAssembly's code for this shape.
+      compiled = compileWasmRegion(c, region, mode, arena, ins, handlers, IN_REGION_SENSITIVE, () => {
+        this.stats.promoted++;
+        return this.jsFunction(c, region, mode, ins, handlers).fn;
+      });
+    } catch (err) {
+      this.stats.wasmFallbacks++;
+      this.lastWasmError = err;
+      return null;
+    }
+    const source = `wasm region: ${ins.length} instructions, ${compiled.bytes} bytes`;
+    this.stats.blocksCompiled++;
+    this.stats.wasmRegions++;
+    this.stats.instructionsCompiled += ins.length;
+    const fnOf = (start: number) => compiled.entries.get(start) as BlockFn;
+    const first = this.entries(c, region, phys, mode, ins, handlers, source, false, fnOf, register);
+    this.stats.compileMs += performance.now() - t0;
+    return first ?? null;
+  }
+
+  /** Why the last WebAssembly compile fell back to JavaScript (for tests and inspection). */
+  lastWasmError: unknown = undefined;
 }
 
 /** A string instruction with a REP prefix (its handler runs the iterations and sets EIP). */

@@ -71,7 +71,7 @@ function program(op: string): number[] {
 }
 
 const harness = createHarness(new Uint8Array(0));
-const view = new DataView(harness.memory.ram.buffer);
+const view = new DataView(harness.memory.ram.buffer, harness.memory.ram.byteOffset);
 
 function ulps(a: number, b: number): number {
   const x = new DataView(new ArrayBuffer(16));
@@ -255,7 +255,7 @@ describe('x87 semantics', () => {
       0xf4,
     ];
     const { memory } = runSnippet(new Uint8Array(code));
-    const v = new DataView(memory.ram.buffer);
+    const v = new DataView(memory.ram.buffer, memory.ram.byteOffset);
     expect(v.getFloat64(R, true)).toBe(1);
     expect(v.getFloat64(R + 8, true)).toBe(Math.PI);
   });

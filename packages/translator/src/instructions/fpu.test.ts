@@ -11,7 +11,7 @@ import { a32, reg, run, statusFlags } from './snippet';
 
 const SW = 0x3000;
 const data = (values: number[]) => (_c: unknown, m: { ram: Uint8Array }) => {
-  const v = new DataView(m.ram.buffer);
+  const v = new DataView(m.ram.buffer, m.ram.byteOffset);
   for (const [i, x] of values.entries()) v.setFloat64(0x3100 + i * 8, x, true);
 };
 
@@ -83,7 +83,7 @@ describe('FCMOVcc', () => {
         fstp qword [0x3200]
         hlt`;
       const { memory } = run(p, { prepare: data([10, 20]) });
-      const v = new DataView(memory.ram.buffer).getFloat64(0x3200, true);
+      const v = new DataView(memory.ram.buffer, memory.ram.byteOffset).getFloat64(0x3200, true);
       expect(v).toBe(moves ? 20 : 10);
     });
   }
@@ -140,7 +140,9 @@ describe('exceptions and the control word', () => {
       fnstsw ax
       hlt`;
     const { s, memory } = run(p);
-    expect(new DataView(memory.ram.buffer).getFloat64(0x3200, true)).toBe(Number.POSITIVE_INFINITY);
+    expect(new DataView(memory.ram.buffer, memory.ram.byteOffset).getFloat64(0x3200, true)).toBe(
+      Number.POSITIVE_INFINITY,
+    );
     expect(reg(s, Reg.eax) & 0x84).toBe(0x04); // ZE, no ES
   });
 

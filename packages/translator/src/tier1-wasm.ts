@@ -1,0 +1,1320 @@
+import {
+  FlowControl,
+  flowControl,
+  type Instruction,
+  MemSize,
+  OpKind,
+  PrefixBit,
+  Register,
+} from '@ringzero/decoder';
+import { TLB_USER } from '@ringzero/memory';
+import { AluOp, alu, imul2, ShiftOp } from './alu';
+import { RAM_OFFSET, REGS_OFFSET, TLB_READ_OFFSET, TLB_WRITE_OFFSET, type WasmArena, Xfer } from './arena';
+import { LazyOp } from './cpu-state';
+import type { Decoded } from './decoded';
+import { ALU_NAMES, type Handler, SHIFT_NAMES } from './handlers';
+import type { Tier0 } from './tier0';
+import type { BlockFn, Region } from './tier1';
+import { BYTE_LAZY, flagKindOf, isTemplateJcc, jccCondition } from './tier1-templates';
+import { FunctionBuilder, ModuleBuilder, Op, ValType } from './wasm-encoder';
+
+/**
+ * Tier 1's WebAssembly back end: a region (the same blocks `discoverRegion` finds for the
+ * JavaScript back end) becomes one WebAssembly function, which V8 compiles at once with its
+ * baseline compiler (Liftoff), without the feedback and the long background compile JavaScript
+ * needs before its code is fast. Guest RAM, the TLB fast-path tables and the general registers
+ * live in the arena's memory (`createArena`), so the common forms run as plain loads and stores;
+ * everything else calls back into JavaScript: tier-0 handlers, the MMU's slow way, the flags.
+ *
+ * The function's shape is the JavaScript region's: a loop over a `br_table` on the block index,
+ * one case per block in address order, guest registers in locals, the status flags of ALU forms
+ * deferred in locals (`fa`, `fb`, `fv`, with `fo` the pending lazy operation) and written to the
+ * exchange slots only when JavaScript must see them. Before every call-out that can raise, the
+ * registers, the pending flags, the instruction's index and the retired count go to the arena,
+ * so the wrapper's `catch` finds the state exactly as tier 0 would leave it.
+ */
+
+/** Local indexes: the parameters, then the guest registers and the scratch. */
+const P_BLOCK = 0;
+const P_E0 = 1;
+const P_LIM = 2;
+const R0 = 3;
+const FA = 11;
+const FB = 12;
+const FV = 13;
+const FO = 14;
+const IC = 15;
+const N = 16;
+const L = 17;
+const PH = 18;
+const V = 19;
+const CW = 20;
+const EIP = 21;
+const RV = 22;
+const T = 23;
+/** The carry INC and DEC leave standing (valid while `fo` is `inc` or `dec`). */
+const CF = 24;
+const LOCALS = 22;
+
+/** Imported functions, in import order. */
+const F = {
+  handler: 0,
+  sensitive: 1,
+  condition: 2,
+  read8: 3,
+  read16: 4,
+  read32: 5,
+  write8: 6,
+  write16: 7,
+  write32: 8,
+  rmw32: 9,
+  imul: 10,
+  carry: 11,
+  alu: 12,
+} as const;
+
+/** Added to a deferred lazy operation on 16-bit values (as `BYTE_LAZY` marks 8-bit ones). */
+const WORD_LAZY = 512;
+
+const I32 = ValType.i32;
+
+/** Index in `regs` of a 32-bit general register, or -1. */
+function reg32(id: number): number {
+  return id >= Register.eax && id <= Register.edi ? id - Register.eax : -1;
+}
+
+/** Byte offset in the arena of exchange slot `slot`. */
+const slot = (k: number) => 4 * k;
+
+interface Emit {
+  readonly f: FunctionBuilder;
+  readonly mode: number;
+  /** Depths of the function's exit block and its loop (`FunctionBuilder.depth` inside them). */
+  readonly exitLabel: number;
+  readonly loopLabel: number;
+  /** Index of the current instruction in the region and in its block. */
+  index: number;
+  j: number;
+  /** Page offset of the current instruction. */
+  off: number;
+  /** The lazy operation pending in the locals: 0 none, -1 unknown (`fo` at run time). */
+  pending: number;
+  /** Guest RAM's size in bytes: the hit path's bound. */
+  readonly ramBytes: number;
+  /** The next instruction overwrites every status flag before anything can read them. */
+  flagsDead: boolean;
+}
+
+function br(e: Emit, label: number): void {
+  e.f.br(e.f.depth - label);
+}
+
+/** EIP = e0 + offset. */
+function setEip(e: Emit, offset: number): void {
+  e.f.get(P_E0).i32(offset).op(Op.i32_add).set(EIP);
+}
+
+/** Leaves the region with EIP at page offset `offset` and `n` instructions of the block done. */
+function exitAt(e: Emit, offset: number, n: number): void {
+  setEip(e, offset);
+  e.f.i32(n).set(N);
+  br(e, e.exitLabel);
+}
+
+/** Leaves with EIP already in its local. */
+function exitHere(e: Emit, n: number): void {
+  e.f.i32(n).set(N);
+  br(e, e.exitLabel);
+}
+
+function storeRegs(f: FunctionBuilder): void {
+  for (let k = 0; k < 8; k++)
+    f.i32(0)
+      .get(R0 + k)
+      .store32(REGS_OFFSET + 4 * k);
+}
+
+function loadRegs(f: FunctionBuilder): void {
+  for (let k = 0; k < 8; k++)
+    f.i32(0)
+      .load32(REGS_OFFSET + 4 * k)
+      .set(R0 + k);
+}
+
+function storeFlags(f: FunctionBuilder): void {
+  f.i32(0).get(FO).store32(slot(Xfer.fo));
+  f.i32(0).get(FA).store32(slot(Xfer.fa));
+  f.i32(0).get(FB).store32(slot(Xfer.fb));
+  f.i32(0).get(FV).store32(slot(Xfer.fv));
+  f.i32(0).get(CF).store32(slot(Xfer.cf));
+}
+
+/**
+ * Before a call-out that can raise: registers, flags, the instruction's index and the count of
+ * instructions retired before it, where the wrapper's `catch` reads them.
+ */
+function spill(e: Emit): void {
+  const f = e.f;
+  storeRegs(f);
+  storeFlags(f);
+  f.i32(0).i32(e.index).store32(slot(Xfer.index));
+  f.i32(0).get(IC).i32(e.j).op(Op.i32_add).store32(slot(Xfer.retired));
+}
+
+/** Whether a memory operand's linear address is its offset (flat DS/ES/SS, 32-bit addressing). */
+function flatMemory(i: Instruction, mode: number): boolean {
+  if (i.addressSize !== 32 || (mode & 2) === 0) return false;
+  const seg = i.memSegment;
+  if (seg !== Register.ds && seg !== Register.es && seg !== Register.ss) return false;
+  if (i.memBase !== 0 && reg32(i.memBase) < 0) return false;
+  if (i.memIndex !== 0 && reg32(i.memIndex) < 0) return false;
+  return true;
+}
+
+/** Pushes the effective address of a (flat) memory operand. */
+function address(e: Emit, i: Instruction): void {
+  const f = e.f;
+  let terms = 0;
+  if (i.memBase !== 0) {
+    f.get(R0 + reg32(i.memBase));
+    terms++;
+  }
+  if (i.memIndex !== 0) {
+    f.get(R0 + reg32(i.memIndex));
+    const sc = i.memScale;
+    if (sc !== 1) f.i32(sc === 2 ? 1 : sc === 4 ? 2 : 3).op(Op.i32_shl);
+    if (terms > 0) f.op(Op.i32_add);
+    terms++;
+  }
+  const d = i.memDisplacement | 0;
+  if (terms === 0) f.i32(d);
+  else if (d !== 0) f.i32(d).op(Op.i32_add);
+}
+
+/**
+ * The physical address of `L` through table `table` into `PH`, and leaves on the stack whether
+ * the `bytes`-wide access is a RAM hit that stays in its page.
+ */
+function lookup(e: Emit, table: number, bytes: number): void {
+  const f = e.f;
+  const half = (e.mode & 1) !== 0 ? 4 * TLB_USER : 0;
+  f.get(L)
+    .get(L)
+    .i32(12)
+    .op(Op.i32_shr_u)
+    .i32(2)
+    .op(Op.i32_shl)
+    .load32(table + half)
+    .op(Op.i32_add)
+    .tee(PH);
+  f.i32(e.ramBytes).op(Op.i32_lt_u);
+  if (bytes > 1) {
+    f.get(L)
+      .i32(4095)
+      .op(Op.i32_and)
+      .i32(4096 - bytes)
+      .op(Op.i32_le_u)
+      .op(Op.i32_and);
+  }
+}
+
+/** Reads `bytes` (1, 2, 4) at the address on the stack; leaves the value (zero-extended). */
+function read(e: Emit, bytes: number): void {
+  const f = e.f;
+  f.set(L);
+  lookup(e, TLB_READ_OFFSET, bytes);
+  f.if(I32);
+  f.get(PH);
+  if (bytes === 4) f.load32(RAM_OFFSET, 0);
+  else if (bytes === 2) f.load16u(RAM_OFFSET, 0);
+  else f.load8u(RAM_OFFSET);
+  f.else();
+  spill(e);
+  f.get(L).call(bytes === 4 ? F.read32 : bytes === 2 ? F.read16 : F.read8);
+  f.end();
+}
+
+/**
+ * Writes local `value` as `bytes` at the address on the stack; a slow-way write that reached
+ * translated code sets `CW`.
+ */
+function write(e: Emit, bytes: number, value: number): void {
+  const f = e.f;
+  f.set(L);
+  lookup(e, TLB_WRITE_OFFSET, bytes);
+  f.if();
+  f.get(PH).get(value);
+  if (bytes === 4) f.store32(RAM_OFFSET, 0);
+  else if (bytes === 2) f.store16(RAM_OFFSET, 0);
+  else f.store8(RAM_OFFSET);
+  f.else();
+  spill(e);
+  f.get(L)
+    .get(value)
+    .call(bytes === 4 ? F.write32 : bytes === 2 ? F.write16 : F.write8)
+    .set(CW);
+  f.end();
+}
+
+/** After an instruction that may store: leave at the next instruction if it reached code. */
+function checkCodeWrite(e: Emit, next: number): void {
+  const f = e.f;
+  f.get(CW).if();
+  f.i32(0).set(CW);
+  exitAt(e, next, e.j + 1);
+  f.end();
+}
+
+/** A template emitted, or false when the instruction goes to its handler. */
+type Emitted =
+  | false
+  | {
+      readonly stores: boolean;
+      readonly deferred?: number;
+      readonly setsEip?: boolean;
+      /** The flags are the state's after it (pending 0). */
+      readonly stateFlags?: boolean;
+      /** Whether flags are pending is known only at run time (`fo`). */
+      readonly unknownFlags?: boolean;
+    };
+
+/** The width of a memory operand (8, 16, 32), or 0. */
+function memBits(i: Instruction): number {
+  const z = i.memSize;
+  return z === MemSize.u8 ? 8 : z === MemSize.u16 ? 16 : z === MemSize.u32 ? 32 : 0;
+}
+
+/** The lazy operation of each `ShiftOp` whose flags are deferred. */
+const LAZY_SHIFT: Readonly<Record<number, number>> = {
+  [ShiftOp.shl]: LazyOp.shl,
+  [ShiftOp.sal]: LazyOp.shl,
+  [ShiftOp.shr]: LazyOp.shr,
+  [ShiftOp.sar]: LazyOp.sar,
+};
+
+/**
+ * Sets `CF` to the carry standing before an INC/DEC: from the locals when the pending operation
+ * is known here (a 32-bit ADD, SUB or logic operation, or INC/DEC, which keep it), else from the
+ * state after the pending flags reach it.
+ */
+function carryBefore(e: Emit): void {
+  const f = e.f;
+  const p = e.pending;
+  if (p === LazyOp.inc || p === LazyOp.dec) return;
+  if (p === LazyOp.sub) f.get(FA).get(FB).op(Op.i32_lt_u).set(CF);
+  else if (p === LazyOp.add) f.get(FV).get(FA).op(Op.i32_lt_u).set(CF);
+  else if (p === LazyOp.logic) f.i32(0).set(CF);
+  else {
+    storeFlags(f);
+    f.call(F.carry).set(CF);
+    f.i32(0).set(FO);
+  }
+}
+
+/** Pushes the value of a 32-bit operand (register, immediate or flat memory), or returns false. */
+function operand32(e: Emit, i: Instruction, k: 0 | 1): boolean {
+  const kind = k === 0 ? i.op0Kind : i.op1Kind;
+  if (kind === OpKind.register) {
+    const r = reg32(k === 0 ? i.op0Register : i.op1Register);
+    if (r < 0) return false;
+    e.f.get(R0 + r);
+    return true;
+  }
+  if (kind === OpKind.immediate) {
+    e.f.i32(i.immediate | 0);
+    return true;
+  }
+  if (kind === OpKind.memory && i.memSize === MemSize.u32 && flatMemory(i, e.mode)) {
+    address(e, i);
+    read(e, 4);
+    return true;
+  }
+  return false;
+}
+
+/** Whether operand `k` can be read by `operand32` (checked before anything is emitted). */
+function readable32(e: Emit, i: Instruction, k: 0 | 1): boolean {
+  const kind = k === 0 ? i.op0Kind : i.op1Kind;
+  if (kind === OpKind.register) return reg32(k === 0 ? i.op0Register : i.op1Register) >= 0;
+  if (kind === OpKind.immediate) return true;
+  return kind === OpKind.memory && i.memSize === MemSize.u32 && flatMemory(i, e.mode);
+}
+
+/** The ALU operations with templates and their lazy operations. */
+const ALU_LAZY: Readonly<Record<number, number>> = {
+  [AluOp.add]: LazyOp.add,
+  [AluOp.sub]: LazyOp.sub,
+  [AluOp.cmp]: LazyOp.sub,
+  [AluOp.and]: LazyOp.logic,
+  [AluOp.or]: LazyOp.logic,
+  [AluOp.xor]: LazyOp.logic,
+  [AluOp.test]: LazyOp.logic,
+};
+
+/** `fv` from `fa` (first) and `fb` (second) for `op`, leaving `fv` set. */
+function aluCompute(f: FunctionBuilder, op: number): void {
+  f.get(FA).get(FB);
+  switch (op) {
+    case AluOp.add:
+      f.op(Op.i32_add);
+      break;
+    case AluOp.sub:
+    case AluOp.cmp:
+      f.op(Op.i32_sub);
+      break;
+    case AluOp.or:
+      f.op(Op.i32_or);
+      break;
+    case AluOp.xor:
+      f.op(Op.i32_xor);
+      break;
+    default:
+      f.op(Op.i32_and);
+  }
+  f.set(FV);
+}
+
+/**
+ * Where an 8- or 16-bit register lives: the local of its 32-bit register, its shift in it and
+ * its mask; undefined for any other register.
+ */
+function smallRegParts(id: number): readonly [local: number, shift: number, mask: number] | undefined {
+  if (id >= Register.al && id <= Register.bl) return [R0 + id - Register.al, 0, 255];
+  if (id >= Register.ah && id <= Register.bh) return [R0 + id - Register.ah, 8, 255];
+  if (id >= Register.ax && id <= Register.di) return [R0 + id - Register.ax, 0, 65535];
+  return undefined;
+}
+
+/** Pushes the zero-extended value of an 8- or 16-bit register; false if not one. */
+function smallReg(f: FunctionBuilder, id: number): boolean {
+  const p = smallRegParts(id);
+  if (p === undefined) return false;
+  f.get(p[0]);
+  if (p[1] !== 0) f.i32(p[1]).op(Op.i32_shr_u);
+  f.i32(p[2]).op(Op.i32_and);
+  return true;
+}
+
+/** Writes local `value` (already 0–255 or 0–65535) to an 8- or 16-bit register; false if not one. */
+function writeSmallReg(f: FunctionBuilder, id: number, value: number): boolean {
+  const p = smallRegParts(id);
+  if (p === undefined) return false;
+  const [local, shift, mask] = p;
+  f.get(local)
+    .i32(~(mask << shift))
+    .op(Op.i32_and)
+    .get(value);
+  if (shift !== 0) f.i32(shift).op(Op.i32_shl);
+  f.op(Op.i32_or).set(local);
+  return true;
+}
+
+/** Whether an 8- or 16-bit register (`bits`) is this operand's. */
+function smallBits(id: number): number {
+  const p = smallRegParts(id);
+  return p === undefined ? 0 : p[2] === 255 ? 8 : 16;
+}
+
+/** Pushes `e0 + offset`. */
+function eipOf(e: Emit, offset: number): void {
+  e.f.get(P_E0).i32(offset).op(Op.i32_add);
+}
+
+/**
+ * Emits the template of `i` (page offset of the next instruction `next`), or returns false for
+ * its handler. Nothing is emitted when it returns false.
+ */
+function template(e: Emit, i: Instruction, next: number): Emitted {
+  const f = e.f;
+  const m = i.mnemonic;
+  const o0 = i.op0Kind;
+  const o1 = i.op1Kind;
+  if (m === 'nop') return { stores: false };
+  const flat = (e.mode & 2) !== 0;
+  if (m === 'call' && i.opCount === 1 && o0 === OpKind.nearBranch && i.operandSize === 32 && flat) {
+    eipOf(e, next);
+    f.set(V);
+    f.get(R0 + 4)
+      .i32(4)
+      .op(Op.i32_sub)
+      .tee(T);
+    write(e, 4, V);
+    f.get(T).set(R0 + 4);
+    eipOf(e, (next + ((i.nearBranchTarget - i.ip - i.length) | 0)) | 0);
+    f.set(EIP);
+    return { stores: true, setsEip: true };
+  }
+  if (m === 'jmp' && i.opCount === 1 && o0 === OpKind.nearBranch && i.operandSize === 32) {
+    eipOf(e, (next + ((i.nearBranchTarget - i.ip - i.length) | 0)) | 0);
+    f.set(EIP);
+    return { stores: false, setsEip: true };
+  }
+  if (m === 'ret' && i.opCount === 0 && i.operandSize === 32 && flat) {
+    f.get(R0 + 4);
+    read(e, 4);
+    f.set(EIP);
+    f.get(R0 + 4)
+      .i32(4)
+      .op(Op.i32_add)
+      .set(R0 + 4);
+    return { stores: false, setsEip: true };
+  }
+  // MOV of bytes and words: registers, immediates and flat memory.
+  if (m === 'mov' && i.opCount === 2) {
+    const bits0 = o0 === OpKind.register ? smallBits(i.op0Register) : o0 === OpKind.memory ? memBits(i) : 0;
+    const bits1 = o1 === OpKind.register ? smallBits(i.op1Register) : o1 === OpKind.memory ? memBits(i) : -1;
+    const bits = bits0 === 8 || bits0 === 16 ? bits0 : 0;
+    if (bits !== 0 && (bits1 === bits || o1 === OpKind.immediate)) {
+      if (o0 === OpKind.memory && !flatMemory(i, e.mode)) return false;
+      if (o1 === OpKind.memory && !flatMemory(i, e.mode)) return false;
+      const mask = bits === 8 ? 255 : 65535;
+      if (o1 === OpKind.immediate) f.i32(i.immediate & mask);
+      else if (o1 === OpKind.register) smallReg(f, i.op1Register);
+      else {
+        address(e, i);
+        read(e, bits >> 3);
+      }
+      f.set(V);
+      if (o0 === OpKind.register) {
+        writeSmallReg(f, i.op0Register, V);
+        return { stores: false };
+      }
+      address(e, i);
+      write(e, bits >> 3, V);
+      return { stores: true };
+    }
+  }
+  // Byte ALU with deferred 8-bit flags: registers, an immediate, or flat memory as the source.
+  const aop8 = ALU_NAMES[m];
+  if (
+    aop8 !== undefined &&
+    ALU_LAZY[aop8] !== undefined &&
+    i.opCount === 2 &&
+    o0 === OpKind.register &&
+    smallBits(i.op0Register) === 8 &&
+    (o1 === OpKind.immediate ||
+      (o1 === OpKind.register && smallBits(i.op1Register) === 8) ||
+      (o1 === OpKind.memory && memBits(i) === 8 && flatMemory(i, e.mode)))
+  ) {
+    smallReg(f, i.op0Register);
+    f.set(FA);
+    if (o1 === OpKind.immediate) f.i32(i.immediate & 255);
+    else if (o1 === OpKind.register) smallReg(f, i.op1Register);
+    else {
+      address(e, i);
+      read(e, 1);
+    }
+    f.set(FB);
+    aluCompute(f, aop8);
+    f.get(FV).i32(255).op(Op.i32_and).set(FV);
+    if (aop8 !== AluOp.cmp && aop8 !== AluOp.test) writeSmallReg(f, i.op0Register, FV);
+    return { stores: false, deferred: (ALU_LAZY[aop8] as number) + BYTE_LAZY };
+  }
+  // CMP and TEST of a flat byte in memory with a register or an immediate.
+  if (
+    (m === 'cmp' || m === 'test') &&
+    i.opCount === 2 &&
+    o0 === OpKind.memory &&
+    memBits(i) === 8 &&
+    flatMemory(i, e.mode) &&
+    (o1 === OpKind.immediate || (o1 === OpKind.register && smallBits(i.op1Register) === 8))
+  ) {
+    address(e, i);
+    read(e, 1);
+    f.set(FA);
+    if (o1 === OpKind.immediate) f.i32(i.immediate & 255);
+    else smallReg(f, i.op1Register);
+    f.set(FB);
+    const aop = m === 'cmp' ? AluOp.cmp : AluOp.test;
+    aluCompute(f, aop);
+    f.get(FV).i32(255).op(Op.i32_and).set(FV);
+    return { stores: false, deferred: (ALU_LAZY[aop] as number) + BYTE_LAZY };
+  }
+  // SHL/SAL, SHR and SAR of an 8- or 16-bit register by an immediate (or 1), flags deferred at
+  // that width.
+  {
+    const sh0 = SHIFT_NAMES[m];
+    const ls = sh0 === undefined ? undefined : LAZY_SHIFT[sh0];
+    const bits = o0 === OpKind.register ? smallBits(i.op0Register) : 0;
+    if (ls !== undefined && bits !== 0 && i.opCount === 2 && o1 === OpKind.immediate) {
+      const k = i.immediate & 31;
+      if (k === 0) return { stores: false };
+      const mask = bits === 8 ? 255 : 65535;
+      smallReg(f, i.op0Register);
+      f.tee(FA);
+      if (ls === LazyOp.shl) f.i32(k).op(Op.i32_shl).i32(mask).op(Op.i32_and);
+      else if (ls === LazyOp.shr) f.i32(k).op(Op.i32_shr_u);
+      else
+        f.i32(32 - bits)
+          .op(Op.i32_shl)
+          .i32(32 - bits)
+          .op(Op.i32_shr_s)
+          .i32(k)
+          .op(Op.i32_shr_s)
+          .i32(mask)
+          .op(Op.i32_and);
+      f.set(FV);
+      f.i32(k).set(FB);
+      writeSmallReg(f, i.op0Register, FV);
+      return { stores: false, deferred: ls + (bits === 8 ? BYTE_LAZY : WORD_LAZY) };
+    }
+  }
+  // SETcc r8: 1 or 0 from the condition.
+  if (m.startsWith('set') && i.opCount === 1 && o0 === OpKind.register && smallBits(i.op0Register) === 8) {
+    const cc = jccCondition(`j${m.slice(3)}`);
+    if (cc < 0) return false;
+    const state = condition(e, cc);
+    f.set(V);
+    writeSmallReg(f, i.op0Register, V);
+    return { stores: false, ...(state ? { stateFlags: true } : {}) };
+  }
+  if (i.operandSize !== 32) return false;
+  const d = o0 === OpKind.register ? reg32(i.op0Register) : -1;
+  // CMOVcc r32, r32.
+  if (m.startsWith('cmov') && d >= 0 && o1 === OpKind.register && reg32(i.op1Register) >= 0) {
+    const cc = jccCondition(`j${m.slice(4)}`);
+    if (cc < 0) return false;
+    f.get(R0 + reg32(i.op1Register)).get(R0 + d);
+    const state = condition(e, cc);
+    f.op(Op.select).set(R0 + d);
+    return { stores: false, ...(state ? { stateFlags: true } : {}) };
+  }
+  // ADC and SBB of 32-bit registers and immediates, through tier 0's semantics on the state.
+  if (
+    (m === 'adc' || m === 'sbb') &&
+    d >= 0 &&
+    i.opCount === 2 &&
+    readable32(e, i, 1) &&
+    o1 !== OpKind.memory
+  ) {
+    storeFlags(f);
+    f.i32(m === 'adc' ? AluOp.adc : AluOp.sbb).get(R0 + d);
+    operand32(e, i, 1);
+    f.call(F.alu).set(R0 + d);
+    return { stores: false, stateFlags: true };
+  }
+  // NEG r32: flags as a SUB from 0.
+  if (m === 'neg' && d >= 0 && i.opCount === 1) {
+    f.i32(0).set(FA);
+    f.get(R0 + d).set(FB);
+    f.i32(0)
+      .get(FB)
+      .op(Op.i32_sub)
+      .tee(FV)
+      .set(R0 + d);
+    return { stores: false, deferred: LazyOp.sub };
+  }
+  // XCHG of two 32-bit registers.
+  if (m === 'xchg' && d >= 0 && o1 === OpKind.register && reg32(i.op1Register) >= 0) {
+    const r1 = R0 + reg32(i.op1Register);
+    f.get(R0 + d).set(V);
+    f.get(r1).set(R0 + d);
+    f.get(V).set(r1);
+    return { stores: false };
+  }
+  // LEAVE: ESP = EBP, then POP EBP (ESP stays as it was if the read faults).
+  if (m === 'leave' && i.opCount === 0 && flat) {
+    f.get(R0 + 5);
+    read(e, 4);
+    f.set(V);
+    f.get(R0 + 5)
+      .i32(4)
+      .op(Op.i32_add)
+      .set(R0 + 4);
+    f.get(V).set(R0 + 5);
+    return { stores: false };
+  }
+  // ROL/ROR by an immediate whose CF and OF the next instruction overwrites: the rotation alone.
+  if ((m === 'rol' || m === 'ror') && d >= 0 && o1 === OpKind.immediate && e.flagsDead) {
+    f.get(R0 + d)
+      .i32(i.immediate & 31)
+      .op(m === 'rol' ? Op.i32_rotl : Op.i32_rotr)
+      .set(R0 + d);
+    return { stores: false };
+  }
+  if (m === 'not' && d >= 0) {
+    f.get(R0 + d)
+      .i32(-1)
+      .op(Op.i32_xor)
+      .set(R0 + d);
+    return { stores: false };
+  }
+  // SHL/SAL, SHR, SAR of a 32-bit register: the operand in `fa`, the count in `fb`; a count of
+  // 0 changes nothing, flags included (with CL, `fo` records at run time whether they changed).
+  const sh = SHIFT_NAMES[m];
+  const lazyShift = sh === undefined ? undefined : LAZY_SHIFT[sh];
+  if (lazyShift !== undefined && d >= 0 && i.opCount === 2) {
+    const sop =
+      lazyShift === LazyOp.shl ? Op.i32_shl : lazyShift === LazyOp.shr ? Op.i32_shr_u : Op.i32_shr_s;
+    if (o1 === OpKind.immediate) {
+      const k = i.immediate & 31;
+      if (k === 0) return { stores: false };
+      f.get(R0 + d)
+        .tee(FA)
+        .i32(k)
+        .op(sop)
+        .tee(FV)
+        .set(R0 + d);
+      f.i32(k).set(FB);
+      return { stores: false, deferred: lazyShift };
+    }
+    if (o1 === OpKind.register && i.op1Register === Register.cl) {
+      f.get(R0 + 1)
+        .i32(31)
+        .op(Op.i32_and)
+        .tee(T)
+        .if();
+      f.get(R0 + d)
+        .tee(FA)
+        .get(T)
+        .op(sop)
+        .tee(FV)
+        .set(R0 + d);
+      f.get(T).set(FB);
+      f.i32(lazyShift).set(FO);
+      f.end();
+      return { stores: false, unknownFlags: true };
+    }
+    return false;
+  }
+  // IMUL r32, r/m32 (and with an immediate): the product, with tier 0's flags unless the next
+  // instruction overwrites them.
+  if (
+    m === 'imul' &&
+    d >= 0 &&
+    (i.opCount === 2 || (i.opCount === 3 && i.op2Kind === OpKind.immediate)) &&
+    readable32(e, i, 1)
+  ) {
+    operand32(e, i, 1);
+    f.set(V);
+    if (i.opCount === 3) f.i32(i.immediate | 0);
+    else f.get(R0 + d);
+    f.set(T);
+    if (e.flagsDead) {
+      f.get(V)
+        .get(T)
+        .op(Op.i32_mul)
+        .set(R0 + d);
+      return { stores: false };
+    }
+    storeFlags(f);
+    f.get(V)
+      .get(T)
+      .call(F.imul)
+      .set(R0 + d);
+    return { stores: false, stateFlags: true };
+  }
+  // INC and DEC of a register or a flat dword: CF stays, so the carry of the operation before
+  // goes to `CF` first (from the locals when its kind is known here, else from the state).
+  if ((m === 'inc' || m === 'dec') && i.opCount === 1) {
+    const mem = o0 === OpKind.memory && i.memSize === MemSize.u32 && flatMemory(i, e.mode);
+    if (d < 0 && !mem) return false;
+    carryBefore(e);
+    const aop = m === 'inc' ? Op.i32_add : Op.i32_sub;
+    const lazyOp = m === 'inc' ? LazyOp.inc : LazyOp.dec;
+    f.i32(1).set(FB);
+    if (d >= 0) {
+      f.get(R0 + d)
+        .tee(FA)
+        .i32(1)
+        .op(aop)
+        .tee(FV)
+        .set(R0 + d);
+      return { stores: false, deferred: lazyOp };
+    }
+    address(e, i);
+    f.set(L);
+    lookup(e, TLB_WRITE_OFFSET, 4);
+    f.if();
+    f.get(PH).get(PH).load32(RAM_OFFSET, 0).tee(FA).i32(1).op(aop).tee(FV).store32(RAM_OFFSET, 0);
+    f.else();
+    spill(e);
+    f.get(L).call(F.rmw32).tee(FA).i32(1).op(aop).set(FV);
+    f.get(L).get(FV).call(F.write32).set(CW);
+    f.end();
+    return { stores: true, deferred: lazyOp };
+  }
+  if (m === 'mov' && i.opCount === 2) {
+    if (d >= 0 && readable32(e, i, 1)) {
+      operand32(e, i, 1);
+      f.set(R0 + d);
+      return { stores: false };
+    }
+    if (o0 === OpKind.memory && i.memSize === MemSize.u32 && flatMemory(i, e.mode)) {
+      if (o1 === OpKind.immediate) f.i32(i.immediate | 0).set(V);
+      else if (o1 === OpKind.register && reg32(i.op1Register) >= 0) f.get(R0 + reg32(i.op1Register)).set(V);
+      else return false;
+      address(e, i);
+      write(e, 4, V);
+      return { stores: true };
+    }
+    return false;
+  }
+  if ((m === 'movzx' || m === 'movsx') && d >= 0 && i.opCount === 2) {
+    const signed = m === 'movsx';
+    let bits = 0;
+    if (o1 === OpKind.register) {
+      const id = i.op1Register;
+      bits = id >= Register.al && id <= Register.bh ? 8 : id >= Register.ax && id <= Register.di ? 16 : 0;
+      if (bits === 0 || !smallReg(f, id)) return false;
+    } else if (o1 === OpKind.memory && flatMemory(i, e.mode)) {
+      bits = i.memSize === MemSize.u8 ? 8 : i.memSize === MemSize.u16 ? 16 : 0;
+      if (bits === 0) return false;
+      address(e, i);
+      read(e, bits >> 3);
+    } else return false;
+    if (signed) f.op(bits === 8 ? Op.i32_extend8_s : Op.i32_extend16_s);
+    f.set(R0 + d);
+    return { stores: false };
+  }
+  if (m === 'lea' && d >= 0 && o1 === OpKind.memory && i.addressSize === 32) {
+    if ((i.memBase !== 0 && reg32(i.memBase) < 0) || (i.memIndex !== 0 && reg32(i.memIndex) < 0))
+      return false;
+    address(e, i);
+    f.set(R0 + d);
+    return { stores: false };
+  }
+  if (m === 'push' && i.opCount === 1 && flat) {
+    if (o0 === OpKind.register && d >= 0) f.get(R0 + d).set(V);
+    else if (o0 === OpKind.immediate) f.i32(i.immediate | 0).set(V);
+    else return false;
+    f.get(R0 + 4)
+      .i32(4)
+      .op(Op.i32_sub)
+      .tee(T);
+    write(e, 4, V);
+    f.get(T).set(R0 + 4);
+    return { stores: true };
+  }
+  if (m === 'pop' && i.opCount === 1 && flat && d >= 0) {
+    f.get(R0 + 4);
+    read(e, 4);
+    f.set(V);
+    f.get(R0 + 4)
+      .i32(4)
+      .op(Op.i32_add)
+      .set(R0 + 4);
+    f.get(V).set(R0 + d);
+    return { stores: false };
+  }
+  const op = ALU_NAMES[m];
+  const lazy = op === undefined ? undefined : ALU_LAZY[op];
+  if (op !== undefined && lazy !== undefined && i.opCount === 2) {
+    const writes = op !== AluOp.cmp && op !== AluOp.test;
+    if (d >= 0 && readable32(e, i, 1)) {
+      f.get(R0 + d).set(FA);
+      operand32(e, i, 1);
+      f.set(FB);
+      aluCompute(f, op);
+      if (writes) f.get(FV).set(R0 + d);
+      return { stores: false, deferred: lazy };
+    }
+    if (o0 === OpKind.memory && i.memSize === MemSize.u32 && flatMemory(i, e.mode)) {
+      const src = o1 === OpKind.register ? reg32(i.op1Register) : -1;
+      if (o1 !== OpKind.immediate && src < 0) return false;
+      const b = () => (o1 === OpKind.immediate ? f.i32(i.immediate | 0) : f.get(R0 + src));
+      if (!writes) {
+        address(e, i);
+        read(e, 4);
+        f.set(FA);
+        b().set(FB);
+        aluCompute(f, op);
+        return { stores: false, deferred: lazy };
+      }
+      // Read-modify-write: a write hit implies the read right; the slow way checks the write
+      // right first (a #PF before anything changes), as tier 0 does.
+      address(e, i);
+      f.set(L);
+      lookup(e, TLB_WRITE_OFFSET, 4);
+      f.if();
+      f.get(PH).load32(RAM_OFFSET, 0).set(FA);
+      b().set(FB);
+      aluCompute(f, op);
+      f.get(PH).get(FV).store32(RAM_OFFSET, 0);
+      f.else();
+      spill(e);
+      f.get(L).call(F.rmw32).set(FA);
+      b().set(FB);
+      aluCompute(f, op);
+      f.get(L).get(FV).call(F.write32).set(CW);
+      f.end();
+      return { stores: true, deferred: lazy };
+    }
+  }
+  return false;
+}
+
+/**
+ * Whether `next` writes all six status flags from registers and constants and cannot fault, so
+ * the flags before it are never read: a 32-bit register ALU operation or a shift by a non-zero
+ * immediate.
+ */
+function overwritesFlags(next: Instruction | undefined): boolean {
+  if (next === undefined || next.operandSize !== 32 || next.opCount !== 2) return false;
+  if (next.op0Kind !== OpKind.register || reg32(next.op0Register) < 0) return false;
+  const m = next.mnemonic;
+  const op = ALU_NAMES[m];
+  if (op !== undefined && ALU_LAZY[op] !== undefined) {
+    return (
+      next.op1Kind === OpKind.immediate || (next.op1Kind === OpKind.register && reg32(next.op1Register) >= 0)
+    );
+  }
+  const sh = SHIFT_NAMES[m];
+  return (
+    sh !== undefined &&
+    LAZY_SHIFT[sh] !== undefined &&
+    next.op1Kind === OpKind.immediate &&
+    (next.immediate & 31) !== 0
+  );
+}
+
+/** A Jcc condition on the deferred flags in the locals (32- or 8-bit), pushed, or false. */
+function fusedCondition(e: Emit, cc: number): boolean {
+  const kind = e.pending > 0 && (e.pending & WORD_LAZY) === 0 ? flagKindOf(e.pending) : undefined;
+  if (kind === undefined) return false;
+  const byte = (e.pending & BYTE_LAZY) !== 0;
+  const f = e.f;
+  const pair = cc >> 1;
+  const cmp = (a: number, b: number, o: number) => f.get(a).get(b).op(o);
+  const sign = () =>
+    byte ? f.get(FV).i32(7).op(Op.i32_shr_u).i32(1).op(Op.i32_and) : f.get(FV).i32(0).op(Op.i32_lt_s);
+  const top = (a: number) => f.get(a).i32(24).op(Op.i32_shl);
+  let ok = true;
+  if (kind === 'sub') {
+    if (pair === 1) cmp(FA, FB, Op.i32_lt_u);
+    else if (pair === 2) f.get(FV).op(Op.i32_eqz);
+    else if (pair === 3) cmp(FA, FB, Op.i32_le_u);
+    else if (pair === 4) sign();
+    else if (pair === 6 && byte) top(FA) && top(FB).op(Op.i32_lt_s);
+    else if (pair === 7 && byte) top(FA) && top(FB).op(Op.i32_le_s);
+    else if (pair === 6) cmp(FA, FB, Op.i32_lt_s);
+    else if (pair === 7) cmp(FA, FB, Op.i32_le_s);
+    else ok = false;
+  } else if (kind === 'logic') {
+    if (pair === 0 || pair === 1) f.i32(0);
+    else if (pair === 2 || pair === 3) f.get(FV).op(Op.i32_eqz);
+    else if (pair === 4 || pair === 6) sign();
+    else if (pair === 7) {
+      f.get(FV).op(Op.i32_eqz);
+      sign();
+      f.op(Op.i32_or);
+    } else ok = false;
+  } else if (kind === 'add' && !byte) {
+    if (pair === 1) cmp(FV, FA, Op.i32_lt_u);
+    else if (pair === 2) f.get(FV).op(Op.i32_eqz);
+    else if (pair === 4) sign();
+    else ok = false;
+  } else ok = false;
+  if (ok && (cc & 1) !== 0) f.op(Op.i32_eqz);
+  return ok;
+}
+
+/**
+ * Pushes condition `cc` (1 or 0): fused with the deferred flags when it can be, else from the
+ * state (the pending flags go there first); returns whether the flags are now the state's.
+ */
+function condition(e: Emit, cc: number): boolean {
+  if (fusedCondition(e, cc)) return false;
+  storeFlags(e.f);
+  e.f.i32(cc).call(F.condition);
+  e.f.i32(0).set(FO);
+  return true;
+}
+
+/** Whether a region can be emitted here: every block in the entry's page (no second page). */
+export function wasmEligible(region: Region): boolean {
+  return region.blocks.every((b) => b.start < 4096) && region.blocks.length < 4096;
+}
+
+/** What the caller needs of a compiled region: its function per entry block. */
+export interface WasmRegion {
+  /** Entry functions, by block start (page offset). */
+  readonly entries: ReadonlyMap<number, BlockFn>;
+  /** The module's size in bytes. */
+  readonly bytes: number;
+}
+
+/** A string instruction with a REP prefix. */
+function isRep(i: Instruction): boolean {
+  return (
+    (i.prefixes & (PrefixBit.rep | PrefixBit.repne)) !== 0 &&
+    /^(movs|cmps|stos|lods|scas|ins|outs)/.test(i.mnemonic)
+  );
+}
+
+/** Calls of a WebAssembly region after which it is compiled again as JavaScript. */
+export const PROMOTE_RUNS = Number(
+  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.RINGZERO_PROMOTE ??
+    20000,
+);
+
+const modules = new Map<string, WebAssembly.Module>();
+const MODULE_CACHE = 1 << 14;
+
+/** The module's bytes as a string key (identical regions share one compiled module). */
+function keyOf(bytes: Uint8Array): string {
+  let s = '';
+  for (let k = 0; k < bytes.length; k += 4096) {
+    s += String.fromCharCode.apply(null, Array.from(bytes.subarray(k, k + 4096)));
+  }
+  return s;
+}
+
+/**
+ * Compiles `region` (non-spanning, `wasmEligible`) for mode `mode` into a WebAssembly function
+ * over `arena`, with `sensitive` telling which forms go through the policy in the region
+ * (`IN_REGION_SENSITIVE`).
+ */
+export function compileWasmRegion(
+  c: Tier0,
+  region: Region,
+  mode: number,
+  arena: WasmArena,
+  ins: readonly Decoded[],
+  handlers: readonly Handler[],
+  sensitive: Uint8Array,
+  promote?: () => BlockFn,
+): WasmRegion {
+  const bytes = emitModule(region, mode, sensitive, arena.ram.length);
+  const key = keyOf(bytes);
+  let module = modules.get(key);
+  if (module === undefined) {
+    module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+    if (modules.size >= MODULE_CACHE) modules.clear();
+    modules.set(key, module);
+  }
+  const s = c.state;
+  const mmu = c.mmu;
+  const X = arena.xfer;
+  const u = (mode & 1) !== 0;
+  let w0 = 0;
+  const apply = (): void => {
+    const fo = X[Xfer.fo] as number;
+    if (fo === 0) return;
+    X[Xfer.fo] = 0;
+    if (fo === LazyOp.inc || fo === LazyOp.dec) {
+      // The carry before the INC/DEC chain is in its slot: the state's own record of it.
+      s.lazyOp = LazyOp.none;
+      s.flags = (s.flags & ~1) | ((X[Xfer.cf] as number) & 1);
+    }
+    s.setLazy(
+      (fo & 255) as LazyOp,
+      X[Xfer.fa] as number,
+      X[Xfer.fb] as number,
+      X[Xfer.fv] as number,
+      (fo & WORD_LAZY) !== 0 ? 16 : (fo & BYTE_LAZY) !== 0 ? 8 : 32,
+    );
+  };
+  const cw = (): number => (c.codeWrites !== w0 ? 1 : 0);
+  const imports = {
+    x: {
+      m: arena.memory,
+      h: (k: number, start: number): number => {
+        apply();
+        const d = ins[k] as Decoded;
+        s.eip = (start + d.length) | 0;
+        c.startEip = start;
+        (handlers[k] as Handler)(c, d);
+        X[Xfer.codeWrite] = cw();
+        return s.eip;
+      },
+      sens: (k: number, start: number, retired: number): number => {
+        apply();
+        const d = ins[k] as Decoded;
+        s.eip = (start + d.length) | 0;
+        c.startEip = start;
+        c.instructions += retired;
+        X[Xfer.retired] = -1;
+        const ok = c.execSensitive(d);
+        X[Xfer.codeWrite] = cw();
+        X[Xfer.eip] = s.eip;
+        return ok ? 1 : 0;
+      },
+      cond: (cc: number): number => {
+        apply();
+        return s.condition(cc) ? 1 : 0;
+      },
+      r8: (lin: number): number => mmu.read8(lin, u),
+      r16: (lin: number): number => mmu.read16(lin, u),
+      r32: (lin: number): number => mmu.read32(lin, u),
+      w8: (lin: number, v: number): number => {
+        mmu.write8(lin, v, u);
+        return cw();
+      },
+      w16: (lin: number, v: number): number => {
+        mmu.write16(lin, v, u);
+        return cw();
+      },
+      w32: (lin: number, v: number): number => {
+        mmu.write32(lin, v, u);
+        return cw();
+      },
+      imul: (a: number, b: number): number => {
+        apply();
+        return imul2(s, a, b, 32);
+      },
+      alu: (op: number, a: number, b: number): number => {
+        apply();
+        return alu(s, op, a, b, 32);
+      },
+      carry: (): number => {
+        apply();
+        return s.getCF();
+      },
+      rmw: (lin: number): number => {
+        mmu.probeWrite(lin, 4, u);
+        return mmu.read32(lin, u);
+      },
+    },
+  };
+  const instance = new WebAssembly.Instance(module, imports);
+  const run = instance.exports.run as (block: number, e0: number, lim: number) => number;
+  const enter = (k: number, pc: number): number => {
+    const e0 = (s.eip - pc) | 0;
+    w0 = c.codeWrites;
+    s.interruptShadow = false;
+    let rv: number;
+    try {
+      rv = run(k, e0, c.blockEnd - c.instructions);
+    } catch (z) {
+      apply();
+      c.startEip = (e0 + ((ins[X[Xfer.index] as number] as Decoded).ip & 4095)) | 0;
+      c.instructions += X[Xfer.retired] as number;
+      throw z;
+    }
+    apply();
+    s.eip = X[Xfer.eip] as number;
+    c.instructions += X[Xfer.retired] as number;
+    return rv;
+  };
+  // Until the region has run `PROMOTE_RUNS` times, its entries enter the WebAssembly function;
+  // then, with `promote`, they call its JavaScript function (entered at the same page offset).
+  let runs = 0;
+  let js: BlockFn | undefined;
+  const entries = new Map<number, BlockFn>();
+  region.blocks.forEach((b, k) => {
+    entries.set(b.start, (c1, s1, r1, pc) => {
+      if (js !== undefined) return js(c1, s1, r1, pc);
+      if (++runs === PROMOTE_RUNS && promote !== undefined) js = promote();
+      return enter(k, pc);
+    });
+  });
+  return { entries, bytes: bytes.length };
+}
+
+/** The module of a region: imports, then `run(block, e0, lim) -> rv`. */
+export function emitModule(
+  region: Region,
+  mode: number,
+  sensitive: Uint8Array,
+  ramBytes: number,
+): Uint8Array {
+  const mb = new ModuleBuilder();
+  mb.importFunction('x', 'h', [I32, I32], [I32]);
+  mb.importFunction('x', 'sens', [I32, I32, I32], [I32]);
+  mb.importFunction('x', 'cond', [I32], [I32]);
+  mb.importFunction('x', 'r8', [I32], [I32]);
+  mb.importFunction('x', 'r16', [I32], [I32]);
+  mb.importFunction('x', 'r32', [I32], [I32]);
+  mb.importFunction('x', 'w8', [I32, I32], [I32]);
+  mb.importFunction('x', 'w16', [I32, I32], [I32]);
+  mb.importFunction('x', 'w32', [I32, I32], [I32]);
+  mb.importFunction('x', 'rmw', [I32], [I32]);
+  mb.importFunction('x', 'imul', [I32, I32], [I32]);
+  mb.importFunction('x', 'carry', [], [I32]);
+  mb.importFunction('x', 'alu', [I32, I32, I32], [I32]);
+  mb.importMemory('x', 'm', 1);
+  const f = new FunctionBuilder(3);
+  for (let k = 0; k < LOCALS; k++) f.local(I32);
+  emitBody(f, region, mode, sensitive, ramBytes);
+  const fn = mb.addFunction([I32, I32, I32], [I32], f);
+  mb.exportFunction('run', fn);
+  return mb.build();
+}
+
+function emitBody(
+  f: FunctionBuilder,
+  region: Region,
+  mode: number,
+  sensitive: Uint8Array,
+  ramBytes: number,
+): void {
+  const blocks = region.blocks;
+  const B = blocks.length;
+  const indexOf = new Map<number, number>(blocks.map((b, k) => [b.start, k]));
+  loadRegs(f);
+  f.block();
+  const exitLabel = f.depth;
+  f.loop();
+  const loopLabel = f.depth;
+  for (let k = 0; k < B; k++) f.block();
+  f.get(P_BLOCK).brTable(
+    blocks.map((_, k) => k),
+    B + 1,
+  );
+  const e: Emit = {
+    f,
+    mode,
+    exitLabel,
+    loopLabel,
+    index: 0,
+    j: 0,
+    off: 0,
+    pending: 0,
+    ramBytes,
+    flagsDead: false,
+  };
+  /** Goes on at page offset `off`: a block of the region (falling through to the next), or the exit. */
+  const goTo = (off: number, k: number, fall = true): void => {
+    const t = indexOf.get(off);
+    if (t === undefined) {
+      exitAt(e, off, 0);
+      return;
+    }
+    if (fall && t === k + 1) return;
+    f.i32(t).set(P_BLOCK);
+    br(e, loopLabel);
+  };
+  let index = 0;
+  blocks.forEach((blk, k) => {
+    f.end();
+    const len = blk.ins.length;
+    e.pending = -1;
+    // The budget: the block must fit in what the dispatcher allows.
+    f.get(IC).i32(len).op(Op.i32_add).get(P_LIM).op(Op.i32_gt_s).if();
+    exitAt(e, blk.start, 0);
+    f.end();
+    for (let j = 0; j < len; j++, index++) {
+      const i = blk.ins[j] as Decoded;
+      const off = blk.offsets[j] as number;
+      const next = off + i.length;
+      const last = j === len - 1;
+      const end = blk.end;
+      e.index = index;
+      e.j = j;
+      e.off = off;
+      e.flagsDead = overwritesFlags(blk.ins[j + 1]);
+      if (last && end.kind === 'goto' && flowControl(i.code) === FlowControl.branch) {
+        f.get(IC).i32(len).op(Op.i32_add).set(IC);
+        goTo(end.next, k);
+        continue;
+      }
+      const isSensitive = sensitive[i.code] === 1;
+      const isJcc = last && end.kind === 'branch' && isTemplateJcc(i);
+      let t: Emitted = false;
+      if (!isSensitive && !isJcc) t = template(e, i, next);
+      if (isJcc) {
+        // The condition, fused with the deferred flags when it can be, else from the state.
+        const cc = jccCondition(i.mnemonic);
+        f.get(IC).i32(len).op(Op.i32_add).set(IC);
+        if (!fusedCondition(e, cc)) {
+          storeFlags(f);
+          f.i32(cc).call(F.condition);
+          f.i32(0).set(FO);
+          e.pending = 0;
+        }
+        f.if();
+        const taken = end.kind === 'branch' ? end.taken : -1;
+        if (taken >= 0) goTo(taken, k, false);
+        else exitAt(e, (next + ((i.nearBranchTarget - i.ip - i.length) | 0)) | 0, 0);
+        f.end();
+        if (end.kind === 'branch') goTo(end.next, k);
+        continue;
+      }
+      if (t === false) {
+        // Tier 0 runs it on the CpuState (registers and flags go there first and registers come
+        // back after); a sensitive one goes through the policy, with the count brought up to date.
+        spill(e);
+        f.i32(index);
+        eipOf(e, off);
+        if (isSensitive) {
+          f.get(IC)
+            .i32(j + 1)
+            .op(Op.i32_add)
+            .tee(T);
+          f.call(F.sensitive).set(V);
+          f.get(IC).get(T).op(Op.i32_sub).set(IC);
+          f.get(P_LIM).get(T).op(Op.i32_sub).set(P_LIM);
+          loadRegs(f);
+          f.i32(0).set(FO);
+          e.pending = 0;
+          f.get(V).op(Op.i32_eqz).if();
+          f.i32(0).load32(slot(Xfer.eip)).set(EIP);
+          exitHere(e, j + 1);
+          f.end();
+          eipOf(e, next);
+          f.set(EIP);
+        } else {
+          f.call(F.handler).set(EIP);
+          loadRegs(f);
+          f.i32(0).set(FO);
+          e.pending = 0;
+        }
+        const leaves = last && (end.kind === 'transfer' || end.kind === 'segment-load');
+        if (!leaves) {
+          f.i32(0).load32(slot(Xfer.codeWrite)).if();
+          exitHere(e, j + 1);
+          f.end();
+        }
+      } else {
+        if (t.deferred !== undefined) {
+          if (e.pending !== t.deferred) f.i32(t.deferred).set(FO);
+          e.pending = t.deferred;
+        } else if (t.stateFlags === true) {
+          f.i32(0).set(FO);
+          e.pending = 0;
+        } else if (t.unknownFlags === true) e.pending = -1;
+        if (t.stores && !(last && end.kind === 'transfer')) checkCodeWrite(e, next);
+      }
+      if (!last) continue;
+      f.get(IC).i32(len).op(Op.i32_add).set(IC);
+      if (end.kind === 'handler-branch') {
+        // LOOP, JECXZ: taken when the handler moved EIP elsewhere.
+        f.get(EIP);
+        eipOf(e, next);
+        f.op(Op.i32_ne).if();
+        exitHere(e, 0);
+        f.end();
+        goTo(end.next, k);
+      } else if (end.kind === 'goto') {
+        goTo(end.next, k);
+      } else if (end.kind === 'exit') {
+        goTo(end.at, k);
+      } else if (end.kind === 'segment-load') {
+        f.i32(1).set(RV);
+        exitHere(e, 0);
+      } else if (end.kind === 'transfer') {
+        // EIP is set (a template's or the handler's). A direct CALL into a block goes on there
+        // unless its push reached code; anything else leaves.
+        if (t !== false && t.setsEip !== true) {
+          eipOf(e, next);
+          f.set(EIP);
+        }
+        if (t !== false && t.stores) {
+          f.get(CW).if();
+          f.i32(0).set(CW);
+          exitHere(e, 0);
+          f.end();
+        }
+        const target =
+          t !== false && i.op0Kind === OpKind.nearBranch && !isRep(i)
+            ? (next + ((i.nearBranchTarget - i.ip - i.length) | 0)) | 0
+            : -1;
+        if (target >= 0 && target < 4096 && indexOf.has(target)) goTo(target, k, false);
+        else exitHere(e, 0);
+      } else {
+        goTo(next, k);
+      }
+    }
+  });
+  // Every case ends in a branch; falling out of the loop does not happen.
+  f.op(Op.unreachable);
+  f.end();
+  f.end();
+  // The epilogue: registers, pending flags, EIP and the count for the wrapper.
+  storeRegs(f);
+  storeFlags(f);
+  f.i32(0).get(EIP).store32(slot(Xfer.eip));
+  f.i32(0).get(IC).get(N).op(Op.i32_add).store32(slot(Xfer.retired));
+  f.get(RV);
+}
