@@ -415,6 +415,37 @@ function smallBits(id: number): number {
   return p === undefined ? 0 : p[2] === 255 ? 8 : 16;
 }
 
+/**
+ * Pops a dword from the stack top in local `top` (ESP, or EBP for LEAVE) into local `into`, then
+ * sets ESP to `top` + 4 (after the read, so a fault leaves ESP as it was).
+ */
+function pop32(e: Emit, top: number, into: number): void {
+  e.f.get(top);
+  read(e, 4);
+  e.f.set(into);
+  e.f
+    .get(top)
+    .i32(4)
+    .op(Op.i32_add)
+    .set(R0 + 4);
+}
+
+/** Pushes local `value` as a dword: ESP changes only after the write (a fault leaves it). */
+function push32(e: Emit, value: number): void {
+  e.f
+    .get(R0 + 4)
+    .i32(4)
+    .op(Op.i32_sub)
+    .tee(T);
+  write(e, 4, value);
+  e.f.get(T).set(R0 + 4);
+}
+
+/** Shifts local `r` by `FB` with `op`: the operand to `FA`, the result to `FV` and `r`. */
+function shift32(f: FunctionBuilder, r: number, op: number): void {
+  f.get(r).tee(FA).get(FB).op(op).tee(FV).set(r);
+}
+
 /** Pushes `e0 + offset`. */
 function eipOf(e: Emit, offset: number): void {
   e.f.get(P_E0).i32(offset).op(Op.i32_add);
@@ -434,12 +465,7 @@ function template(e: Emit, i: Instruction, next: number): Emitted {
   if (m === 'call' && i.opCount === 1 && o0 === OpKind.nearBranch && i.operandSize === 32 && flat) {
     eipOf(e, next);
     f.set(V);
-    f.get(R0 + 4)
-      .i32(4)
-      .op(Op.i32_sub)
-      .tee(T);
-    write(e, 4, V);
-    f.get(T).set(R0 + 4);
+    push32(e, V);
     eipOf(e, (next + ((i.nearBranchTarget - i.ip - i.length) | 0)) | 0);
     f.set(EIP);
     return { stores: true, setsEip: true };
@@ -450,13 +476,7 @@ function template(e: Emit, i: Instruction, next: number): Emitted {
     return { stores: false, setsEip: true };
   }
   if (m === 'ret' && i.opCount === 0 && i.operandSize === 32 && flat) {
-    f.get(R0 + 4);
-    read(e, 4);
-    f.set(EIP);
-    f.get(R0 + 4)
-      .i32(4)
-      .op(Op.i32_add)
-      .set(R0 + 4);
+    pop32(e, R0 + 4, EIP);
     return { stores: false, setsEip: true };
   }
   // MOV of bytes and words: registers, immediates and flat memory.
@@ -614,13 +634,7 @@ function template(e: Emit, i: Instruction, next: number): Emitted {
   }
   // LEAVE: ESP = EBP, then POP EBP (ESP stays as it was if the read faults).
   if (m === 'leave' && i.opCount === 0 && flat) {
-    f.get(R0 + 5);
-    read(e, 4);
-    f.set(V);
-    f.get(R0 + 5)
-      .i32(4)
-      .op(Op.i32_add)
-      .set(R0 + 4);
+    pop32(e, R0 + 5, V);
     f.get(V).set(R0 + 5);
     return { stores: false };
   }
@@ -649,13 +663,8 @@ function template(e: Emit, i: Instruction, next: number): Emitted {
     if (o1 === OpKind.immediate) {
       const k = i.immediate & 31;
       if (k === 0) return { stores: false };
-      f.get(R0 + d)
-        .tee(FA)
-        .i32(k)
-        .op(sop)
-        .tee(FV)
-        .set(R0 + d);
       f.i32(k).set(FB);
+      shift32(f, R0 + d, sop);
       return { stores: false, deferred: lazyShift };
     }
     if (o1 === OpKind.register && i.op1Register === Register.cl) {
@@ -664,13 +673,8 @@ function template(e: Emit, i: Instruction, next: number): Emitted {
         .op(Op.i32_and)
         .tee(T)
         .if();
-      f.get(R0 + d)
-        .tee(FA)
-        .get(T)
-        .op(sop)
-        .tee(FV)
-        .set(R0 + d);
       f.get(T).set(FB);
+      shift32(f, R0 + d, sop);
       f.i32(lazyShift).set(FO);
       f.end();
       return { stores: false, unknownFlags: true };
@@ -778,22 +782,11 @@ function template(e: Emit, i: Instruction, next: number): Emitted {
     if (o0 === OpKind.register && d >= 0) f.get(R0 + d).set(V);
     else if (o0 === OpKind.immediate) f.i32(i.immediate | 0).set(V);
     else return false;
-    f.get(R0 + 4)
-      .i32(4)
-      .op(Op.i32_sub)
-      .tee(T);
-    write(e, 4, V);
-    f.get(T).set(R0 + 4);
+    push32(e, V);
     return { stores: true };
   }
   if (m === 'pop' && i.opCount === 1 && flat && d >= 0) {
-    f.get(R0 + 4);
-    read(e, 4);
-    f.set(V);
-    f.get(R0 + 4)
-      .i32(4)
-      .op(Op.i32_add)
-      .set(R0 + 4);
+    pop32(e, R0 + 4, V);
     f.get(V).set(R0 + d);
     return { stores: false };
   }
