@@ -1,12 +1,4 @@
-import {
-  FlowControl,
-  flowControl,
-  type Instruction,
-  MemSize,
-  OpKind,
-  PrefixBit,
-  Register,
-} from '@ringzero/decoder';
+import { FlowControl, flowControl, type Instruction, MemSize, OpKind, Register } from '@ringzero/decoder';
 import { TLB_USER } from '@ringzero/memory';
 import { AluOp, alu, imul2, ShiftOp } from './alu';
 import { RAM_OFFSET, REGS_OFFSET, TLB_READ_OFFSET, TLB_WRITE_OFFSET, type WasmArena, Xfer } from './arena';
@@ -14,7 +6,7 @@ import { LazyOp } from './cpu-state';
 import type { Decoded } from './decoded';
 import { ALU_NAMES, type Handler, SHIFT_NAMES } from './handlers';
 import type { Tier0 } from './tier0';
-import type { BlockFn, Region } from './tier1';
+import { type BlockFn, branchOffset, isRepString, type Region } from './tier1';
 import { BYTE_LAZY, flagKindOf, isTemplateJcc, jccCondition } from './tier1-templates';
 import { FunctionBuilder, ModuleBuilder, Op, ValType } from './wasm-encoder';
 
@@ -89,14 +81,11 @@ const slot = (k: number) => 4 * k;
 interface Emit {
   readonly f: FunctionBuilder;
   readonly mode: number;
-  /** Depths of the function's exit block and its loop (`FunctionBuilder.depth` inside them). */
+  /** Depth of the function's exit block (`FunctionBuilder.depth` inside it). */
   readonly exitLabel: number;
-  readonly loopLabel: number;
   /** Index of the current instruction in the region and in its block. */
   index: number;
   j: number;
-  /** Page offset of the current instruction. */
-  off: number;
   /** The lazy operation pending in the locals: 0 none, -1 unknown (`fo` at run time). */
   pending: number;
   /** Guest RAM's size in bytes: the hit path's bound. */
@@ -466,12 +455,12 @@ function template(e: Emit, i: Instruction, next: number): Emitted {
     eipOf(e, next);
     f.set(V);
     push32(e, V);
-    eipOf(e, (next + ((i.nearBranchTarget - i.ip - i.length) | 0)) | 0);
+    eipOf(e, branchOffset(i, next));
     f.set(EIP);
     return { stores: true, setsEip: true };
   }
   if (m === 'jmp' && i.opCount === 1 && o0 === OpKind.nearBranch && i.operandSize === 32) {
-    eipOf(e, (next + ((i.nearBranchTarget - i.ip - i.length) | 0)) | 0);
+    eipOf(e, branchOffset(i, next));
     f.set(EIP);
     return { stores: false, setsEip: true };
   }
@@ -914,25 +903,12 @@ function condition(e: Emit, cc: number): boolean {
   return true;
 }
 
-/** Whether a region can be emitted here: every block in the entry's page (no second page). */
-export function wasmEligible(region: Region): boolean {
-  return region.blocks.every((b) => b.start < 4096) && region.blocks.length < 4096;
-}
-
 /** What the caller needs of a compiled region: its function per entry block. */
 export interface WasmRegion {
   /** Entry functions, by block start (page offset). */
   readonly entries: ReadonlyMap<number, BlockFn>;
   /** The module's size in bytes. */
   readonly bytes: number;
-}
-
-/** A string instruction with a REP prefix. */
-function isRep(i: Instruction): boolean {
-  return (
-    (i.prefixes & (PrefixBit.rep | PrefixBit.repne)) !== 0 &&
-    /^(movs|cmps|stos|lods|scas|ins|outs)/.test(i.mnemonic)
-  );
 }
 
 /** Calls of a WebAssembly region after which it is compiled again as JavaScript. */
@@ -954,7 +930,7 @@ function keyOf(bytes: Uint8Array): string {
 }
 
 /**
- * Compiles `region` (non-spanning, `wasmEligible`) for mode `mode` into a WebAssembly function
+ * Compiles `region` (within one page) for mode `mode` into a WebAssembly function
  * over `arena`, with `sensitive` telling which forms go through the policy in the region
  * (`IN_REGION_SENSITIVE`).
  */
@@ -1149,10 +1125,8 @@ function emitBody(
     f,
     mode,
     exitLabel,
-    loopLabel,
     index: 0,
     j: 0,
-    off: 0,
     pending: 0,
     ramBytes,
     flagsDead: false,
@@ -1185,7 +1159,6 @@ function emitBody(
       const end = blk.end;
       e.index = index;
       e.j = j;
-      e.off = off;
       e.flagsDead = overwritesFlags(blk.ins[j + 1]);
       if (last && end.kind === 'goto' && flowControl(i.code) === FlowControl.branch) {
         f.get(IC).i32(len).op(Op.i32_add).set(IC);
@@ -1209,7 +1182,7 @@ function emitBody(
         f.if();
         const taken = end.kind === 'branch' ? end.taken : -1;
         if (taken >= 0) goTo(taken, k, false);
-        else exitAt(e, (next + ((i.nearBranchTarget - i.ip - i.length) | 0)) | 0, 0);
+        else exitAt(e, branchOffset(i, next), 0);
         f.end();
         if (end.kind === 'branch') goTo(end.next, k);
         continue;
@@ -1290,9 +1263,7 @@ function emitBody(
           f.end();
         }
         const target =
-          t !== false && i.op0Kind === OpKind.nearBranch && !isRep(i)
-            ? (next + ((i.nearBranchTarget - i.ip - i.length) | 0)) | 0
-            : -1;
+          t !== false && i.op0Kind === OpKind.nearBranch && !isRepString(i) ? branchOffset(i, next) : -1;
         if (target >= 0 && target < 4096 && indexOf.has(target)) goTo(target, k, false);
         else exitHere(e, 0);
       } else {

@@ -437,7 +437,7 @@ export class Tier1 {
 }
 
 /** A string instruction with a REP prefix (its handler runs the iterations and sets EIP). */
-function isRepString(i: Instruction): boolean {
+export function isRepString(i: Instruction): boolean {
   return (i.prefixes & STRING_PREFIXES) !== 0 && IS_STRING[i.code] === 1;
 }
 
@@ -602,7 +602,7 @@ export const NO_BLOCK: Block = newBlock({
  * Page offset of a relative branch's target, from `next`, the page offset after the branch (the
  * target may lie outside the page: below 0 or from 4096 on).
  */
-function branchOffset(i: Instruction, next: number): number {
+export function branchOffset(i: Instruction, next: number): number {
   return (next + (i.nearBranchTarget - i.ip - i.length)) | 0;
 }
 
