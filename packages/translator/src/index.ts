@@ -1,5 +1,6 @@
 export { AluOp, alu, ShiftOp, shift } from './alu';
-export { ARENA_MAX_RAM, createArena, type WasmArena } from './arena';
+export { ARENA_MAX_RAM, CHAIN_ENTRIES, chainEntry, createArena, type WasmArena } from './arena';
+export { CHAIN_FUNCTIONS, type RunFn, WasmChain } from './wasm-chain';
 export {
   type CpuSnapshot,
   CpuState,

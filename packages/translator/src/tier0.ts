@@ -336,6 +336,7 @@ export class Tier0 {
 
   /** Drops every cached instruction (after the hypervisor rewrites memory behind the MMU). */
   flushCode(): void {
+    this.jit?.flushChains();
     this.slotTag.fill(0);
     this.mmu.unwatchAllCode();
     const objs = this.slotObjs;
@@ -358,7 +359,10 @@ export class Tier0 {
     const objs = this.slotObjs;
     const base = (page << 12) & ICACHE_MASK;
     this.codeWrites++;
-    if (this.jit) this.jit.stats.invalidations++;
+    if (this.jit) {
+      this.jit.stats.invalidations++;
+      this.jit.dropPage(page);
+    }
     for (let i = 0; i < 4096; i++) {
       const k = 2 * (base + i);
       const cached = ((tag[k + 1] ?? 0) & TAG_MODE) !== 0;
@@ -468,8 +472,11 @@ export class Tier0 {
     return this.goesOn();
   }
 
-  /** Whether a burst may go on after an instruction: no single-step, trap, HLT, stop or exit. */
-  private goesOn(): boolean {
+  /**
+   * @internal Whether a burst may go on after an instruction: no single-step, trap, HLT, stop or
+   * exit (also asked by tier 1's WebAssembly regions after a handler).
+   */
+  goesOn(): boolean {
     return !(
       (this.state.flags & (Eflags.tf | Eflags.rf)) !== 0 ||
       this.trapAfter ||
@@ -665,6 +672,7 @@ export class Tier0 {
       jit.stats.blockRuns += runs;
       jit.stats.instructionsTranslated += translated;
       jit.stats.chained += chained;
+      jit.foldStats();
     }
   }
 

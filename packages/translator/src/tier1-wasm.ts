@@ -1,13 +1,24 @@
 import { FlowControl, flowControl, type Instruction, MemSize, OpKind, Register } from '@ringzero/decoder';
 import { TLB_USER } from '@ringzero/memory';
 import { AluOp, alu, imul2, ShiftOp } from './alu';
-import { RAM_OFFSET, REGS_OFFSET, TLB_READ_OFFSET, TLB_WRITE_OFFSET, type WasmArena, Xfer } from './arena';
+import {
+  CHAIN_BITS,
+  CHAIN_HASH,
+  CHAIN_OFFSET,
+  RAM_OFFSET,
+  REGS_OFFSET,
+  TLB_READ_OFFSET,
+  TLB_WRITE_OFFSET,
+  type WasmArena,
+  Xfer,
+} from './arena';
 import { LazyOp } from './cpu-state';
 import type { Decoded } from './decoded';
 import { ALU_NAMES, type Handler, SHIFT_NAMES } from './handlers';
 import type { Tier0 } from './tier0';
 import { type BlockFn, branchOffset, isRepString, type Region } from './tier1';
 import { BYTE_LAZY, flagKindOf, isTemplateJcc, jccCondition } from './tier1-templates';
+import type { RunFn, WasmChain } from './wasm-chain';
 import { FunctionBuilder, ModuleBuilder, Op, ValType } from './wasm-encoder';
 
 /**
@@ -26,16 +37,20 @@ import { FunctionBuilder, ModuleBuilder, Op, ValType } from './wasm-encoder';
  * so the wrapper's `catch` finds the state exactly as tier 0 would leave it.
  */
 
-/** Local indexes: the parameters, then the guest registers and the scratch. */
+/**
+ * Local indexes: the parameters (`run(block, e0, lim, ic)`: the block to start at, the linear
+ * address of the page, the budget and the instructions already retired by the regions this call
+ * chained through, counted against the same budget), then the guest registers and the scratch.
+ */
 const P_BLOCK = 0;
 const P_E0 = 1;
 const P_LIM = 2;
-const R0 = 3;
-const FA = 11;
-const FB = 12;
-const FV = 13;
-const FO = 14;
-const IC = 15;
+const IC = 3;
+const R0 = 4;
+const FA = 12;
+const FB = 13;
+const FV = 14;
+const FO = 15;
 const N = 16;
 const L = 17;
 const PH = 18;
@@ -46,7 +61,9 @@ const RV = 22;
 const T = 23;
 /** The carry INC and DEC leave standing (valid while `fo` is `inc` or `dec`). */
 const CF = 24;
-const LOCALS = 22;
+const LOCALS = 21;
+/** The region function's parameter count. */
+const PARAMS = 4;
 
 /** Imported functions, in import order. */
 const F = {
@@ -70,6 +87,9 @@ const WORD_LAZY = 512;
 
 const I32 = ValType.i32;
 
+/** `run`'s result for an exit that must not chain (the budget, a stop, a code write); 1 is a mode change. */
+const RV_STAY = 2;
+
 /** Index in `regs` of a 32-bit general register, or -1. */
 function reg32(id: number): number {
   return id >= Register.eax && id <= Register.edi ? id - Register.eax : -1;
@@ -83,9 +103,10 @@ interface Emit {
   readonly mode: number;
   /** Depth of the function's exit block (`FunctionBuilder.depth` inside it). */
   readonly exitLabel: number;
-  /** Index of the current instruction in the region and in its block. */
+  /** Index of the current instruction in the region and in its block, and its page offset. */
   index: number;
   j: number;
+  off: number;
   /** The lazy operation pending in the locals: 0 none, -1 unknown (`fo` at run time). */
   pending: number;
   /** Guest RAM's size in bytes: the hit path's bound. */
@@ -130,6 +151,15 @@ function loadRegs(f: FunctionBuilder): void {
       .set(R0 + k);
 }
 
+/** The pending flags a chaining region left in the exchange slots (none when entered from JavaScript). */
+function loadFlags(f: FunctionBuilder): void {
+  f.i32(0).load32(slot(Xfer.fo)).set(FO);
+  f.i32(0).load32(slot(Xfer.fa)).set(FA);
+  f.i32(0).load32(slot(Xfer.fb)).set(FB);
+  f.i32(0).load32(slot(Xfer.fv)).set(FV);
+  f.i32(0).load32(slot(Xfer.cf)).set(CF);
+}
+
 function storeFlags(f: FunctionBuilder): void {
   f.i32(0).get(FO).store32(slot(Xfer.fo));
   f.i32(0).get(FA).store32(slot(Xfer.fa));
@@ -146,7 +176,9 @@ function spill(e: Emit): void {
   const f = e.f;
   storeRegs(f);
   storeFlags(f);
-  f.i32(0).i32(e.index).store32(slot(Xfer.index));
+  f.i32(0);
+  eipOf(e, e.off);
+  f.store32(slot(Xfer.at));
   f.i32(0).get(IC).i32(e.j).op(Op.i32_add).store32(slot(Xfer.retired));
 }
 
@@ -937,8 +969,10 @@ function keyOf(bytes: Uint8Array): string {
 export function compileWasmRegion(
   c: Tier0,
   region: Region,
+  pageStart: number,
   mode: number,
   arena: WasmArena,
+  chain: WasmChain,
   ins: readonly Decoded[],
   handlers: readonly Handler[],
   sensitive: Uint8Array,
@@ -956,7 +990,6 @@ export function compileWasmRegion(
   const mmu = c.mmu;
   const X = arena.xfer;
   const u = (mode & 1) !== 0;
-  let w0 = 0;
   const apply = (): void => {
     const fo = X[Xfer.fo] as number;
     if (fo === 0) return;
@@ -974,17 +1007,22 @@ export function compileWasmRegion(
       (fo & WORD_LAZY) !== 0 ? 16 : (fo & BYTE_LAZY) !== 0 ? 8 : 32,
     );
   };
-  const cw = (): number => (c.codeWrites !== w0 ? 1 : 0);
+  const cw = (): number => (c.codeWrites !== chain.w0 ? 1 : 0);
   const imports = {
     x: {
       m: arena.memory,
+      t: chain.table,
       h: (k: number, start: number): number => {
         apply();
         const d = ins[k] as Decoded;
         s.eip = (start + d.length) | 0;
         c.startEip = start;
+        const i0 = c.instructions;
         (handlers[k] as Handler)(c, d);
         X[Xfer.codeWrite] = cw();
+        // A REP string instruction counts its iterations itself, which leaves the budget the
+        // region was given stale: it goes back to the dispatcher, as after the end of a run.
+        if (c.instructions !== i0 || !c.goesOn()) X[Xfer.stay] = 1;
         return s.eip;
       },
       sens: (k: number, start: number, retired: number): number => {
@@ -994,7 +1032,9 @@ export function compileWasmRegion(
         c.startEip = start;
         c.instructions += retired;
         X[Xfer.retired] = -1;
+        const i0 = c.instructions;
         const ok = c.execSensitive(d);
+        if (s.interruptShadow || c.instructions !== i0) X[Xfer.stay] = 1;
         X[Xfer.codeWrite] = cw();
         X[Xfer.eip] = s.eip;
         return ok ? 1 : 0;
@@ -1037,20 +1077,28 @@ export function compileWasmRegion(
     },
   };
   const instance = new WebAssembly.Instance(module, imports);
-  const run = instance.exports.run as (block: number, e0: number, lim: number) => number;
+  const run = instance.exports.run as RunFn;
+  const fn = chain.add(run);
+  const generation = chain.generation;
   const enter = (k: number, pc: number): number => {
     const e0 = (s.eip - pc) | 0;
-    w0 = c.codeWrites;
+    chain.w0 = c.codeWrites;
     s.interruptShadow = false;
     let rv: number;
     try {
-      rv = run(k, e0, c.blockEnd - c.instructions);
+      // Through the chain's trampoline while this region's table element is current.
+      rv =
+        generation === chain.generation
+          ? chain.enter(fn, k, e0, c.blockEnd - c.instructions, 0)
+          : run(k, e0, c.blockEnd - c.instructions, 0);
     } catch (z) {
+      X[Xfer.stay] = 0;
       apply();
-      c.startEip = (e0 + ((ins[X[Xfer.index] as number] as Decoded).ip & 4095)) | 0;
+      c.startEip = X[Xfer.at] as number;
       c.instructions += X[Xfer.retired] as number;
       throw z;
     }
+    X[Xfer.stay] = 0;
     apply();
     s.eip = X[Xfer.eip] as number;
     c.instructions += X[Xfer.retired] as number;
@@ -1062,6 +1110,8 @@ export function compileWasmRegion(
   let js: BlockFn | undefined;
   const entries = new Map<number, BlockFn>();
   region.blocks.forEach((b, k) => {
+    // The chain reaches the blocks in this page (the region's entries).
+    if (b.start < 4096) chain.insert(pageStart + b.start, mode, fn, k);
     entries.set(b.start, (c1, s1, r1, pc) => {
       if (js !== undefined) return js(c1, s1, r1, pc);
       if (++runs === PROMOTE_RUNS && promote !== undefined) js = promote();
@@ -1071,7 +1121,10 @@ export function compileWasmRegion(
   return { entries, bytes: bytes.length };
 }
 
-/** The module of a region: imports, then `run(block, e0, lim) -> rv`. */
+/**
+ * The module of a region: imports (the call-outs, the chain table, the arena's memory), then
+ * `run(block, e0, lim, ic) -> rv`, which the chain table holds.
+ */
 export function emitModule(
   region: Region,
   mode: number,
@@ -1092,14 +1145,19 @@ export function emitModule(
   mb.importFunction('x', 'imul', [I32, I32], [I32]);
   mb.importFunction('x', 'carry', [], [I32]);
   mb.importFunction('x', 'alu', [I32, I32, I32], [I32]);
+  mb.importTable('x', 't', 0);
   mb.importMemory('x', 'm', 1);
-  const f = new FunctionBuilder(3);
+  const runType = mb.type(RUN_PARAMS, [I32]);
+  const f = new FunctionBuilder(PARAMS);
   for (let k = 0; k < LOCALS; k++) f.local(I32);
-  emitBody(f, region, mode, sensitive, ramBytes);
-  const fn = mb.addFunction([I32, I32, I32], [I32], f);
+  emitBody(f, region, mode, sensitive, ramBytes, runType);
+  const fn = mb.addFunction(RUN_PARAMS, [I32], f);
   mb.exportFunction('run', fn);
   return mb.build();
 }
+
+/** `run`'s parameters: block, e0, lim, ic. */
+export const RUN_PARAMS: readonly ValType[] = [I32, I32, I32, I32];
 
 function emitBody(
   f: FunctionBuilder,
@@ -1107,11 +1165,13 @@ function emitBody(
   mode: number,
   sensitive: Uint8Array,
   ramBytes: number,
+  runType: number,
 ): void {
   const blocks = region.blocks;
   const B = blocks.length;
   const indexOf = new Map<number, number>(blocks.map((b, k) => [b.start, k]));
   loadRegs(f);
+  loadFlags(f);
   f.block();
   const exitLabel = f.depth;
   f.loop();
@@ -1127,6 +1187,7 @@ function emitBody(
     exitLabel,
     index: 0,
     j: 0,
+    off: 0,
     pending: 0,
     ramBytes,
     flagsDead: false,
@@ -1149,6 +1210,7 @@ function emitBody(
     e.pending = -1;
     // The budget: the block must fit in what the dispatcher allows.
     f.get(IC).i32(len).op(Op.i32_add).get(P_LIM).op(Op.i32_gt_s).if();
+    f.i32(RV_STAY).set(RV);
     exitAt(e, blk.start, 0);
     f.end();
     for (let j = 0; j < len; j++, index++) {
@@ -1159,6 +1221,7 @@ function emitBody(
       const end = blk.end;
       e.index = index;
       e.j = j;
+      e.off = off;
       e.flagsDead = overwritesFlags(blk.ins[j + 1]);
       if (last && end.kind === 'goto' && flowControl(i.code) === FlowControl.branch) {
         f.get(IC).i32(len).op(Op.i32_add).set(IC);
@@ -1206,6 +1269,7 @@ function emitBody(
           e.pending = 0;
           f.get(V).op(Op.i32_eqz).if();
           f.i32(0).load32(slot(Xfer.eip)).set(EIP);
+          f.i32(RV_STAY).set(RV);
           exitHere(e, j + 1);
           f.end();
           eipOf(e, next);
@@ -1216,12 +1280,11 @@ function emitBody(
           f.i32(0).set(FO);
           e.pending = 0;
         }
-        const leaves = last && (end.kind === 'transfer' || end.kind === 'segment-load');
-        if (!leaves) {
-          f.i32(0).load32(slot(Xfer.codeWrite)).if();
-          exitHere(e, j + 1);
-          f.end();
-        }
+        // A write that reached translated code: the region leaves, and does not chain.
+        f.i32(0).load32(slot(Xfer.codeWrite)).if();
+        f.i32(RV_STAY).set(RV);
+        exitHere(e, j + 1);
+        f.end();
       } else {
         if (t.deferred !== undefined) {
           if (e.pending !== t.deferred) f.i32(t.deferred).set(FO);
@@ -1275,9 +1338,51 @@ function emitBody(
   f.op(Op.unreachable);
   f.end();
   f.end();
-  // The epilogue: registers, pending flags, EIP and the count for the wrapper.
+  // The epilogue: registers, pending flags, EIP and the count for the wrapper, or, on an exit
+  // that may chain, a tail call of the region entry at the new EIP when the chain map has one
+  // for this mode (the TLB gives its physical address, as the dispatcher's lookup does).
   storeRegs(f);
   storeFlags(f);
+  f.get(RV).i32(0).load32(slot(Xfer.stay)).op(Op.i32_or).op(Op.i32_eqz).if();
+  f.get(EIP)
+    .get(EIP)
+    .i32(12)
+    .op(Op.i32_shr_u)
+    .i32(2)
+    .op(Op.i32_shl)
+    .load32(TLB_READ_OFFSET + ((mode & 1) !== 0 ? 4 * TLB_USER : 0))
+    .op(Op.i32_add)
+    .tee(PH)
+    .i32(ramBytes)
+    .op(Op.i32_lt_u)
+    .if();
+  f.get(PH)
+    .i32(CHAIN_HASH)
+    .op(Op.i32_mul)
+    .i32(32 - CHAIN_BITS)
+    .op(Op.i32_shr_u)
+    .i32(4)
+    .op(Op.i32_shl)
+    .tee(L)
+    .load32(CHAIN_OFFSET)
+    .get(PH)
+    .op(Op.i32_eq)
+    .get(L)
+    .load32(CHAIN_OFFSET + 4)
+    .i32(mode)
+    .op(Op.i32_eq)
+    .op(Op.i32_and)
+    .if();
+  f.i32(0).i32(0).load32(slot(Xfer.chains)).i32(1).op(Op.i32_add).store32(slot(Xfer.chains));
+  f.get(L).load32(CHAIN_OFFSET + 12);
+  f.get(EIP).i32(-4096).op(Op.i32_and);
+  f.get(P_LIM);
+  f.get(IC).get(N).op(Op.i32_add);
+  f.get(L).load32(CHAIN_OFFSET + 8);
+  f.returnCallIndirect(runType);
+  f.end();
+  f.end();
+  f.end();
   f.i32(0).get(EIP).store32(slot(Xfer.eip));
   f.i32(0).get(IC).get(N).op(Op.i32_add).store32(slot(Xfer.retired));
   f.get(RV);

@@ -11,7 +11,7 @@ import {
 } from '@ringzero/decoder';
 import { TlbFlag } from '@ringzero/memory';
 import { alu, imul2, neg, shift } from './alu';
-import type { WasmArena } from './arena';
+import { type WasmArena, Xfer } from './arena';
 import { type CpuState, isFlatDataSegment, LazyOp, Seg } from './cpu-state';
 import { Decoded } from './decoded';
 import { HANDLERS, type Handler } from './handlers';
@@ -27,6 +27,7 @@ import {
   SLOW_STORED,
 } from './tier1-templates';
 import { compileWasmRegion } from './tier1-wasm';
+import { WasmChain } from './wasm-chain';
 
 /**
  * Tier 1: hot code translated into JavaScript that V8 compiles to machine code. The unit is a
@@ -228,6 +229,8 @@ export interface Tier1Stats {
   wasmFallbacks: number;
   /** WebAssembly regions compiled again as JavaScript once hot. */
   promoted: number;
+  /** Region-to-region tail calls inside WebAssembly (also counted in `chained` and `blockRuns`). */
+  wasmChained: number;
 }
 
 /** A flat writable data segment (`isFlatDataSegment`), and 32-bit if it is SS. */
@@ -249,13 +252,40 @@ export class Tier1 {
     wasmRegions: 0,
     wasmFallbacks: 0,
     promoted: 0,
+    wasmChained: 0,
   };
   private readonly dec = new Decoder(32);
   /** With an arena, regions are compiled to WebAssembly there (`tier1-wasm.ts`). */
   readonly arena: WasmArena | undefined;
 
+  /** With an arena: the table and map by which WebAssembly regions chain to each other. */
+  readonly chain: WasmChain | undefined;
+
   constructor(arena?: WasmArena) {
     this.arena = arena;
+    this.chain = arena === undefined ? undefined : new WasmChain(arena);
+  }
+
+  /** Drops what the chain knows of physical page `page` (its code was written). */
+  dropPage(page: number): void {
+    this.chain?.dropPage(page);
+  }
+
+  /** Drops the whole chain map (every cached instruction went). */
+  flushChains(): void {
+    this.chain?.flush();
+  }
+
+  /** Adds the region-to-region calls made inside WebAssembly to `stats` (at the end of a burst). */
+  foldStats(): void {
+    const a = this.arena;
+    if (a === undefined) return;
+    const n = a.xfer[Xfer.chains] as number;
+    if (n === 0) return;
+    a.xfer[Xfer.chains] = 0;
+    this.stats.chained += n;
+    this.stats.blockRuns += n;
+    this.stats.wasmChained += n;
   }
   /** Compiled functions by source text (bounded: cleared when full). */
   private readonly functions = new Map<string, RegionFactory>();
@@ -413,10 +443,21 @@ export class Tier1 {
     try {
       // A region that turns out hot (`PROMOTE_RUNS` calls) is compiled again as JavaScript,
       // which V8's optimising compiler makes faster than WebAssembly's code for this shape.
-      compiled = compileWasmRegion(c, region, mode, arena, ins, handlers, IN_REGION_SENSITIVE, () => {
-        this.stats.promoted++;
-        return this.jsFunction(c, region, mode, ins, handlers).fn;
-      });
+      compiled = compileWasmRegion(
+        c,
+        region,
+        phys & ~0xfff,
+        mode,
+        arena,
+        this.chain as WasmChain,
+        ins,
+        handlers,
+        IN_REGION_SENSITIVE,
+        () => {
+          this.stats.promoted++;
+          return this.jsFunction(c, region, mode, ins, handlers).fn;
+        },
+      );
     } catch (err) {
       this.stats.wasmFallbacks++;
       this.lastWasmError = err;

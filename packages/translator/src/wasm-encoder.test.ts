@@ -680,3 +680,39 @@ describe('ModuleBuilder', () => {
     expect(() => new FunctionBuilder(-1)).toThrow(/parameter count/);
   });
 });
+
+describe('tables and indirect calls', () => {
+  it('calls through an imported table, plain and as a tail call', () => {
+    const I = ValType.i32;
+    const table = new WebAssembly.Table({ element: 'anyfunc', initial: 2 });
+    // Element 0: x -> x * 3.
+    const lib = new ModuleBuilder();
+    const triple = new FunctionBuilder(1);
+    triple.get(0).i32(3).op(Op.i32_mul);
+    lib.exportFunction('triple', lib.addFunction([I], [I], triple));
+    table.set(0, new WebAssembly.Instance(new WebAssembly.Module(lib.build()), {}).exports.triple);
+    const mb = new ModuleBuilder();
+    mb.importTable('x', 't', 1);
+    const type = mb.type([I], [I]);
+    const plain = new FunctionBuilder(2);
+    plain.get(0).get(1).callIndirect(type).i32(1).op(Op.i32_add);
+    const tail = new FunctionBuilder(2);
+    tail.get(0).get(1).returnCallIndirect(type);
+    mb.exportFunction('plain', mb.addFunction([I, I], [I], plain));
+    mb.exportFunction('tail', mb.addFunction([I, I], [I], tail));
+    const ex = new WebAssembly.Instance(new WebAssembly.Module(mb.build()), { x: { t: table } })
+      .exports as Record<string, (v: number, k: number) => number>;
+    expect(ex.plain?.(5, 0)).toBe(16);
+    expect(ex.tail?.(5, 0)).toBe(15);
+    // An empty element traps.
+    expect(() => ex.tail?.(5, 1)).toThrow(WebAssembly.RuntimeError);
+  });
+
+  it('refuses a second table, a bad minimum and a bad type index', () => {
+    const mb = new ModuleBuilder();
+    mb.importTable('x', 't', 0);
+    expect(() => mb.importTable('x', 'u', 0)).toThrow(/at most one table/);
+    expect(() => new ModuleBuilder().importTable('x', 't', -1)).toThrow(/table minimum -1/);
+    expect(() => new FunctionBuilder(0).callIndirect(1.5)).toThrow(/type 1.5/);
+  });
+});

@@ -27,6 +27,8 @@ export const Op = {
   br_table: 0x0e,
   return: 0x0f,
   call: 0x10,
+  call_indirect: 0x11,
+  return_call_indirect: 0x13,
   drop: 0x1a,
   select: 0x1b,
 
@@ -523,6 +525,34 @@ export class FunctionBuilder {
     return this;
   }
 
+  /**
+   * call_indirect through table 0 with the function type `typeIndex` (`ModuleBuilder.type`): the
+   * arguments, then the table element's index, are on the stack.
+   */
+  callIndirect(typeIndex: number): this {
+    return this.indirect(Op.call_indirect, typeIndex);
+  }
+
+  /**
+   * return_call_indirect (a tail call) through table 0: as `callIndirect`, but the callee's frame
+   * replaces this one and its result is this function's.
+   */
+  returnCallIndirect(typeIndex: number): this {
+    return this.indirect(Op.return_call_indirect, typeIndex);
+  }
+
+  private indirect(op: number, typeIndex: number): this {
+    if (typeIndex >>> 0 !== typeIndex) {
+      throw new Error(`wasm-encoder: indirect call with type ${typeIndex}, not a type index`);
+    }
+    const c = this.code;
+    c.reserve(7);
+    c.buf[c.len++] = op;
+    c.u32(typeIndex);
+    c.buf[c.len++] = 0;
+    return this;
+  }
+
   /** The encoded body (locals vector + code + final `end`), as the code section needs it. Throws if blocks are unbalanced. */
   finish(): Uint8Array<ArrayBuffer> {
     const open = this.ctl.length;
@@ -551,6 +581,12 @@ interface FunctionImport {
   readonly type: number;
 }
 
+interface TableImport {
+  readonly module: string;
+  readonly name: string;
+  readonly min: number;
+}
+
 interface MemoryImport {
   readonly module: string;
   readonly name: string;
@@ -561,12 +597,16 @@ interface MemoryImport {
 /** The most pages a 32-bit memory can have (4 GiB). */
 const MAX_PAGES = 65536;
 
-/** Builds one module: function imports, at most one imported memory, defined functions, exports. */
+/**
+ * Builds one module: function imports, at most one imported table of functions, at most one
+ * imported memory, defined functions, exports.
+ */
 export class ModuleBuilder {
   private readonly typeIndex = new Map<string, number>();
   private readonly types: { params: readonly ValType[]; results: readonly ValType[] }[] = [];
   private readonly functionImports: FunctionImport[] = [];
   private memory: MemoryImport | undefined;
+  private table: TableImport | undefined;
   private readonly functionTypes: number[] = [];
   private readonly bodies: Uint8Array[] = [];
   private readonly exports = new Map<string, number>();
@@ -596,6 +636,18 @@ export class ModuleBuilder {
       );
     }
     this.memory = { module, name, min: minPages, max: maxPages };
+  }
+
+  /** Imports a table of function references (`funcref`) with at least `min` elements. At most one. */
+  importTable(module: string, name: string, min: number): void {
+    if (this.table !== undefined) throw new Error('wasm-encoder: a module imports at most one table');
+    if (min >>> 0 !== min) throw new Error(`wasm-encoder: table minimum ${min} is not an element count`);
+    this.table = { module, name, min };
+  }
+
+  /** The index of the function type `params -> results` (for `callIndirect`), added if new. */
+  type(params: readonly ValType[], results: readonly ValType[]): number {
+    return this.typeOf(params, results);
   }
 
   /** Adds a defined function with the given signature and body; returns its function index (after the imports). Function types are deduplicated. */
@@ -642,7 +694,8 @@ export class ModuleBuilder {
       section(out, 1, types);
     }
 
-    const importCount = this.functionImports.length + (this.memory === undefined ? 0 : 1);
+    const importCount =
+      this.functionImports.length + (this.memory === undefined ? 0 : 1) + (this.table === undefined ? 0 : 1);
     if (importCount !== 0) {
       const imports = new ByteSink(128);
       imports.reserve(5);
@@ -653,6 +706,16 @@ export class ModuleBuilder {
         imports.reserve(6);
         imports.byte(0x00);
         imports.u32(f.type);
+      }
+      const t = this.table;
+      if (t !== undefined) {
+        imports.name(t.module);
+        imports.name(t.name);
+        imports.reserve(8);
+        imports.byte(0x01);
+        imports.byte(0x70);
+        imports.byte(0x00);
+        imports.u32(t.min);
       }
       const m = this.memory;
       if (m !== undefined) {

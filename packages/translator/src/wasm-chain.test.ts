@@ -1,0 +1,113 @@
+import { assemble } from '@ringzero/assembler';
+import { describe, expect, it } from 'vitest';
+import { chainEntry, createArena, Xfer } from './arena';
+import { createHarness } from './harness';
+import { StopReason } from './tier0';
+import { type RunFn, WasmChain } from './wasm-chain';
+import { FunctionBuilder, ModuleBuilder, ValType } from './wasm-encoder';
+
+const I32 = ValType.i32;
+
+/**
+ * Two functions in different pages that call each other in a loop: every exit of one region is
+ * an entry of the other, so after warm-up the loop runs as WebAssembly tail calls.
+ */
+const MAIN = `bits 32
+org 0x1000
+  mov ecx, 3000
+top:
+  add eax, 3
+  call 0x3000
+  dec ecx
+  jnz top
+  mov dword [0x3010], 0x90909090
+  mov ecx, 500
+again:
+  call 0x3000
+  dec ecx
+  jnz again
+  hlt`;
+const OTHER = `bits 32
+org 0x3000
+  add ebx, eax
+  xor edx, ebx
+  ret
+  nop
+  nop
+  nop
+  nop
+  nop
+  nop
+  nop
+  nop`;
+
+function run(jit: boolean) {
+  const h = createHarness(assemble(MAIN).bytes, { jit, wasm: jit, jitThreshold: 64 });
+  h.memory.ram.set(assemble(OTHER).bytes, 0x3000);
+  let reason: number = StopReason.limit;
+  while (reason === StopReason.limit && h.cpu.instructions < 1_000_000) reason = h.cpu.run(4096);
+  return { h, reason };
+}
+
+describe('WasmChain', () => {
+  it('runs region-to-region exits as tail calls, with the state and count tier 0 gives', () => {
+    const a = run(false);
+    const b = run(true);
+    expect(b.reason).toBe(StopReason.halt);
+    expect(Array.from(b.h.cpu.state.regs)).toEqual(Array.from(a.h.cpu.state.regs));
+    expect(b.h.cpu.state.getFlags()).toBe(a.h.cpu.state.getFlags());
+    expect(b.h.cpu.instructions).toBe(a.h.cpu.instructions);
+    const stats = b.h.cpu.jit?.stats;
+    // Most of the 3,500 calls and returns went through the chain, not the dispatcher.
+    expect(stats?.wasmChained).toBeGreaterThan(3000);
+    expect(stats?.chained).toBeGreaterThanOrEqual(stats?.wasmChained ?? 0);
+  });
+
+  it('forgets a page whose code is written (by the guest or by the host)', () => {
+    const b = run(true);
+    const chain = b.h.cpu.jit?.chain as WasmChain;
+    // The guest's store into 0x3010 dropped the page; the second loop translated it again.
+    const at3000 = [0x3000, 0x3001, 0x3002, 0x3003, 0x3004, 0x3005, 0x3006, 0x3007].some(
+      (p) => chain.lookup(p, 6) !== undefined || chain.lookup(p, 2) !== undefined,
+    );
+    expect(b.h.cpu.jit?.stats.invalidations).toBeGreaterThan(0);
+    expect(at3000).toBe(true);
+    b.h.cpu.invalidateCode(0x3000, 1);
+    for (let p = 0x3000; p < 0x3010; p++) {
+      for (let m = 0; m < 8; m++) expect(chain.lookup(p, m)).toBeUndefined();
+    }
+    expect(chain.size).toBeGreaterThan(0);
+    b.h.cpu.flushCode();
+    expect(chain.size).toBe(0);
+  });
+
+  it('hands out table elements, maps entries by physical address and mode, and starts over at a flush', () => {
+    const arena = createArena(1 << 16);
+    const chain = new WasmChain(arena);
+    // A stand-in region function with run's type that returns its `lim`.
+    const mb = new ModuleBuilder();
+    const body = new FunctionBuilder(4);
+    body.get(2);
+    mb.exportFunction('run', mb.addFunction([I32, I32, I32, I32], [I32], body));
+    const run0 = new WebAssembly.Instance(new WebAssembly.Module(mb.build()), {}).exports.run as RunFn;
+    const k = chain.add(run0);
+    expect(k).toBe(0);
+    expect(chain.add(run0)).toBe(1);
+    // The trampoline calls element k with run's arguments.
+    expect(chain.enter(k, 0, 0, 1234, 0)).toBe(1234);
+    chain.insert(0x5123, 3, k, 7);
+    expect(chain.lookup(0x5123, 3)).toEqual({ fn: 0, block: 7 });
+    expect(chain.lookup(0x5123, 1)).toBeUndefined();
+    const e = chainEntry(0x5123);
+    expect(arena.chain[4 * e]).toBe(0x5123);
+    chain.dropFunction(5, 1);
+    expect(chain.lookup(0x5123, 3)).toBeDefined();
+    chain.dropFunction(5, 0);
+    expect(chain.lookup(0x5123, 3)).toBeUndefined();
+    const g = chain.generation;
+    chain.flush();
+    expect(chain.generation).toBe(g + 1);
+    expect(chain.add(run0)).toBe(0);
+    expect(arena.xfer[Xfer.chains]).toBe(0);
+  });
+});
