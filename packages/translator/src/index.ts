@@ -1,6 +1,5 @@
 export { AluOp, alu, ShiftOp, shift } from './alu';
 export { ARENA_MAX_RAM, CHAIN_ENTRIES, chainEntry, createArena, type WasmArena } from './arena';
-export { CHAIN_FUNCTIONS, type RunFn, WasmChain } from './wasm-chain';
 export {
   type CpuSnapshot,
   CpuState,
@@ -29,3 +28,4 @@ export {
   sensitivity,
 } from './policy';
 export { type PauseLoopExiting, StopReason, Tier0, type Tier0Options, type TraceHooks } from './tier0';
+export { CHAIN_FUNCTIONS, type RunFn, WasmChain } from './wasm-chain';
