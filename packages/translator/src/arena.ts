@@ -52,6 +52,8 @@ export const Xfer = {
    * region entry ends it).
    */
   stay: 10,
+  /** FS's base, for FS-relative operands in a mode with mode bit 2 (written at each entry). */
+  fsBase: 11,
 } as const;
 
 const PAGE = 65536;

@@ -12,7 +12,7 @@ import {
   type WasmArena,
   Xfer,
 } from './arena';
-import { LazyOp } from './cpu-state';
+import { LazyOp, Seg } from './cpu-state';
 import type { Decoded } from './decoded';
 import { ALU_NAMES, type Handler, SHIFT_NAMES } from './handlers';
 import type { Tier0 } from './tier0';
@@ -182,11 +182,18 @@ function spill(e: Emit): void {
   f.i32(0).get(IC).i32(e.j).op(Op.i32_add).store32(slot(Xfer.retired));
 }
 
-/** Whether a memory operand's linear address is its offset (flat DS/ES/SS, 32-bit addressing). */
+/**
+ * Whether a memory operand's linear address is its offset (flat DS/ES/SS, 32-bit addressing), or
+ * its offset plus FS's base when FS is a 4 GiB writable data segment (mode bit 2: Linux's per-CPU
+ * segment), with the base in the exchange slot `fsBase`.
+ */
 function flatMemory(i: Instruction, mode: number): boolean {
   if (i.addressSize !== 32 || (mode & 2) === 0) return false;
   const seg = i.memSegment;
-  if (seg !== Register.ds && seg !== Register.es && seg !== Register.ss) return false;
+  if (
+    seg === Register.fs ? (mode & 4) === 0 : seg !== Register.ds && seg !== Register.es && seg !== Register.ss
+  )
+    return false;
   if (i.memBase !== 0 && reg32(i.memBase) < 0) return false;
   if (i.memIndex !== 0 && reg32(i.memIndex) < 0) return false;
   return true;
@@ -210,6 +217,7 @@ function address(e: Emit, i: Instruction): void {
   const d = i.memDisplacement | 0;
   if (terms === 0) f.i32(d);
   else if (d !== 0) f.i32(d).op(Op.i32_add);
+  if (i.memSegment === Register.fs) f.i32(0).load32(slot(Xfer.fsBase)).op(Op.i32_add);
 }
 
 /**
@@ -1083,6 +1091,8 @@ export function compileWasmRegion(
   const enter = (k: number, pc: number): number => {
     const e0 = (s.eip - pc) | 0;
     chain.w0 = c.codeWrites;
+    // FS cannot change inside a chain: loading it ends the region with a mode change.
+    X[Xfer.fsBase] = s.segBase[Seg.fs] as number;
     s.interruptShadow = false;
     let rv: number;
     try {

@@ -300,7 +300,8 @@ export class Tier1 {
   /**
    * The mode a block may run in, or -1 when blocks may not run: 32-bit protected mode, no
    * virtual-8086 mode, a flat 4 GiB code segment at base 0, no instruction breakpoints. Bit 0:
-   * CPL 3 (user accesses); bit 1: DS, ES and SS are flat writable data segments.
+   * CPL 3 (user accesses); bit 1: DS, ES and SS are flat writable data segments; bit 2: FS is a
+   * 4 GiB expand-up writable data segment (any base: WebAssembly regions add it to FS operands).
    */
   modeKey(s: CpuState): number {
     if ((s.cr0 & 1) === 0 || (s.flags & 0x20000) !== 0) return -1;
@@ -309,7 +310,10 @@ export class Tier1 {
     if (((s.dr[7] ?? 0) & 0xff) !== 0) return -1;
     // ES, SS, DS (no array to iterate: this runs at every dispatcher entry and segment load).
     const flat = isFlatData(s, 0) && isFlatData(s, 2) && isFlatData(s, 3) ? 2 : 0;
-    return (s.cpl === 3 ? 1 : 0) | flat;
+    // FS with a 4 GiB limit, expand-up and writable, whatever its base (Linux's per-CPU data).
+    const fs =
+      (s.segLimit[Seg.fs] ?? 0) === 0xffffffff && ((s.segAccess[Seg.fs] ?? 0) & 0x9e) === 0x92 ? 4 : 0;
+    return (s.cpl === 3 ? 1 : 0) | flat | fs;
   }
 
   /**

@@ -1,6 +1,7 @@
 import { assemble } from '@ringzero/assembler';
 import { describe, expect, it } from 'vitest';
 import { chainEntry, createArena, Xfer } from './arena';
+import { Seg } from './cpu-state';
 import { createHarness } from './harness';
 import { StopReason } from './tier0';
 import { type RunFn, WasmChain } from './wasm-chain';
@@ -109,5 +110,42 @@ describe('WasmChain', () => {
     expect(chain.generation).toBe(g + 1);
     expect(chain.add(run0)).toBe(0);
     expect(arena.xfer[Xfer.chains]).toBe(0);
+  });
+
+  it('FS-relative operands with a nonzero FS base run in WebAssembly with the results of tier 0', () => {
+    const src = `bits 32
+org 0x1000
+  mov ecx, 2000
+  xor ebx, ebx
+top:
+  inc dword [fs:0x10]
+  mov eax, [fs:0x10]
+  add [fs:ebx*4+0x20], eax
+  sub eax, [fs:ebx*4+0x20]
+  mov [fs:0x14], eax
+  inc ebx
+  and ebx, 7
+  dec ecx
+  jnz top
+  hlt`;
+    const go = (jit: boolean) => {
+      const h = createHarness(assemble(src).bytes, { jit, wasm: jit, jitThreshold: 64 });
+      // A 4 GiB writable FS at base 0x8000 (the descriptor cache, as a segment load leaves it).
+      h.cpu.state.segBase[Seg.fs] = 0x8000;
+      let reason: number = StopReason.limit;
+      while (reason === StopReason.limit && h.cpu.instructions < 1_000_000) reason = h.cpu.run(1000);
+      return h;
+    };
+    const a = go(false);
+    const b = go(true);
+    expect(b.cpu.state.segAccess[Seg.fs]! & 0x9e).toBe(0x92);
+    expect(b.cpu.jit?.modeKey(b.cpu.state)).toBe(6);
+    expect(Array.from(b.cpu.state.regs)).toEqual(Array.from(a.cpu.state.regs));
+    expect(b.cpu.instructions).toBe(a.cpu.instructions);
+    expect(Array.from(b.memory.ram.subarray(0x8000, 0x8040))).toEqual(
+      Array.from(a.memory.ram.subarray(0x8000, 0x8040)),
+    );
+    expect(a.memory.ram[0x8010]).not.toBe(0);
+    expect(b.cpu.jit?.stats.wasmRegions).toBeGreaterThan(0);
   });
 });
