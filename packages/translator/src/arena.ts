@@ -54,6 +54,8 @@ export const Xfer = {
   stay: 10,
   /** FS's base, for FS-relative operands in a mode with mode bit 2 (written at each entry). */
   fsBase: 11,
+  /** EFLAGS.DF as it stands (0 or 0x400), written at each entry and after each call-out. */
+  df: 12,
 } as const;
 
 const PAGE = 65536;

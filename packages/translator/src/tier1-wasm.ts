@@ -1,4 +1,12 @@
-import { FlowControl, flowControl, type Instruction, MemSize, OpKind, Register } from '@ringzero/decoder';
+import {
+  FlowControl,
+  flowControl,
+  type Instruction,
+  MemSize,
+  OpKind,
+  PrefixBit,
+  Register,
+} from '@ringzero/decoder';
 import { TLB_USER } from '@ringzero/memory';
 import { AluOp, alu, imul2, ShiftOp } from './alu';
 import {
@@ -12,7 +20,7 @@ import {
   type WasmArena,
   Xfer,
 } from './arena';
-import { LazyOp, Seg } from './cpu-state';
+import { Eflags, LazyOp, Seg } from './cpu-state';
 import type { Decoded } from './decoded';
 import { ALU_NAMES, type Handler, SHIFT_NAMES } from './handlers';
 import type { Tier0 } from './tier0';
@@ -533,6 +541,43 @@ function template(e: Emit, i: Instruction, next: number): Emitted {
       return { stores: true };
     }
   }
+  // LODSB and SCASB without REP over flat DS/ES (Linux's string loops): the direction from the
+  // exchange slot `df`, which JavaScript writes at entry and after every call-out.
+  if (
+    (m === 'lodsb' || m === 'scasb') &&
+    flat &&
+    i.addressSize === 32 &&
+    (i.prefixes & (PrefixBit.rep | PrefixBit.repne)) === 0 &&
+    (m === 'scasb' || i.memSegment === Register.ds || i.memSegment === Register.none)
+  ) {
+    const ptr = R0 + (m === 'lodsb' ? 6 : 7);
+    f.get(ptr);
+    read(e, 1);
+    if (m === 'lodsb') {
+      f.set(V);
+      f.get(R0).i32(-256).op(Op.i32_and).get(V).op(Op.i32_or).set(R0);
+    } else {
+      f.set(FB);
+      f.get(R0).i32(255).op(Op.i32_and).set(FA);
+      aluCompute(f, AluOp.cmp);
+      f.get(FV).i32(255).op(Op.i32_and).set(FV);
+    }
+    // ptr += 1 - ((df >>> 9) & 2): +1, or -1 with DF (bit 10) set.
+    f.get(ptr)
+      .i32(1)
+      .op(Op.i32_add)
+      .i32(0)
+      .load32(slot(Xfer.df))
+      .i32(9)
+      .op(Op.i32_shr_u)
+      .i32(2)
+      .op(Op.i32_and)
+      .op(Op.i32_sub)
+      .set(ptr);
+    return m === 'lodsb'
+      ? { stores: false }
+      : { stores: false, deferred: (ALU_LAZY[AluOp.cmp] as number) + BYTE_LAZY };
+  }
   // Byte ALU with deferred 8-bit flags: registers, an immediate, or flat memory as the source.
   const aop8 = ALU_NAMES[m];
   if (
@@ -1028,6 +1073,7 @@ export function compileWasmRegion(
         const i0 = c.instructions;
         (handlers[k] as Handler)(c, d);
         X[Xfer.codeWrite] = cw();
+        X[Xfer.df] = s.flags & Eflags.df;
         // A REP string instruction counts its iterations itself, which leaves the budget the
         // region was given stale: it goes back to the dispatcher, as after the end of a run.
         if (c.instructions !== i0 || !c.goesOn()) X[Xfer.stay] = 1;
@@ -1043,6 +1089,7 @@ export function compileWasmRegion(
         const i0 = c.instructions;
         const ok = c.execSensitive(d);
         if (s.interruptShadow || c.instructions !== i0) X[Xfer.stay] = 1;
+        X[Xfer.df] = s.flags & Eflags.df;
         X[Xfer.codeWrite] = cw();
         X[Xfer.eip] = s.eip;
         return ok ? 1 : 0;
@@ -1093,6 +1140,7 @@ export function compileWasmRegion(
     chain.w0 = c.codeWrites;
     // FS cannot change inside a chain: loading it ends the region with a mode change.
     X[Xfer.fsBase] = s.segBase[Seg.fs] as number;
+    X[Xfer.df] = s.flags & Eflags.df;
     s.interruptShadow = false;
     let rv: number;
     try {

@@ -42,12 +42,26 @@ org 0x3000
   nop
   nop`;
 
+type Harness = ReturnType<typeof createHarness>;
+
+/** Runs in slices of `slice` instructions until the processor stops or 2 M instructions ran. */
+function runToStop(h: Harness, slice: number): number {
+  let reason: number = StopReason.limit;
+  while (reason === StopReason.limit && h.cpu.instructions < 2_000_000) reason = h.cpu.run(slice);
+  return reason;
+}
+
+/** Tier 1 (`b`) ended with tier 0's (`a`) registers, flags and count. */
+function expectSame(a: Harness, b: Harness): void {
+  expect(Array.from(b.cpu.state.regs)).toEqual(Array.from(a.cpu.state.regs));
+  expect(b.cpu.state.getFlags()).toBe(a.cpu.state.getFlags());
+  expect(b.cpu.instructions).toBe(a.cpu.instructions);
+}
+
 function run(jit: boolean) {
   const h = createHarness(assemble(MAIN).bytes, { jit, wasm: jit, jitThreshold: 64 });
   h.memory.ram.set(assemble(OTHER).bytes, 0x3000);
-  let reason: number = StopReason.limit;
-  while (reason === StopReason.limit && h.cpu.instructions < 1_000_000) reason = h.cpu.run(4096);
-  return { h, reason };
+  return { h, reason: runToStop(h, 4096) };
 }
 
 describe('WasmChain', () => {
@@ -55,9 +69,7 @@ describe('WasmChain', () => {
     const a = run(false);
     const b = run(true);
     expect(b.reason).toBe(StopReason.halt);
-    expect(Array.from(b.h.cpu.state.regs)).toEqual(Array.from(a.h.cpu.state.regs));
-    expect(b.h.cpu.state.getFlags()).toBe(a.h.cpu.state.getFlags());
-    expect(b.h.cpu.instructions).toBe(a.h.cpu.instructions);
+    expectSame(a.h, b.h);
     const stats = b.h.cpu.jit?.stats;
     // Most of the 3,500 calls and returns went through the chain, not the dispatcher.
     expect(stats?.wasmChained).toBeGreaterThan(3000);
@@ -132,20 +144,60 @@ top:
       const h = createHarness(assemble(src).bytes, { jit, wasm: jit, jitThreshold: 64 });
       // A 4 GiB writable FS at base 0x8000 (the descriptor cache, as a segment load leaves it).
       h.cpu.state.segBase[Seg.fs] = 0x8000;
-      let reason: number = StopReason.limit;
-      while (reason === StopReason.limit && h.cpu.instructions < 1_000_000) reason = h.cpu.run(1000);
+      expect(runToStop(h, 1000)).toBe(StopReason.halt);
       return h;
     };
     const a = go(false);
     const b = go(true);
     expect(b.cpu.state.segAccess[Seg.fs]! & 0x9e).toBe(0x92);
     expect(b.cpu.jit?.modeKey(b.cpu.state)).toBe(6);
-    expect(Array.from(b.cpu.state.regs)).toEqual(Array.from(a.cpu.state.regs));
-    expect(b.cpu.instructions).toBe(a.cpu.instructions);
+    expectSame(a, b);
     expect(Array.from(b.memory.ram.subarray(0x8000, 0x8040))).toEqual(
       Array.from(a.memory.ram.subarray(0x8000, 0x8040)),
     );
     expect(a.memory.ram[0x8010]).not.toBe(0);
     expect(b.cpu.jit?.stats.wasmRegions).toBeGreaterThan(0);
+  });
+
+  it('LODSB and SCASB loops, forwards and with DF set, match tier 0', () => {
+    const src = `bits 32
+org 0x1000
+  mov ebp, 300
+outer:
+  mov esi, 0x6000
+  mov edi, 0x7000
+  mov ecx, 40
+fwd:
+  lodsb
+  add bl, al
+  scasb
+  jne skip
+  inc edx
+skip:
+  dec ecx
+  jnz fwd
+  std
+  mov ecx, 40
+back:
+  lodsb
+  xor bh, al
+  scasb
+  adc edx, 0
+  dec ecx
+  jnz back
+  cld
+  dec ebp
+  jnz outer
+  hlt`;
+    const go = (jit: boolean) => {
+      const h = createHarness(assemble(src).bytes, { jit, wasm: jit, jitThreshold: 64 });
+      for (let k = 0; k < 64; k++) {
+        h.memory.ram[0x6000 + k] = (k * 37) & 0xff;
+        h.memory.ram[0x7000 + k] = k % 3 === 0 ? (k * 37) & 0xff : k;
+      }
+      expect(runToStop(h, 997)).toBe(StopReason.halt);
+      return h;
+    };
+    expectSame(go(false), go(true));
   });
 });
