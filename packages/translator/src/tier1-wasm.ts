@@ -26,7 +26,7 @@ import { ALU_NAMES, type Handler, SHIFT_NAMES } from './handlers';
 import type { Tier0 } from './tier0';
 import { type BlockFn, branchOffset, isRepString, type Region } from './tier1';
 import { BYTE_LAZY, flagKindOf, isTemplateJcc, jccCondition } from './tier1-templates';
-import type { RunFn, WasmChain } from './wasm-chain';
+import { RUN_PARAMS, type RunFn, type WasmChain } from './wasm-chain';
 import { FunctionBuilder, ModuleBuilder, Op, ValType } from './wasm-encoder';
 
 /**
@@ -70,8 +70,6 @@ const T = 23;
 /** The carry INC and DEC leave standing (valid while `fo` is `inc` or `dec`). */
 const CF = 24;
 const LOCALS = 21;
-/** The region function's parameter count. */
-const PARAMS = 4;
 
 /** Imported functions, in import order. */
 const F = {
@@ -1061,6 +1059,11 @@ export function compileWasmRegion(
     );
   };
   const cw = (): number => (c.codeWrites !== chain.w0 ? 1 : 0);
+  /** After a tier-0 handler: whether it wrote translated code, and DF as it left it. */
+  const afterCallOut = (): void => {
+    X[Xfer.codeWrite] = cw();
+    X[Xfer.df] = s.flags & Eflags.df;
+  };
   const imports = {
     x: {
       m: arena.memory,
@@ -1072,8 +1075,7 @@ export function compileWasmRegion(
         c.startEip = start;
         const i0 = c.instructions;
         (handlers[k] as Handler)(c, d);
-        X[Xfer.codeWrite] = cw();
-        X[Xfer.df] = s.flags & Eflags.df;
+        afterCallOut();
         // A REP string instruction counts its iterations itself, which leaves the budget the
         // region was given stale: it goes back to the dispatcher, as after the end of a run.
         if (c.instructions !== i0 || !c.goesOn()) X[Xfer.stay] = 1;
@@ -1089,8 +1091,7 @@ export function compileWasmRegion(
         const i0 = c.instructions;
         const ok = c.execSensitive(d);
         if (s.interruptShadow || c.instructions !== i0) X[Xfer.stay] = 1;
-        X[Xfer.df] = s.flags & Eflags.df;
-        X[Xfer.codeWrite] = cw();
+        afterCallOut();
         X[Xfer.eip] = s.eip;
         return ok ? 1 : 0;
       },
@@ -1206,16 +1207,13 @@ export function emitModule(
   mb.importTable('x', 't', 0);
   mb.importMemory('x', 'm', 1);
   const runType = mb.type(RUN_PARAMS, [I32]);
-  const f = new FunctionBuilder(PARAMS);
+  const f = new FunctionBuilder(RUN_PARAMS.length);
   for (let k = 0; k < LOCALS; k++) f.local(I32);
   emitBody(f, region, mode, sensitive, ramBytes, runType);
   const fn = mb.addFunction(RUN_PARAMS, [I32], f);
   mb.exportFunction('run', fn);
   return mb.build();
 }
-
-/** `run`'s parameters: block, e0, lim, ic. */
-export const RUN_PARAMS: readonly ValType[] = [I32, I32, I32, I32];
 
 function emitBody(
   f: FunctionBuilder,
@@ -1402,18 +1400,9 @@ function emitBody(
   storeRegs(f);
   storeFlags(f);
   f.get(RV).i32(0).load32(slot(Xfer.stay)).op(Op.i32_or).op(Op.i32_eqz).if();
-  f.get(EIP)
-    .get(EIP)
-    .i32(12)
-    .op(Op.i32_shr_u)
-    .i32(2)
-    .op(Op.i32_shl)
-    .load32(TLB_READ_OFFSET + ((mode & 1) !== 0 ? 4 * TLB_USER : 0))
-    .op(Op.i32_add)
-    .tee(PH)
-    .i32(ramBytes)
-    .op(Op.i32_lt_u)
-    .if();
+  f.get(EIP).set(L);
+  lookup(e, TLB_READ_OFFSET, 1);
+  f.if();
   f.get(PH)
     .i32(CHAIN_HASH)
     .op(Op.i32_mul)

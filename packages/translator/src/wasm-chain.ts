@@ -4,10 +4,13 @@ import { FunctionBuilder, ModuleBuilder, ValType } from './wasm-encoder';
 /** A region's `run(block, e0, lim, ic) -> rv` (see `tier1-wasm.ts`). */
 export type RunFn = (block: number, e0: number, lim: number, ic: number) => number;
 
+const I32 = ValType.i32;
+
+/** `RunFn`'s parameters, the type every element of the chain's table has (with an i32 result). */
+export const RUN_PARAMS: readonly ValType[] = [I32, I32, I32, I32];
+
 /** Table elements before the chain starts over (a flush), bounding what the table keeps alive. */
 export const CHAIN_FUNCTIONS = 1 << 16;
-
-const I32 = ValType.i32;
 
 /**
  * Region-to-region chaining inside WebAssembly. Every WebAssembly region's `run` has an element
@@ -39,10 +42,13 @@ export class WasmChain {
     this.table = new WebAssembly.Table({ element: 'anyfunc', initial: 256 });
     const mb = new ModuleBuilder();
     mb.importTable('x', 't', 0);
-    const type = mb.type([I32, I32, I32, I32], [I32]);
-    const f = new FunctionBuilder(5);
-    f.get(1).get(2).get(3).get(4).get(0).callIndirect(type);
-    const fn = mb.addFunction([I32, I32, I32, I32, I32], [I32], f);
+    const type = mb.type(RUN_PARAMS, [I32]);
+    // enter(fn, ...run's arguments): the arguments, then the element index.
+    const params = [I32, ...RUN_PARAMS];
+    const f = new FunctionBuilder(params.length);
+    for (let k = 1; k < params.length; k++) f.get(k);
+    f.get(0).callIndirect(type);
+    const fn = mb.addFunction(params, [I32], f);
     mb.exportFunction('enter', fn);
     const instance = new WebAssembly.Instance(new WebAssembly.Module(mb.build()), { x: { t: this.table } });
     this.enter = instance.exports.enter as WasmChain['enter'];
