@@ -327,23 +327,62 @@ const LAZY_SHIFT: Readonly<Record<number, number>> = {
   [ShiftOp.sar]: LazyOp.sar,
 };
 
+/** The pending operations whose carry is in the locals: FO values for SUB, ADD and logic at 32 and 8 bits. */
+const CARRY_SUB = [LazyOp.sub, LazyOp.sub + BYTE_LAZY] as const;
+const CARRY_ADD = [LazyOp.add, LazyOp.add + BYTE_LAZY] as const;
+const CARRY_LOGIC = [LazyOp.logic, LazyOp.logic + BYTE_LAZY] as const;
+
+/** Pushes whether local `FO` is one of `values`. */
+function foIn(f: FunctionBuilder, values: readonly number[]): void {
+  values.forEach((v, k) => {
+    f.get(FO).i32(v).op(Op.i32_eq);
+    if (k > 0) f.op(Op.i32_or);
+  });
+}
+
 /**
  * Sets `CF` to the carry standing before an INC/DEC: from the locals when the pending operation
- * is known here (a 32-bit ADD, SUB or logic operation, or INC/DEC, which keep it), else from the
- * state after the pending flags reach it.
+ * is a SUB, ADD or logic operation (8 or 32 bits: `fa`, `fb` and `fv` hold values of that
+ * width), or INC/DEC, which keep it; else from the state after the pending flags reach it. When
+ * the pending operation is known only at run time (a block's start), the choice is made there,
+ * on `fo`: a loop's INC after the CMP that closed the last iteration stays in WebAssembly.
  */
 function carryBefore(e: Emit): void {
   const f = e.f;
   const p = e.pending;
-  if (p === LazyOp.inc || p === LazyOp.dec) return;
-  if (p === LazyOp.sub) f.get(FA).get(FB).op(Op.i32_lt_u).set(CF);
-  else if (p === LazyOp.add) f.get(FV).get(FA).op(Op.i32_lt_u).set(CF);
-  else if (p === LazyOp.logic) f.i32(0).set(CF);
-  else {
+  const fromState = (): void => {
     storeFlags(f);
     f.call(F.carry).set(CF);
     f.i32(0).set(FO);
-  }
+  };
+  const sub = () => f.get(FA).get(FB).op(Op.i32_lt_u).set(CF);
+  const add = () => f.get(FV).get(FA).op(Op.i32_lt_u).set(CF);
+  const logic = () => f.i32(0).set(CF);
+  if (p === LazyOp.inc || p === LazyOp.dec) return;
+  if ((CARRY_SUB as readonly number[]).includes(p)) sub();
+  else if ((CARRY_ADD as readonly number[]).includes(p)) add();
+  else if ((CARRY_LOGIC as readonly number[]).includes(p)) logic();
+  else if (p === -1) {
+    foIn(f, CARRY_SUB);
+    f.if();
+    sub();
+    f.else();
+    foIn(f, [LazyOp.inc, LazyOp.dec]);
+    f.op(Op.i32_eqz).if();
+    foIn(f, CARRY_LOGIC);
+    f.if();
+    logic();
+    f.else();
+    foIn(f, CARRY_ADD);
+    f.if();
+    add();
+    f.else();
+    fromState();
+    f.end();
+    f.end();
+    f.end();
+    f.end();
+  } else fromState();
 }
 
 /** Pushes the value of a 32-bit operand (register, immediate or flat memory), or returns false. */
@@ -935,55 +974,132 @@ function overwritesFlags(next: Instruction | undefined): boolean {
 
 /** A Jcc condition on the deferred flags in the locals (32- or 8-bit), pushed, or false. */
 function fusedCondition(e: Emit, cc: number): boolean {
-  const kind = e.pending > 0 && (e.pending & WORD_LAZY) === 0 ? flagKindOf(e.pending) : undefined;
-  if (kind === undefined) return false;
-  const byte = (e.pending & BYTE_LAZY) !== 0;
-  const f = e.f;
-  const pair = cc >> 1;
-  const cmp = (a: number, b: number, o: number) => f.get(a).get(b).op(o);
-  const sign = () =>
-    byte ? f.get(FV).i32(7).op(Op.i32_shr_u).i32(1).op(Op.i32_and) : f.get(FV).i32(0).op(Op.i32_lt_s);
-  const top = (a: number) => f.get(a).i32(24).op(Op.i32_shl);
-  let ok = true;
-  if (kind === 'sub') {
-    if (pair === 1) cmp(FA, FB, Op.i32_lt_u);
-    else if (pair === 2) f.get(FV).op(Op.i32_eqz);
-    else if (pair === 3) cmp(FA, FB, Op.i32_le_u);
-    else if (pair === 4) sign();
-    else if (pair === 6 && byte) top(FA) && top(FB).op(Op.i32_lt_s);
-    else if (pair === 7 && byte) top(FA) && top(FB).op(Op.i32_le_s);
-    else if (pair === 6) cmp(FA, FB, Op.i32_lt_s);
-    else if (pair === 7) cmp(FA, FB, Op.i32_le_s);
-    else ok = false;
-  } else if (kind === 'logic') {
-    if (pair === 0 || pair === 1) f.i32(0);
-    else if (pair === 2 || pair === 3) f.get(FV).op(Op.i32_eqz);
-    else if (pair === 4 || pair === 6) sign();
-    else if (pair === 7) {
-      f.get(FV).op(Op.i32_eqz);
-      sign();
-      f.op(Op.i32_or);
-    } else ok = false;
-  } else if (kind === 'add' && !byte) {
-    if (pair === 1) cmp(FV, FA, Op.i32_lt_u);
-    else if (pair === 2) f.get(FV).op(Op.i32_eqz);
-    else if (pair === 4) sign();
-    else ok = false;
-  } else ok = false;
-  if (ok && (cc & 1) !== 0) f.op(Op.i32_eqz);
-  return ok;
+  const form = fusedForm(e.pending, cc);
+  form?.(e.f);
+  return form !== undefined;
 }
+
+/**
+ * The code that pushes condition `cc` (1 or 0) from the locals after pending operation `pending`
+ * (a deferred FO value), or undefined when there is no such form (the state's flags are needed).
+ */
+function fusedForm(pending: number, cc: number): ((f: FunctionBuilder) => void) | undefined {
+  const kind = pending > 0 && (pending & WORD_LAZY) === 0 ? flagKindOf(pending) : undefined;
+  if (kind === undefined) return undefined;
+  const byte = (pending & BYTE_LAZY) !== 0;
+  const pair = cc >> 1;
+  const sign = (f: FunctionBuilder) =>
+    byte ? f.get(FV).i32(7).op(Op.i32_shr_u).i32(1).op(Op.i32_and) : f.get(FV).i32(0).op(Op.i32_lt_s);
+  const zero = (f: FunctionBuilder) => f.get(FV).op(Op.i32_eqz);
+  const cmp = (a: number, b: number, o: number) => (f: FunctionBuilder) => f.get(a).get(b).op(o);
+  const top = (f: FunctionBuilder, a: number) => f.get(a).i32(24).op(Op.i32_shl);
+  let form: ((f: FunctionBuilder) => void) | undefined;
+  if (kind === 'sub') {
+    if (pair === 1) form = cmp(FA, FB, Op.i32_lt_u);
+    else if (pair === 2) form = zero;
+    else if (pair === 3) form = cmp(FA, FB, Op.i32_le_u);
+    else if (pair === 4) form = sign;
+    else if ((pair === 6 || pair === 7) && byte) {
+      const o = pair === 6 ? Op.i32_lt_s : Op.i32_le_s;
+      form = (f) => {
+        top(f, FA);
+        top(f, FB).op(o);
+      };
+    } else if (pair === 6) form = cmp(FA, FB, Op.i32_lt_s);
+    else if (pair === 7) form = cmp(FA, FB, Op.i32_le_s);
+  } else if (kind === 'logic') {
+    if (pair === 0 || pair === 1) form = (f) => f.i32(0);
+    else if (pair === 2 || pair === 3) form = zero;
+    else if (pair === 4 || pair === 6) form = sign;
+    else if (pair === 7)
+      form = (f) => {
+        zero(f);
+        sign(f).op(Op.i32_or);
+      };
+  } else if (kind === 'add' && !byte) {
+    if (pair === 1) form = cmp(FV, FA, Op.i32_lt_u);
+    else if (pair === 2) form = zero;
+    else if (pair === 4) form = sign;
+  } else if (kind === 'incdec' && !byte) {
+    // CF is the carry the operation before left (`CF`); OF is set when INC reached 0x80000000
+    // or DEC reached 0x7fffffff, so SF != OF is SF xor that.
+    const limit = (pending & 255) === LazyOp.inc ? 0x80000000 | 0 : 0x7fffffff;
+    const overflow = (f: FunctionBuilder) => f.get(FV).i32(limit).op(Op.i32_eq);
+    const carry = (f: FunctionBuilder) => f.get(CF).i32(1).op(Op.i32_and);
+    const less = (f: FunctionBuilder) => {
+      sign(f);
+      overflow(f).op(Op.i32_xor);
+    };
+    if (pair === 0) form = overflow;
+    else if (pair === 1) form = carry;
+    else if (pair === 2) form = zero;
+    else if (pair === 3)
+      form = (f) => {
+        carry(f);
+        zero(f).op(Op.i32_or);
+      };
+    else if (pair === 4) form = sign;
+    else if (pair === 6) form = less;
+    else if (pair === 7)
+      form = (f) => {
+        less(f);
+        zero(f).op(Op.i32_or);
+      };
+  }
+  if (form === undefined || (cc & 1) === 0) return form;
+  const positive = form;
+  return (f) => {
+    positive(f);
+    f.op(Op.i32_eqz);
+  };
+}
+
+/**
+ * The pending operations a block's first condition is tried against at run time, most frequent
+ * first in the Linux boot (DEC before a JNZ, the CMP of a loop's last iteration, TEST, INC, ADD).
+ */
+const RUNTIME_KINDS = [
+  LazyOp.sub,
+  LazyOp.dec,
+  LazyOp.logic,
+  LazyOp.inc,
+  LazyOp.add,
+  LazyOp.sub + BYTE_LAZY,
+] as const;
 
 /**
  * Pushes condition `cc` (1 or 0): fused with the deferred flags when it can be, else from the
  * state (the pending flags go there first); returns whether the flags are now the state's.
+ * When the pending operation is known only at run time (`fo`, at a block's start), the fused
+ * forms are chosen there on `fo` and the state is the last resort: the flags stay unknown.
  */
 function condition(e: Emit, cc: number): boolean {
   if (fusedCondition(e, cc)) return false;
-  storeFlags(e.f);
-  e.f.i32(cc).call(F.condition);
-  e.f.i32(0).set(FO);
-  return true;
+  const f = e.f;
+  const fromState = (): void => {
+    storeFlags(f);
+    f.i32(cc).call(F.condition);
+    f.i32(0).set(FO);
+  };
+  const forms: [number, (f: FunctionBuilder) => void][] = [];
+  if (e.pending === -1) {
+    for (const k of RUNTIME_KINDS) {
+      const form = fusedForm(k, cc);
+      if (form !== undefined) forms.push([k, form]);
+    }
+  }
+  if (forms.length === 0) {
+    fromState();
+    return true;
+  }
+  for (const [k, form] of forms) {
+    f.get(FO).i32(k).op(Op.i32_eq).if(I32);
+    form(f);
+    f.else();
+  }
+  fromState();
+  for (let k = 0; k < forms.length; k++) f.end();
+  return false;
 }
 
 /** What the caller needs of a compiled region: its function per entry block. */
@@ -1292,12 +1408,7 @@ function emitBody(
         // The condition, fused with the deferred flags when it can be, else from the state.
         const cc = jccCondition(i.mnemonic);
         f.get(IC).i32(len).op(Op.i32_add).set(IC);
-        if (!fusedCondition(e, cc)) {
-          storeFlags(f);
-          f.i32(cc).call(F.condition);
-          f.i32(0).set(FO);
-          e.pending = 0;
-        }
+        if (condition(e, cc)) e.pending = 0;
         f.if();
         const taken = end.kind === 'branch' ? end.taken : -1;
         if (taken >= 0) goTo(taken, k, false);
