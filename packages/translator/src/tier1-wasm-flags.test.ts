@@ -97,7 +97,7 @@ function run(jit: boolean) {
     memorySize: 1 << 20,
   });
   const view = new DataView(h.memory.ram.buffer, h.memory.ram.byteOffset);
-  VALUES.forEach((v, k) => view.setUint32(0x5000 + 4 * k, v, true));
+  for (const [k, v] of VALUES.entries()) view.setUint32(0x5000 + 4 * k, v, true);
   let reason: number = StopReason.limit;
   while (reason === StopReason.limit && h.cpu.instructions < 20_000_000) reason = h.cpu.run(1009);
   expect(reason).toBe(StopReason.halt);
