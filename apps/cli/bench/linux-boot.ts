@@ -22,6 +22,7 @@ import {
   type SessionStep,
   VirtualMachine,
 } from '@ringzero/hypervisor';
+import { createWorkerCompiler } from '@ringzero/translator/node';
 import { V86 } from 'v86';
 import { fetchLinuxGuest, type LinuxGuest } from '../../../scripts/fetch-linux-guest';
 
@@ -105,6 +106,8 @@ function runRingzero(g: LinuxGuest): PeerResult {
     deterministic: true,
     onSerial: serial.push,
     jitBackend: JIT_BACKEND,
+    // As the CLI runs it: WebAssembly modules compile on a worker thread.
+    ...(JIT_BACKEND === 'wasm' ? { moduleCompiler: createWorkerCompiler() } : {}),
   });
   vm.bootLinux(kernel, { initrd, cmdline: CMDLINE });
   let promptAt = 0;

@@ -7,6 +7,7 @@ import {
   parseMemorySize,
   VirtualMachine,
 } from '@ringzero/hypervisor';
+import { createWorkerCompiler } from '@ringzero/translator/node';
 
 export interface RunOptions {
   /** A Linux bzImage or a Multiboot kernel; absent: the bundled demo kernel. */
@@ -70,12 +71,15 @@ export function prepare(
   if (backend !== 'js' && backend !== 'wasm') {
     throw new UsageError(`--jit-backend must be js or wasm (got ${backend})`);
   }
+  const jit = opts.jit ?? true;
   const vm = new VirtualMachine({
     memory,
     deterministic: opts.deterministic,
     onSerial,
-    jit: opts.jit ?? true,
+    jit,
     jitBackend: backend,
+    // WebAssembly modules compile on a worker thread while the guest runs on.
+    ...(jit && backend === 'wasm' ? { moduleCompiler: createWorkerCompiler() } : {}),
   });
   try {
     if (kind === 'linux') {
@@ -109,7 +113,11 @@ function jitText(vm: VirtualMachine): string {
   const t = j.stats;
   const wasm =
     j.arena !== undefined
-      ? ` (${t.wasmRegions} WebAssembly, ${t.promoted} of them compiled again as JavaScript once hot)`
+      ? ` (${t.wasmRegions} WebAssembly, ${t.promoted} of them compiled again as JavaScript once hot${
+          t.wasmSubmitted > 0
+            ? `; ${t.wasmSubmitted} modules compiled off-thread, ${t.wasmDropped} dropped by code writes`
+            : ''
+        })`
       : '';
   return `tier 1: ${t.blocksCompiled} blocks${wasm} (${t.instructionsCompiled} instructions) translated in ${t.compileMs.toFixed(0)} ms, ${t.blockRuns} block runs, ${t.invalidations} code-page invalidations`;
 }

@@ -16,6 +16,7 @@ import {
   createArena,
   defaultCallouts,
   Eflags,
+  type ModuleCompiler,
   type PauseLoopExiting,
   Reg,
   Seg,
@@ -52,6 +53,12 @@ export interface MachineOptions {
    * with guest RAM, the registers and the TLB tables in one `WebAssembly.Memory`.
    */
   readonly jitBackend?: 'js' | 'wasm';
+  /**
+   * With `jitBackend: 'wasm'`: compiles tier 1's modules off the guest's thread
+   * (`createWorkerCompiler` from `@ringzero/translator/node`). The caller owns it: it does not
+   * keep the process alive, and `close()` stops it.
+   */
+  readonly moduleCompiler?: ModuleCompiler;
   /**
    * PAUSE-loop exiting (default `DEFAULT_PAUSE_LOOP_EXITING`): a spin-wait that has gone on for
    * the window lets virtual time pass instead of running on (see `VirtualMachine`). False runs
@@ -180,6 +187,9 @@ export class VirtualMachine {
       state,
       jit: opts.jit ?? true,
       ...(arena !== undefined ? { arena } : {}),
+      ...(arena !== undefined && opts.moduleCompiler !== undefined
+        ? { moduleCompiler: opts.moduleCompiler }
+        : {}),
       pauseLoopExiting:
         opts.pauseLoopExiting === false ? undefined : (opts.pauseLoopExiting ?? DEFAULT_PAUSE_LOOP_EXITING),
       callouts: {

@@ -2,6 +2,7 @@ import { createArena } from './arena';
 import { CpuState, Reg, Seg } from './cpu-state';
 import { TranslatorError } from './errors';
 import type { PhysicalBus } from './mmu';
+import type { ModuleCompiler } from './module-compiler';
 import type { Callouts, Policy } from './policy';
 import { type StopReason, Tier0 } from './tier0';
 
@@ -90,6 +91,8 @@ export interface HarnessOptions {
   jitThreshold?: number;
   /** Tier 1 emits WebAssembly (RAM and registers in an arena) instead of JavaScript. */
   wasm?: boolean;
+  /** With `wasm`: compiles tier 1's modules through this (`Tier0Options.moduleCompiler`). */
+  moduleCompiler?: ModuleCompiler;
 }
 
 /** GDT the flat modes install at 0x500: null, ring-0 code/data, ring-3 code/data, a 32-bit TSS. */
@@ -134,6 +137,7 @@ export function createHarness(
     memory,
     state,
     ...(arena !== undefined ? { arena } : {}),
+    ...(options.moduleCompiler !== undefined ? { moduleCompiler: options.moduleCompiler } : {}),
     callouts: options.callouts,
     policy: options.policy,
     jit: options.jit ?? (harnessTier() !== 0 || wasm),

@@ -17,6 +17,7 @@ export { TranslatorError, type TranslatorErrorCode } from './errors';
 export { GuestFault, Vector } from './fault';
 export { HANDLERS, type Handler, implemented } from './handlers';
 export { type CodeWriteListener, Mmu, type PhysicalBus } from './mmu';
+export type { CompiledModule, ModuleCompiler } from './module-compiler';
 export {
   Action,
   type Callouts,

@@ -18,6 +18,7 @@ import { Decoded } from './decoded';
 import { FAULT, GuestFault, hasErrorCode, raise, Vector } from './fault';
 import { HANDLERS, type Handler } from './handlers';
 import { Mmu, type PhysicalBus } from './mmu';
+import type { ModuleCompiler } from './module-compiler';
 import {
   Action,
   type Callouts,
@@ -28,7 +29,7 @@ import {
   Sensitivity,
 } from './policy';
 import { switchTask } from './task-switch';
-import { type Block, HOT_THRESHOLD, IS_SEGMENT_LOAD, NO_BLOCK, Tier1 } from './tier1';
+import { type Block, HOT_THRESHOLD, IS_SEGMENT_LOAD, NO_BLOCK, PENDING, Tier1 } from './tier1';
 
 /** Why `Tier0.run` returned. */
 export const StopReason = {
@@ -83,6 +84,11 @@ export interface Tier0Options {
    * must be the arena's `ram`, and a given `state` must keep its registers in the arena's `regs`.
    */
   arena?: WasmArena;
+  /**
+   * With an arena: compiles tier 1's WebAssembly modules off this thread (`createWorkerCompiler`
+   * from `@ringzero/translator/node`); tier 0 runs a region's code until its module is back.
+   */
+  moduleCompiler?: ModuleCompiler;
   /** Tier-0 executions of an address before tier 1 translates it (default `HOT_THRESHOLD`). */
   jitThreshold?: number;
   /** PAUSE-loop exiting (default off: a bare processor just runs PAUSE). */
@@ -282,7 +288,8 @@ export class Tier0 {
     this.callouts = { ...defaultCallouts(), ...options.callouts };
     this.tscInState = options.callouts?.rdtsc === undefined;
     this.policy = options.policy ?? NATIVE_POLICY;
-    this.jit = options.jit && options.memory.ram !== undefined ? new Tier1(arena) : null;
+    this.jit =
+      options.jit && options.memory.ram !== undefined ? new Tier1(arena, options.moduleCompiler) : null;
     this.hotThreshold = Math.min(65535, Math.max(1, Math.floor(options.jitThreshold ?? HOT_THRESHOLD)));
     this.warmRuns = Math.max(1, this.hotThreshold >> WARM_SHIFT);
     // Writes to code pages, from this processor or a device or loader, through the MMU's watch.
@@ -521,6 +528,8 @@ export class Tier0 {
     const readSup = TlbFlag.readSup;
     this.blockEnd = end;
     mmu.syncPaging();
+    // Regions whose modules came back from the compiler thread.
+    jit.poll(this, this.registerEntry);
     let mode = jit.modeKey(s);
     // The entry that ran last without a link to its successor: linked once the successor is known.
     let prev: Block | null = null;
@@ -567,14 +576,21 @@ export class Tier0 {
           b = undefined;
           if (mode >= 0) {
             const slot = this.fetchSlot;
+            const at = (tag[2 * slot] ?? 0) >>> 0;
             let found = objs[2 * slot + 1] as Block | undefined;
+            // An entry registered for an address that shares the slot (a multiple of 1 MiB away:
+            // a region's other entries go in whatever their slots hold) is not this one's.
+            if (found !== undefined && found !== NO_BLOCK && found.phys !== at) found = undefined;
             if (found === undefined) {
               const w = ((tag[2 * slot + 1] ?? 0) + HEAT_ONE) | 0;
               tag[2 * slot + 1] = w;
               if (w >>> HEAT_SHIFT >= this.hotThreshold && (!stepped || (w & TAG_HELD) === 0)) {
-                found =
-                  jit.compile(this, (tag[2 * slot] ?? 0) >>> 0, mode, ram, this.registerEntry) ?? NO_BLOCK;
-                objs[2 * slot + 1] = found;
+                found = jit.compile(this, at, mode, ram, this.registerEntry) ?? NO_BLOCK;
+                if (found === PENDING) {
+                  // Being compiled off-thread (tier 0 runs it meanwhile), or just installed.
+                  found = objs[2 * slot + 1] as Block | undefined;
+                  if (found !== undefined && found.phys !== at) found = undefined;
+                } else objs[2 * slot + 1] = found;
               }
             }
             if (found !== undefined && found.mode === mode && this.instructions + found.count <= end)

@@ -1116,24 +1116,13 @@ export const PROMOTE_RUNS = Number(
     20000,
 );
 
-const modules = new Map<string, WebAssembly.Module>();
-const MODULE_CACHE = 1 << 14;
-
-/** The module's bytes as a string key (identical regions share one compiled module). */
-function keyOf(bytes: Uint8Array): string {
-  let s = '';
-  for (let k = 0; k < bytes.length; k += 4096) {
-    s += String.fromCharCode.apply(null, Array.from(bytes.subarray(k, k + 4096)));
-  }
-  return s;
-}
-
 /**
- * Compiles `region` (within one page) for mode `mode` into a WebAssembly function
- * over `arena`, with `sensitive` telling which forms go through the policy in the region
- * (`IN_REGION_SENSITIVE`).
+ * Instantiates the compiled module of `region` (within one page, for mode `mode`: `emitModule`'s
+ * bytes, `bytes` long) over `arena` and makes its entries; its blocks go into the chain map.
+ * `handlers` run the instructions tier 1 leaves to tier 0, `promote` makes the JavaScript
+ * function a hot region moves to.
  */
-export function compileWasmRegion(
+export function instantiateWasmRegion(
   c: Tier0,
   region: Region,
   pageStart: number,
@@ -1142,17 +1131,10 @@ export function compileWasmRegion(
   chain: WasmChain,
   ins: readonly Decoded[],
   handlers: readonly Handler[],
-  sensitive: Uint8Array,
+  module: WebAssembly.Module,
+  bytes: number,
   promote?: () => BlockFn,
 ): WasmRegion {
-  const bytes = emitModule(region, mode, sensitive, arena.ram.length);
-  const key = keyOf(bytes);
-  let module = modules.get(key);
-  if (module === undefined) {
-    module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
-    if (modules.size >= MODULE_CACHE) modules.clear();
-    modules.set(key, module);
-  }
   const s = c.state;
   const mmu = c.mmu;
   const X = arena.xfer;
@@ -1293,7 +1275,7 @@ export function compileWasmRegion(
       return enter(k, pc);
     });
   });
-  return { entries, bytes: bytes.length };
+  return { entries, bytes };
 }
 
 /**

@@ -15,6 +15,7 @@ import { type WasmArena, Xfer } from './arena';
 import { type CpuState, isFlatDataSegment, LazyOp, Seg } from './cpu-state';
 import { Decoded } from './decoded';
 import { HANDLERS, type Handler } from './handlers';
+import type { ModuleCompiler } from './module-compiler';
 import { CLASS_OF, Sensitivity } from './policy';
 import type { Tier0 } from './tier0';
 import {
@@ -26,7 +27,7 @@ import {
   SLOW_FAULT_STMT,
   SLOW_STORED,
 } from './tier1-templates';
-import { compileWasmRegion } from './tier1-wasm';
+import { emitModule, instantiateWasmRegion } from './tier1-wasm';
 import { WasmChain } from './wasm-chain';
 
 /**
@@ -231,6 +232,28 @@ export interface Tier1Stats {
   promoted: number;
   /** Region-to-region tail calls inside WebAssembly (also counted in `chained` and `blockRuns`). */
   wasmChained: number;
+  /**
+   * With a `ModuleCompiler`: modules handed to it, those installed when they came back, and
+   * those dropped because their page's code was written (or all code flushed) meanwhile.
+   */
+  wasmSubmitted: number;
+  wasmInstalled: number;
+  wasmDropped: number;
+}
+
+/** A region whose module a `ModuleCompiler` is compiling. */
+interface PendingRegion {
+  readonly id: number;
+  readonly phys: number;
+  readonly pageStart: number;
+  readonly mode: number;
+  readonly region: Region;
+  readonly ins: readonly Decoded[];
+  readonly handlers: readonly Handler[];
+  readonly bytes: number;
+  /** Page offsets of its instructions: an address among them waits for it. */
+  readonly covers: ReadonlySet<number>;
+  readonly submittedAt: number;
 }
 
 /** A flat writable data segment (`isFlatDataSegment`), and 32-bit if it is SS. */
@@ -253,7 +276,19 @@ export class Tier1 {
     wasmFallbacks: 0,
     promoted: 0,
     wasmChained: 0,
+    wasmSubmitted: 0,
+    wasmInstalled: 0,
+    wasmDropped: 0,
   };
+  /**
+   * Compiles WebAssembly modules off the guest's thread (`createWorkerCompiler`); without one,
+   * `new WebAssembly.Module` compiles them where the guest runs.
+   */
+  readonly compiler: ModuleCompiler | undefined;
+  /** Regions being compiled by `compiler`, by request id and by physical page start. */
+  private readonly pending = new Map<number, PendingRegion>();
+  private readonly pendingPages = new Map<number, PendingRegion[]>();
+  private nextRequest = 1;
   private readonly dec = new Decoder(32);
   /** With an arena, regions are compiled to WebAssembly there (`tier1-wasm.ts`). */
   readonly arena: WasmArena | undefined;
@@ -261,20 +296,71 @@ export class Tier1 {
   /** With an arena: the table and map by which WebAssembly regions chain to each other. */
   readonly chain: WasmChain | undefined;
 
-  constructor(arena?: WasmArena) {
+  constructor(arena?: WasmArena, compiler?: ModuleCompiler) {
     this.arena = arena;
     this.chain = arena === undefined ? undefined : new WasmChain(arena);
+    this.compiler = arena === undefined ? undefined : compiler;
   }
 
-  /** Drops what the chain knows of physical page `page` (its code was written). */
+  /**
+   * Drops what the chain knows of physical page `page` (a page number: its code was written),
+   * and the regions of that page still being compiled (they were made from the old code).
+   */
   dropPage(page: number): void {
     this.chain?.dropPage(page);
+    const list = this.pendingPages.get(page * 4096);
+    if (list === undefined) return;
+    this.pendingPages.delete(page * 4096);
+    for (const p of list) this.pending.delete(p.id);
+    this.stats.wasmDropped += list.length;
   }
 
-  /** Drops the whole chain map (every cached instruction went). */
+  /** Drops the whole chain map (every cached instruction went), and every region being compiled. */
   flushChains(): void {
     this.chain?.flush();
+    this.stats.wasmDropped += this.pending.size;
+    this.pending.clear();
+    this.pendingPages.clear();
   }
+
+  /** Regions handed to the compiler that have not come back yet. */
+  get pendingRegions(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * @internal Installs the regions whose modules came back from the compiler: instantiated, with
+   * every entry registered through `register` (the dispatcher finds them at its next lookup).
+   * A module that did not compile leaves its region to tier 0 (its addresses translate again,
+   * as JavaScript, when they are next hot).
+   */
+  poll(c: Tier0, register: (phys: number, entry: Block) => void): void {
+    const compiler = this.compiler;
+    if (compiler === undefined || !compiler.ready()) return;
+    for (const r of compiler.take()) {
+      const p = this.pending.get(r.id);
+      if (p === undefined) continue;
+      this.pending.delete(r.id);
+      const list = this.pendingPages.get(p.pageStart) ?? [];
+      const rest = list.filter((q) => q !== p);
+      if (rest.length === 0) this.pendingPages.delete(p.pageStart);
+      else this.pendingPages.set(p.pageStart, rest);
+      const t0 = performance.now();
+      if (r.module === undefined) {
+        this.stats.wasmFallbacks++;
+        this.lastWasmError = new Error(r.error ?? 'module did not compile');
+        this.failed.add(p.phys * 8 + p.mode);
+        continue;
+      }
+      const first = this.install(c, p, r.module, register);
+      if (first !== undefined) register(p.phys, first);
+      this.stats.wasmInstalled++;
+      this.stats.compileMs += performance.now() - t0;
+    }
+  }
+
+  /** Entries whose WebAssembly did not compile (by `phys * 8 + mode`): they get JavaScript. */
+  private readonly failed = new Set<number>();
 
   /** Adds the region-to-region calls made inside WebAssembly to `stats` (at the end of a burst). */
   foldStats(): void {
@@ -332,6 +418,16 @@ export class Tier1 {
     const t0 = performance.now();
     const pageStart = phys & ~0xfff;
     if (pageStart + 4096 > ram.length) return undefined;
+    if (this.compiler !== undefined) {
+      // A region being compiled that holds this address: tier 0 runs it meanwhile (or the region
+      // just came back, and the dispatcher finds its entry).
+      this.poll(c, register);
+      if (c.hasEntry(phys, mode)) return PENDING;
+      const list = this.pendingPages.get(pageStart);
+      if (list !== undefined) {
+        for (const p of list) if (p.mode === mode && p.covers.has(phys & 0xfff)) return PENDING;
+      }
+    }
     const eipPage = (c.state.eip - (phys & 0xfff)) | 0;
     // The next physical page joins when it is RAM and the next linear page's code is there.
     const span = pageStart + 2 * 4096 <= ram.length && eipPage !== -4096;
@@ -443,20 +539,79 @@ export class Tier1 {
     const ins: Decoded[] = [];
     for (const b of region.blocks) ins.push(...b.ins);
     const handlers = ins.map((i) => HANDLERS[i.code] as Handler);
-    let compiled: ReturnType<typeof compileWasmRegion>;
+    const compiler = this.compiler;
+    const background = compiler !== undefined && !this.failed.has(phys * 8 + mode);
+    let module: WebAssembly.Module | undefined;
+    let bytes: Uint8Array;
+    try {
+      bytes = emitModule(region, mode, IN_REGION_SENSITIVE, arena.ram.length);
+      if (!background) module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+    } catch (err) {
+      this.stats.wasmFallbacks++;
+      this.lastWasmError = err;
+      return null;
+    }
+    const pageStart = phys & ~0xfff;
+    if (background) {
+      const covers = new Set<number>();
+      for (const b of region.blocks) for (const off of b.offsets) if (off < SPAN_OFFSET) covers.add(off);
+      const p: PendingRegion = {
+        id: this.nextRequest++,
+        phys,
+        pageStart,
+        mode,
+        region,
+        ins,
+        handlers,
+        bytes: bytes.length,
+        covers,
+        submittedAt: c.instructions,
+      };
+      this.pending.set(p.id, p);
+      const list = this.pendingPages.get(pageStart);
+      if (list === undefined) this.pendingPages.set(pageStart, [p]);
+      else list.push(p);
+      compiler.submit(p.id, bytes);
+      this.stats.wasmSubmitted++;
+      this.stats.compileMs += performance.now() - t0;
+      return PENDING;
+    }
+    const first = this.install(
+      c,
+      { phys, pageStart, mode, region, ins, handlers, bytes: bytes.length },
+      module as WebAssembly.Module,
+      register,
+    );
+    this.stats.compileMs += performance.now() - t0;
+    return first ?? null;
+  }
+
+  /**
+   * Instantiates a region's compiled module and makes its entries (registering all but the one
+   * at `p.phys`, which it returns); undefined when instantiation failed (JavaScript then).
+   */
+  private install(
+    c: Tier0,
+    p: Pick<PendingRegion, 'phys' | 'pageStart' | 'mode' | 'region' | 'ins' | 'handlers' | 'bytes'>,
+    module: WebAssembly.Module,
+    register: (phys: number, entry: Block) => void,
+  ): Block | undefined {
+    const { region, mode, ins, handlers } = p;
+    let compiled: ReturnType<typeof instantiateWasmRegion>;
     try {
       // A region that turns out hot (`PROMOTE_RUNS` calls) is compiled again as JavaScript,
       // which V8's optimising compiler makes faster than WebAssembly's code for this shape.
-      compiled = compileWasmRegion(
+      compiled = instantiateWasmRegion(
         c,
         region,
-        phys & ~0xfff,
+        p.pageStart,
         mode,
-        arena,
+        this.arena as WasmArena,
         this.chain as WasmChain,
         ins,
         handlers,
-        IN_REGION_SENSITIVE,
+        module,
+        p.bytes,
         () => {
           this.stats.promoted++;
           return this.jsFunction(c, region, mode, ins, handlers).fn;
@@ -465,16 +620,15 @@ export class Tier1 {
     } catch (err) {
       this.stats.wasmFallbacks++;
       this.lastWasmError = err;
-      return null;
+      this.failed.add(p.phys * 8 + mode);
+      return undefined;
     }
     const source = `wasm region: ${ins.length} instructions, ${compiled.bytes} bytes`;
     this.stats.blocksCompiled++;
     this.stats.wasmRegions++;
     this.stats.instructionsCompiled += ins.length;
     const fnOf = (start: number) => compiled.entries.get(start) as BlockFn;
-    const first = this.entries(c, region, phys, mode, ins, handlers, source, false, fnOf, register);
-    this.stats.compileMs += performance.now() - t0;
-    return first ?? null;
+    return this.entries(c, region, p.phys, mode, ins, handlers, source, false, fnOf, register);
   }
 
   /** Why the last WebAssembly compile fell back to JavaScript (for tests and inspection). */
@@ -629,6 +783,23 @@ class Entry implements Block {
 function newBlock(fields: Omit<Block, BlockLinks>): Block {
   return new Entry(fields);
 }
+
+/**
+ * What `Tier1.compile` returns while the region at that address is being compiled by the
+ * `ModuleCompiler`, or when it has just been installed: the dispatcher stores nothing and looks
+ * the address up again.
+ */
+export const PENDING: Block = newBlock({
+  fn: () => 0,
+  phys: -1,
+  entry: 0,
+  ins: [],
+  handlers: [],
+  count: 0,
+  mode: -3,
+  source: '',
+  spans: false,
+});
 
 /** Marks an address whose code cannot be translated (its first instruction needs tier 0). */
 export const NO_BLOCK: Block = newBlock({

@@ -1,0 +1,2 @@
+/** Node-only parts of the translator (worker threads). */
+export { createWorkerCompiler } from './node/worker-compiler';
