@@ -8,8 +8,9 @@
  *
  * v86 needs a SeaBIOS image, which its npm package does not ship: the bench takes Debian's
  * (`apt-get install seabios`) or the files named by V86_BIOS and V86_VGA_BIOS.
- * RINGZERO_BENCH_V86_TIMEOUT (seconds, default 300) bounds the v86 run; RINGZERO_JIT_BACKEND=wasm
- * runs ringzero with tier 1 emitting WebAssembly.
+ * RINGZERO_BENCH_V86_TIMEOUT (seconds, default 300) bounds the v86 run. ringzero runs as the CLI
+ * does by default (tier 1 emits WebAssembly, compiled on a worker thread); RINGZERO_JIT_BACKEND=js
+ * runs it with tier 1 emitting JavaScript.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -93,8 +94,8 @@ function tail(text: string, n = 600): string {
   return text.slice(-n).replaceAll(CURSOR_QUERY, '');
 }
 
-/** Tier 1's back end for ringzero's run: `RINGZERO_JIT_BACKEND=wasm` for WebAssembly. */
-const JIT_BACKEND = process.env.RINGZERO_JIT_BACKEND === 'wasm' ? 'wasm' : 'js';
+/** Tier 1's back end for ringzero's run, as the CLI's default: `RINGZERO_JIT_BACKEND=js` for JavaScript. */
+const JIT_BACKEND = process.env.RINGZERO_JIT_BACKEND === 'js' ? 'js' : 'wasm';
 
 function runRingzero(g: LinuxGuest): PeerResult {
   const kernel = bytes(g.kernel);

@@ -33,7 +33,10 @@ program
   .option('--stats', 'print statistics when the run ends (counts I/O by port)', false)
   .option('--no-status', 'no live status (MIPS, virtual time) on stderr')
   .option('--no-jit', 'run every instruction in tier 0 (no block translation)')
-  .option('--jit-backend <kind>', 'what tier 1 emits: js (JavaScript) or wasm (WebAssembly)', 'js')
+  .option(
+    '--jit-backend <kind>',
+    'what tier 1 emits: wasm (WebAssembly, compiled on a worker thread; the default up to 4 GiB of RAM) or js (JavaScript)',
+  )
   .option('--trace <items>', `log ${TRACE_ITEMS.join(',')} (comma separated) to stderr or --trace-file`)
   .option('--trace-file <file>', 'where --trace writes (default: stderr)')
   .action(async (opts: RunOptions & { status: boolean; trace?: string; traceFile?: string }) => {

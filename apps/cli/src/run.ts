@@ -7,6 +7,7 @@ import {
   parseMemorySize,
   VirtualMachine,
 } from '@ringzero/hypervisor';
+import { ARENA_MAX_RAM } from '@ringzero/translator';
 import { createWorkerCompiler } from '@ringzero/translator/node';
 
 export interface RunOptions {
@@ -20,7 +21,10 @@ export interface RunOptions {
   stats: boolean;
   /** False with `--no-jit`: tier 0 only. */
   jit?: boolean;
-  /** `--jit-backend`: what tier 1 emits, `js` (default) or `wasm`. */
+  /**
+   * `--jit-backend`: what tier 1 emits, `wasm` (default when the guest RAM fits a WebAssembly
+   * arena, `ARENA_MAX_RAM`) or `js`.
+   */
   jitBackend?: string;
 }
 
@@ -67,7 +71,7 @@ export function prepare(
       `${name}: not a kernel ringzero can boot (neither a Linux bzImage with a "HdrS" header nor a Multiboot image)`,
     );
   }
-  const backend = opts.jitBackend ?? 'js';
+  const backend = opts.jitBackend ?? (memory <= ARENA_MAX_RAM ? 'wasm' : 'js');
   if (backend !== 'js' && backend !== 'wasm') {
     throw new UsageError(`--jit-backend must be js or wasm (got ${backend})`);
   }

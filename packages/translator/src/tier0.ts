@@ -29,7 +29,15 @@ import {
   Sensitivity,
 } from './policy';
 import { switchTask } from './task-switch';
-import { type Block, HOT_THRESHOLD, IS_SEGMENT_LOAD, NO_BLOCK, PENDING, Tier1 } from './tier1';
+import {
+  type Block,
+  HOT_THRESHOLD,
+  IS_SEGMENT_LOAD,
+  NO_BLOCK,
+  OFF_THREAD_HOT_THRESHOLD,
+  PENDING,
+  Tier1,
+} from './tier1';
 
 /** Why `Tier0.run` returned. */
 export const StopReason = {
@@ -89,7 +97,10 @@ export interface Tier0Options {
    * from `@ringzero/translator/node`); tier 0 runs a region's code until its module is back.
    */
   moduleCompiler?: ModuleCompiler;
-  /** Tier-0 executions of an address before tier 1 translates it (default `HOT_THRESHOLD`). */
+  /**
+   * Tier-0 executions of an address before tier 1 translates it (default `HOT_THRESHOLD`, or
+   * `OFF_THREAD_HOT_THRESHOLD` with a `moduleCompiler`).
+   */
   jitThreshold?: number;
   /** PAUSE-loop exiting (default off: a bare processor just runs PAUSE). */
   pauseLoopExiting?: PauseLoopExiting;
@@ -290,7 +301,8 @@ export class Tier0 {
     this.policy = options.policy ?? NATIVE_POLICY;
     this.jit =
       options.jit && options.memory.ram !== undefined ? new Tier1(arena, options.moduleCompiler) : null;
-    this.hotThreshold = Math.min(65535, Math.max(1, Math.floor(options.jitThreshold ?? HOT_THRESHOLD)));
+    const threshold = this.jit?.compiler !== undefined ? OFF_THREAD_HOT_THRESHOLD : HOT_THRESHOLD;
+    this.hotThreshold = Math.min(65535, Math.max(1, Math.floor(options.jitThreshold ?? threshold)));
     this.warmRuns = Math.max(1, this.hotThreshold >> WARM_SHIFT);
     // Writes to code pages, from this processor or a device or loader, through the MMU's watch.
     this.mmu.onCodeWrite = (page) => this.invalidatePage(page);
