@@ -86,6 +86,8 @@ const F = {
   imul: 10,
   carry: 11,
   alu: 12,
+  /** The hub's `chain`: a tail call of a table element (the next region). */
+  chain: 13,
 } as const;
 
 /** Added to a deferred lazy operation on 16-bit values (as `BYTE_LAZY` marks 8-bit ones). */
@@ -1116,6 +1118,140 @@ export const PROMOTE_RUNS = Number(
     20000,
 );
 
+/** A region module's call-outs that are the same for every region of a processor (`hubOf`). */
+const HUB_FUNCTIONS = [
+  ['cond', [I32], [I32]],
+  ['r8', [I32], [I32]],
+  ['r16', [I32], [I32]],
+  ['r32', [I32], [I32]],
+  ['w8', [I32, I32], [I32]],
+  ['w16', [I32, I32], [I32]],
+  ['w32', [I32, I32], [I32]],
+  ['rmw', [I32], [I32]],
+  ['imul', [I32, I32], [I32]],
+  ['carry', [], [I32]],
+  ['alu', [I32, I32, I32], [I32]],
+] as const satisfies readonly (readonly [string, readonly ValType[], readonly ValType[]])[];
+
+/**
+ * The hub's module: a WebAssembly function per `HUB_FUNCTIONS` entry that calls the JavaScript
+ * one, and `chain(block, e0, lim, ic, fn)`, which tail-calls table element `fn` with `run`'s
+ * arguments. Region modules import these instead of JavaScript functions and the table, so
+ * instantiating one links WebAssembly functions only: no import wrappers, and no copy of the
+ * chain table (which every instance importing it keeps, and which every `Table.set` updates).
+ */
+let hubModule: WebAssembly.Module | undefined;
+
+function hubModuleBytes(): Uint8Array {
+  const mb = new ModuleBuilder();
+  HUB_FUNCTIONS.forEach(([name, params, results]) => {
+    mb.importFunction('x', name, params, results);
+  });
+  mb.importTable('x', 't', 0);
+  HUB_FUNCTIONS.forEach(([name, params, results], k) => {
+    const f = new FunctionBuilder(params.length);
+    for (let p = 0; p < params.length; p++) f.get(p);
+    f.call(k);
+    mb.exportFunction(name, mb.addFunction(params, results, f));
+  });
+  const runType = mb.type(RUN_PARAMS, [I32]);
+  const params = [...RUN_PARAMS, I32];
+  const f = new FunctionBuilder(params.length);
+  for (let p = 0; p < params.length; p++) f.get(p);
+  f.returnCallIndirect(runType);
+  mb.exportFunction('chain', mb.addFunction(params, [I32], f));
+  return mb.build();
+}
+
+/** A processor's hub (per privilege: user and supervisor accesses), and what its call-outs share. */
+interface Hub {
+  readonly exports: WebAssembly.Exports;
+  /** The pending flags in the exchange slots reach the state. */
+  readonly apply: () => void;
+  /** After a tier-0 handler: whether it wrote translated code, and DF as it left it. */
+  readonly afterCallOut: () => void;
+}
+
+const hubs = new WeakMap<WasmChain, [Hub | undefined, Hub | undefined]>();
+
+/** The hub for processor `c`'s regions over `chain` that make user (`u`) or supervisor accesses. */
+function hubOf(c: Tier0, arena: WasmArena, chain: WasmChain, u: boolean): Hub {
+  let pair = hubs.get(chain);
+  if (pair === undefined) {
+    pair = [undefined, undefined];
+    hubs.set(chain, pair);
+  }
+  const have = pair[u ? 1 : 0];
+  if (have !== undefined) return have;
+  const s = c.state;
+  const mmu = c.mmu;
+  const X = arena.xfer;
+  const apply = (): void => {
+    const fo = X[Xfer.fo] as number;
+    if (fo === 0) return;
+    X[Xfer.fo] = 0;
+    if (fo === LazyOp.inc || fo === LazyOp.dec) {
+      // The carry before the INC/DEC chain is in its slot: the state's own record of it.
+      s.lazyOp = LazyOp.none;
+      s.flags = (s.flags & ~1) | ((X[Xfer.cf] as number) & 1);
+    }
+    s.setLazy(
+      (fo & 255) as LazyOp,
+      X[Xfer.fa] as number,
+      X[Xfer.fb] as number,
+      X[Xfer.fv] as number,
+      (fo & WORD_LAZY) !== 0 ? 16 : (fo & BYTE_LAZY) !== 0 ? 8 : 32,
+    );
+  };
+  const cw = (): number => (c.codeWrites !== chain.w0 ? 1 : 0);
+  const afterCallOut = (): void => {
+    X[Xfer.codeWrite] = cw();
+    X[Xfer.df] = s.flags & Eflags.df;
+  };
+  const js = {
+    cond: (cc: number): number => {
+      apply();
+      return s.condition(cc) ? 1 : 0;
+    },
+    r8: (lin: number): number => mmu.read8(lin, u),
+    r16: (lin: number): number => mmu.read16(lin, u),
+    r32: (lin: number): number => mmu.read32(lin, u),
+    w8: (lin: number, v: number): number => {
+      mmu.write8(lin, v, u);
+      return cw();
+    },
+    w16: (lin: number, v: number): number => {
+      mmu.write16(lin, v, u);
+      return cw();
+    },
+    w32: (lin: number, v: number): number => {
+      mmu.write32(lin, v, u);
+      return cw();
+    },
+    rmw: (lin: number): number => {
+      mmu.probeWrite(lin, 4, u);
+      return mmu.read32(lin, u);
+    },
+    imul: (a: number, b: number): number => {
+      apply();
+      return imul2(s, a, b, 32);
+    },
+    carry: (): number => {
+      apply();
+      return s.getCF();
+    },
+    alu: (op: number, a: number, b: number): number => {
+      apply();
+      return alu(s, op, a, b, 32);
+    },
+    t: chain.table,
+  };
+  hubModule ??= new WebAssembly.Module(hubModuleBytes() as Uint8Array<ArrayBuffer>);
+  const hub: Hub = { exports: new WebAssembly.Instance(hubModule, { x: js }).exports, apply, afterCallOut };
+  pair[u ? 1 : 0] = hub;
+  return hub;
+}
+
 /**
  * Instantiates the compiled module of `region` (within one page, for mode `mode`: `emitModule`'s
  * bytes, `bytes` long) over `arena` and makes its entries; its blocks go into the chain map.
@@ -1136,36 +1272,12 @@ export function instantiateWasmRegion(
   promote?: () => BlockFn,
 ): WasmRegion {
   const s = c.state;
-  const mmu = c.mmu;
   const X = arena.xfer;
-  const u = (mode & 1) !== 0;
-  const apply = (): void => {
-    const fo = X[Xfer.fo] as number;
-    if (fo === 0) return;
-    X[Xfer.fo] = 0;
-    if (fo === LazyOp.inc || fo === LazyOp.dec) {
-      // The carry before the INC/DEC chain is in its slot: the state's own record of it.
-      s.lazyOp = LazyOp.none;
-      s.flags = (s.flags & ~1) | ((X[Xfer.cf] as number) & 1);
-    }
-    s.setLazy(
-      (fo & 255) as LazyOp,
-      X[Xfer.fa] as number,
-      X[Xfer.fb] as number,
-      X[Xfer.fv] as number,
-      (fo & WORD_LAZY) !== 0 ? 16 : (fo & BYTE_LAZY) !== 0 ? 8 : 32,
-    );
-  };
-  const cw = (): number => (c.codeWrites !== chain.w0 ? 1 : 0);
-  /** After a tier-0 handler: whether it wrote translated code, and DF as it left it. */
-  const afterCallOut = (): void => {
-    X[Xfer.codeWrite] = cw();
-    X[Xfer.df] = s.flags & Eflags.df;
-  };
+  const hub = hubOf(c, arena, chain, (mode & 1) !== 0);
+  const { apply, afterCallOut } = hub;
   const imports = {
     x: {
       m: arena.memory,
-      t: chain.table,
       h: (k: number, start: number): number => {
         apply();
         const d = ins[k] as Decoded;
@@ -1193,42 +1305,8 @@ export function instantiateWasmRegion(
         X[Xfer.eip] = s.eip;
         return ok ? 1 : 0;
       },
-      cond: (cc: number): number => {
-        apply();
-        return s.condition(cc) ? 1 : 0;
-      },
-      r8: (lin: number): number => mmu.read8(lin, u),
-      r16: (lin: number): number => mmu.read16(lin, u),
-      r32: (lin: number): number => mmu.read32(lin, u),
-      w8: (lin: number, v: number): number => {
-        mmu.write8(lin, v, u);
-        return cw();
-      },
-      w16: (lin: number, v: number): number => {
-        mmu.write16(lin, v, u);
-        return cw();
-      },
-      w32: (lin: number, v: number): number => {
-        mmu.write32(lin, v, u);
-        return cw();
-      },
-      imul: (a: number, b: number): number => {
-        apply();
-        return imul2(s, a, b, 32);
-      },
-      alu: (op: number, a: number, b: number): number => {
-        apply();
-        return alu(s, op, a, b, 32);
-      },
-      carry: (): number => {
-        apply();
-        return s.getCF();
-      },
-      rmw: (lin: number): number => {
-        mmu.probeWrite(lin, 4, u);
-        return mmu.read32(lin, u);
-      },
     },
+    hub: hub.exports,
   };
   const instance = new WebAssembly.Instance(module, imports);
   const run = instance.exports.run as RunFn;
@@ -1279,8 +1357,8 @@ export function instantiateWasmRegion(
 }
 
 /**
- * The module of a region: imports (the call-outs, the chain table, the arena's memory), then
- * `run(block, e0, lim, ic) -> rv`, which the chain table holds.
+ * The module of a region: imports (its own call-outs `h` and `sens`, the hub's call-outs and
+ * `chain`, the arena's memory), then `run(block, e0, lim, ic) -> rv`, which the chain table holds.
  */
 export function emitModule(
   region: Region,
@@ -1291,23 +1369,14 @@ export function emitModule(
   const mb = new ModuleBuilder();
   mb.importFunction('x', 'h', [I32, I32], [I32]);
   mb.importFunction('x', 'sens', [I32, I32, I32], [I32]);
-  mb.importFunction('x', 'cond', [I32], [I32]);
-  mb.importFunction('x', 'r8', [I32], [I32]);
-  mb.importFunction('x', 'r16', [I32], [I32]);
-  mb.importFunction('x', 'r32', [I32], [I32]);
-  mb.importFunction('x', 'w8', [I32, I32], [I32]);
-  mb.importFunction('x', 'w16', [I32, I32], [I32]);
-  mb.importFunction('x', 'w32', [I32, I32], [I32]);
-  mb.importFunction('x', 'rmw', [I32], [I32]);
-  mb.importFunction('x', 'imul', [I32, I32], [I32]);
-  mb.importFunction('x', 'carry', [], [I32]);
-  mb.importFunction('x', 'alu', [I32, I32, I32], [I32]);
-  mb.importTable('x', 't', 0);
+  HUB_FUNCTIONS.forEach(([name, params, results]) => {
+    mb.importFunction('hub', name, params, results);
+  });
+  mb.importFunction('hub', 'chain', [...RUN_PARAMS, I32], [I32]);
   mb.importMemory('x', 'm', 1);
-  const runType = mb.type(RUN_PARAMS, [I32]);
   const f = new FunctionBuilder(RUN_PARAMS.length);
   for (let k = 0; k < LOCALS; k++) f.local(I32);
-  emitBody(f, region, mode, sensitive, ramBytes, runType);
+  emitBody(f, region, mode, sensitive, ramBytes);
   const fn = mb.addFunction(RUN_PARAMS, [I32], f);
   mb.exportFunction('run', fn);
   return mb.build();
@@ -1319,7 +1388,6 @@ function emitBody(
   mode: number,
   sensitive: Uint8Array,
   ramBytes: number,
-  runType: number,
 ): void {
   const blocks = region.blocks;
   const B = blocks.length;
@@ -1519,7 +1587,7 @@ function emitBody(
   f.get(P_LIM);
   f.get(IC).get(N).op(Op.i32_add);
   f.get(L).load32(CHAIN_OFFSET + 8);
-  f.returnCallIndirect(runType);
+  f.returnCall(F.chain);
   f.end();
   f.end();
   f.end();

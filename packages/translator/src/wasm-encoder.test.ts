@@ -708,6 +708,28 @@ describe('tables and indirect calls', () => {
     expect(() => ex.tail?.(5, 1)).toThrow(WebAssembly.RuntimeError);
   });
 
+  it('tail-calls a function, imported from another instance or its own, 100,000 deep without growing the stack', () => {
+    const I = ValType.i32;
+    // lib: count(n, acc) -> n === 0 ? acc : count(n - 1, acc + 2), as a tail call of itself.
+    const lib = new ModuleBuilder();
+    const count = new FunctionBuilder(2);
+    count.get(0).op(Op.i32_eqz).if(I).get(1).else();
+    count.get(0).i32(1).op(Op.i32_sub).get(1).i32(2).op(Op.i32_add).returnCall(0);
+    count.end();
+    lib.exportFunction('count', lib.addFunction([I, I], [I], count));
+    const libEx = new WebAssembly.Instance(new WebAssembly.Module(lib.build()), {}).exports;
+    // user: start(n) tail-calls the imported count(n, 1).
+    const user = new ModuleBuilder();
+    user.importFunction('lib', 'count', [I, I], [I]);
+    const start = new FunctionBuilder(1);
+    start.get(0).i32(1).returnCall(0);
+    user.exportFunction('start', user.addFunction([I], [I], start));
+    const ex = new WebAssembly.Instance(new WebAssembly.Module(user.build()), { lib: libEx })
+      .exports as Record<string, (n: number) => number>;
+    expect(ex.start?.(100_000)).toBe(200_001);
+    expect(() => new FunctionBuilder(0).returnCall(-1)).toThrow(/returnCall\(-1\)/);
+  });
+
   it('refuses a second table, a bad minimum and a bad type index', () => {
     const mb = new ModuleBuilder();
     mb.importTable('x', 't', 0);

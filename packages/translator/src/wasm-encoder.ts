@@ -28,6 +28,7 @@ export const Op = {
   return: 0x0f,
   call: 0x10,
   call_indirect: 0x11,
+  return_call: 0x12,
   return_call_indirect: 0x13,
   drop: 0x1a,
   select: 0x1b,
@@ -521,6 +522,21 @@ export class FunctionBuilder {
     const c = this.code;
     c.reserve(6);
     c.buf[c.len++] = Op.call;
+    c.u32(functionIndex);
+    return this;
+  }
+
+  /**
+   * return_call (a tail call) of function `functionIndex`: its frame replaces this one and its
+   * result is this function's (the signatures' results must match).
+   */
+  returnCall(functionIndex: number): this {
+    if (functionIndex >>> 0 !== functionIndex) {
+      throw new Error(`wasm-encoder: returnCall(${functionIndex}) is not a function index`);
+    }
+    const c = this.code;
+    c.reserve(6);
+    c.buf[c.len++] = Op.return_call;
     c.u32(functionIndex);
     return this;
   }
