@@ -19,6 +19,11 @@ const OPERATIONS = [
   'add eax, ebx',
   'cmp al, bl',
   'shl eax, 1',
+  // Rotations set CF and OF only: the other flags are the operation's before (the case before).
+  'rol eax, 1',
+  'rol eax, 7',
+  'ror eax, 1',
+  'ror eax, 13',
 ];
 /** Operands at the edges of every flag: zero, one, the signed limits, all ones and neighbours. */
 const VALUES = [0, 1, 2, 0x7ffffffe, 0x7fffffff, 0x80000000, 0x80000001, 0xffffffff, 0x80, 0x7f];
@@ -105,7 +110,7 @@ function run(jit: boolean) {
 }
 
 describe('WebAssembly regions: conditions on flags from the block before', () => {
-  it('every condition after SUB, CMP, DEC, INC, TEST, ADD, 8-bit CMP and SHL matches tier 0', () => {
+  it('every condition after SUB, CMP, DEC, INC, TEST, ADD, 8-bit CMP, SHL, ROL and ROR matches tier 0', () => {
     const a = run(false);
     const b = run(true);
     expect(Array.from(b.cpu.state.regs)).toEqual(Array.from(a.cpu.state.regs));
@@ -115,5 +120,57 @@ describe('WebAssembly regions: conditions on flags from the block before', () =>
     expect(stats?.wasmRegions).toBeGreaterThan(0);
     // Most of the run is translated (the cases after warm-up), not tier 0's.
     expect(stats?.instructionsTranslated ?? 0).toBeGreaterThan(b.cpu.instructions / 2);
+  });
+
+  it('CMOVcc, ADC and SBB from memory and PUSH m32 (ESP-relative too) match tier 0', () => {
+    const src = `bits 32
+org 0x1000
+  mov esp, 0x9000
+  mov esi, 0x5000
+  xor ecx, ecx
+  mov ebp, 400
+again:
+  mov eax, [esi]
+  mov ebx, [esi+4]
+  cmp eax, ebx
+  cmovb edx, [esi+8]
+  cmovae edi, [esi+12]
+  sbb ecx, [esi]
+  adc ecx, [esi+4]
+  push dword [esi+8]
+  push dword [esp]
+  push dword [esp+4]
+  pop eax
+  add ecx, eax
+  pop eax
+  xor ecx, eax
+  pop eax
+  sub ecx, eax
+  add dword [esi], 0x9e3779b9
+  rol dword [esi+4], 3
+  xor [esi+8], ecx
+  dec ebp
+  jnz again
+  hlt`;
+    const go = (jit: boolean) => {
+      const h = createHarness(assemble(src).bytes, { jit, wasm: jit, jitThreshold: 64 });
+      const view = new DataView(h.memory.ram.buffer, h.memory.ram.byteOffset);
+      [0x80000001, 0x7fffffff, 0x12345678, 0xdeadbeef].forEach((v, k) => {
+        view.setUint32(0x5000 + 4 * k, v, true);
+      });
+      let reason: number = StopReason.limit;
+      while (reason === StopReason.limit && h.cpu.instructions < 1_000_000) reason = h.cpu.run(997);
+      expect(reason).toBe(StopReason.halt);
+      return h;
+    };
+    const a = go(false);
+    const b = go(true);
+    expect(Array.from(b.cpu.state.regs)).toEqual(Array.from(a.cpu.state.regs));
+    expect(b.cpu.state.getFlags()).toBe(a.cpu.state.getFlags());
+    expect(b.cpu.instructions).toBe(a.cpu.instructions);
+    expect(Array.from(b.memory.ram.subarray(0x5000, 0x5010))).toEqual(
+      Array.from(a.memory.ram.subarray(0x5000, 0x5010)),
+    );
+    expect(b.cpu.jit?.stats.instructionsTranslated ?? 0).toBeGreaterThan(b.cpu.instructions / 2);
   });
 });

@@ -86,8 +86,10 @@ const F = {
   imul: 10,
   carry: 11,
   alu: 12,
+  /** CF and OF set in the state (the pending flags reach it first), the rest kept. */
+  cfof: 13,
   /** The hub's `chain`: a tail call of a table element (the next region). */
-  chain: 13,
+  chain: 14,
 } as const;
 
 /** Added to a deferred lazy operation on 16-bit values (as `BYTE_LAZY` marks 8-bit ones). */
@@ -703,26 +705,26 @@ function template(e: Emit, i: Instruction, next: number): Emitted {
   }
   if (i.operandSize !== 32) return false;
   const d = o0 === OpKind.register ? reg32(i.op0Register) : -1;
-  // CMOVcc r32, r32.
-  if (m.startsWith('cmov') && d >= 0 && o1 === OpKind.register && reg32(i.op1Register) >= 0) {
+  // CMOVcc r32, r32 or flat m32 (the memory is read, and can fault, whatever the condition).
+  if (m.startsWith('cmov') && d >= 0 && o1 !== OpKind.immediate && readable32(e, i, 1)) {
     const cc = jccCondition(`j${m.slice(4)}`);
     if (cc < 0) return false;
-    f.get(R0 + reg32(i.op1Register)).get(R0 + d);
+    operand32(e, i, 1);
+    f.set(V);
+    f.get(V).get(R0 + d);
     const state = condition(e, cc);
     f.op(Op.select).set(R0 + d);
     return { stores: false, ...(state ? { stateFlags: true } : {}) };
   }
-  // ADC and SBB of 32-bit registers and immediates, through tier 0's semantics on the state.
-  if (
-    (m === 'adc' || m === 'sbb') &&
-    d >= 0 &&
-    i.opCount === 2 &&
-    readable32(e, i, 1) &&
-    o1 !== OpKind.memory
-  ) {
-    storeFlags(f);
-    f.i32(m === 'adc' ? AluOp.adc : AluOp.sbb).get(R0 + d);
+  // ADC and SBB of a 32-bit register with a register, an immediate or flat memory (read first:
+  // a fault leaves the flags pending), through tier 0's semantics on the state.
+  if ((m === 'adc' || m === 'sbb') && d >= 0 && i.opCount === 2 && readable32(e, i, 1)) {
     operand32(e, i, 1);
+    f.set(V);
+    storeFlags(f);
+    f.i32(m === 'adc' ? AluOp.adc : AluOp.sbb)
+      .get(R0 + d)
+      .get(V);
     f.call(F.alu).set(R0 + d);
     return { stores: false, stateFlags: true };
   }
@@ -751,13 +753,43 @@ function template(e: Emit, i: Instruction, next: number): Emitted {
     f.get(V).set(R0 + 5);
     return { stores: false };
   }
-  // ROL/ROR by an immediate whose CF and OF the next instruction overwrites: the rotation alone.
-  if ((m === 'rol' || m === 'ror') && d >= 0 && o1 === OpKind.immediate && e.flagsDead) {
+  // ROL/ROR of a 32-bit register by an immediate: the rotation; unless the next instruction
+  // overwrites them, CF and OF go to the state (ROL: CF = bit 0, OF = bit 31 ^ CF; ROR: CF =
+  // bit 31, OF = bit 31 ^ bit 30, as tier 0 sets them; the other flags stay). A count of 0
+  // changes nothing.
+  if ((m === 'rol' || m === 'ror') && d >= 0 && o1 === OpKind.immediate && i.operandSize === 32) {
+    const n = i.immediate & 31;
+    if (n === 0) return { stores: false };
     f.get(R0 + d)
-      .i32(i.immediate & 31)
+      .i32(n)
       .op(m === 'rol' ? Op.i32_rotl : Op.i32_rotr)
       .set(R0 + d);
-    return { stores: false };
+    if (e.flagsDead) return { stores: false };
+    storeFlags(f);
+    const bit = (k: number) =>
+      f
+        .get(R0 + d)
+        .i32(k)
+        .op(Op.i32_shr_u)
+        .i32(1)
+        .op(Op.i32_and);
+    if (m === 'rol') {
+      f.get(R0 + d)
+        .i32(1)
+        .op(Op.i32_and);
+      bit(31);
+      f.get(R0 + d)
+        .i32(1)
+        .op(Op.i32_and)
+        .op(Op.i32_xor);
+    } else {
+      bit(31);
+      bit(31);
+      bit(30);
+      f.op(Op.i32_xor);
+    }
+    f.call(F.cfof);
+    return { stores: false, stateFlags: true };
   }
   if (m === 'not' && d >= 0) {
     f.get(R0 + d)
@@ -894,7 +926,13 @@ function template(e: Emit, i: Instruction, next: number): Emitted {
   if (m === 'push' && i.opCount === 1 && flat) {
     if (o0 === OpKind.register && d >= 0) f.get(R0 + d).set(V);
     else if (o0 === OpKind.immediate) f.i32(i.immediate | 0).set(V);
-    else return false;
+    else if (o0 === OpKind.memory && i.memSize === MemSize.u32 && flatMemory(i, e.mode)) {
+      // PUSH m32: the operand's address uses ESP before the push, and a fault in either access
+      // leaves ESP as it was.
+      address(e, i);
+      read(e, 4);
+      f.set(V);
+    } else return false;
     push32(e, V);
     return { stores: true };
   }
@@ -1131,6 +1169,7 @@ const HUB_FUNCTIONS = [
   ['imul', [I32, I32], [I32]],
   ['carry', [], [I32]],
   ['alu', [I32, I32, I32], [I32]],
+  ['cfof', [I32, I32], []],
 ] as const satisfies readonly (readonly [string, readonly ValType[], readonly ValType[]])[];
 
 /**
@@ -1243,6 +1282,12 @@ function hubOf(c: Tier0, arena: WasmArena, chain: WasmChain, u: boolean): Hub {
     alu: (op: number, a: number, b: number): number => {
       apply();
       return alu(s, op, a, b, 32);
+    },
+    cfof: (cf: number, of: number): void => {
+      apply();
+      s.materializeFlags();
+      s.flags =
+        (s.flags & ~(Eflags.cf | Eflags.of)) | (cf !== 0 ? Eflags.cf : 0) | (of !== 0 ? Eflags.of : 0);
     },
     t: chain.table,
   };

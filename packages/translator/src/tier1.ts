@@ -259,7 +259,6 @@ interface PendingRegion {
   readonly bytes: number;
   /** Page offsets of its instructions: an address among them waits for it. */
   readonly covers: ReadonlySet<number>;
-  readonly submittedAt: number;
 }
 
 /** A flat writable data segment (`isFlatDataSegment`), and 32-bit if it is SS. */
@@ -291,7 +290,7 @@ export class Tier1 {
    * `new WebAssembly.Module` compiles them where the guest runs.
    */
   readonly compiler: ModuleCompiler | undefined;
-  /** Regions being compiled by `compiler`, by request id and by physical page start. */
+  /** Regions being compiled by `compiler`, by request id and by physical page number. */
   private readonly pending = new Map<number, PendingRegion>();
   private readonly pendingPages = new Map<number, PendingRegion[]>();
   private nextRequest = 1;
@@ -314,9 +313,9 @@ export class Tier1 {
    */
   dropPage(page: number): void {
     this.chain?.dropPage(page);
-    const list = this.pendingPages.get(page * 4096);
+    const list = this.pendingPages.get(page);
     if (list === undefined) return;
-    this.pendingPages.delete(page * 4096);
+    this.pendingPages.delete(page);
     for (const p of list) this.pending.delete(p.id);
     this.stats.wasmDropped += list.length;
   }
@@ -347,10 +346,10 @@ export class Tier1 {
       const p = this.pending.get(r.id);
       if (p === undefined) continue;
       this.pending.delete(r.id);
-      const list = this.pendingPages.get(p.pageStart) ?? [];
-      const rest = list.filter((q) => q !== p);
-      if (rest.length === 0) this.pendingPages.delete(p.pageStart);
-      else this.pendingPages.set(p.pageStart, rest);
+      const page = p.phys >>> 12;
+      const rest = (this.pendingPages.get(page) ?? []).filter((q) => q !== p);
+      if (rest.length === 0) this.pendingPages.delete(page);
+      else this.pendingPages.set(page, rest);
       const t0 = performance.now();
       if (r.module === undefined) {
         this.stats.wasmFallbacks++;
@@ -429,7 +428,7 @@ export class Tier1 {
       // just came back, and the dispatcher finds its entry).
       this.poll(c, register);
       if (c.hasEntry(phys, mode)) return PENDING;
-      const list = this.pendingPages.get(pageStart);
+      const list = this.pendingPages.get(phys >>> 12);
       if (list !== undefined) {
         for (const p of list) if (p.mode === mode && p.covers.has(phys & 0xfff)) return PENDING;
       }
@@ -571,11 +570,10 @@ export class Tier1 {
         handlers,
         bytes: bytes.length,
         covers,
-        submittedAt: c.instructions,
       };
       this.pending.set(p.id, p);
-      const list = this.pendingPages.get(pageStart);
-      if (list === undefined) this.pendingPages.set(pageStart, [p]);
+      const list = this.pendingPages.get(phys >>> 12);
+      if (list === undefined) this.pendingPages.set(phys >>> 12, [p]);
       else list.push(p);
       compiler.submit(p.id, bytes);
       this.stats.wasmSubmitted++;
@@ -790,35 +788,30 @@ function newBlock(fields: Omit<Block, BlockLinks>): Block {
   return new Entry(fields);
 }
 
+/** A marker entry that never runs (told apart by its `mode`). */
+function marker(mode: number): Block {
+  return newBlock({
+    fn: () => 0,
+    phys: -1,
+    entry: 0,
+    ins: [],
+    handlers: [],
+    count: 0,
+    mode,
+    source: '',
+    spans: false,
+  });
+}
+
 /**
  * What `Tier1.compile` returns while the region at that address is being compiled by the
  * `ModuleCompiler`, or when it has just been installed: the dispatcher stores nothing and looks
  * the address up again.
  */
-export const PENDING: Block = newBlock({
-  fn: () => 0,
-  phys: -1,
-  entry: 0,
-  ins: [],
-  handlers: [],
-  count: 0,
-  mode: -3,
-  source: '',
-  spans: false,
-});
+export const PENDING: Block = marker(-3);
 
 /** Marks an address whose code cannot be translated (its first instruction needs tier 0). */
-export const NO_BLOCK: Block = newBlock({
-  fn: () => 0,
-  phys: -1,
-  entry: 0,
-  ins: [],
-  handlers: [],
-  count: 0,
-  mode: -2,
-  source: '',
-  spans: false,
-});
+export const NO_BLOCK: Block = marker(-2);
 
 /**
  * Page offset of a relative branch's target, from `next`, the page offset after the branch (the
