@@ -122,7 +122,7 @@ describe('WebAssembly regions: conditions on flags from the block before', () =>
     expect(stats?.instructionsTranslated ?? 0).toBeGreaterThan(b.cpu.instructions / 2);
   });
 
-  it('CMOVcc, ADC and SBB from memory and PUSH m32 (ESP-relative too) match tier 0', () => {
+  it('CMOVcc, ADC and SBB from memory, PUSH m32 (ESP-relative too) and CMPXCHG m32 (equal or not) match tier 0', () => {
     const src = `bits 32
 org 0x1000
   mov esp, 0x9000
@@ -146,6 +146,18 @@ again:
   xor ecx, eax
   pop eax
   sub ecx, eax
+  mov eax, [esi+12]
+  test ebp, 1
+  jz same
+  inc eax
+same:
+  lock cmpxchg [esi+12], ecx
+  setz dl
+  add ecx, eax
+  add ecx, edx
+  mov eax, ebp
+  cmpxchg [esi+4], eax
+  adc ecx, eax
   add dword [esi], 0x9e3779b9
   rol dword [esi+4], 3
   xor [esi+8], ecx

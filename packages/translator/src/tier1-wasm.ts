@@ -916,6 +916,40 @@ function template(e: Emit, i: Instruction, next: number): Emitted {
     f.set(R0 + d);
     return { stores: false };
   }
+  // CMPXCHG m32, r32 on flat memory: flags as CMP EAX, m32; the destination is written in
+  // either case (with its old value when they differ, as tier 0 and the SDM do) and EAX gets the
+  // old value (which it already holds when they are equal).
+  if (
+    m === 'cmpxchg' &&
+    i.opCount === 2 &&
+    o0 === OpKind.memory &&
+    i.memSize === MemSize.u32 &&
+    flatMemory(i, e.mode) &&
+    o1 === OpKind.register &&
+    reg32(i.op1Register) >= 0
+  ) {
+    const src = R0 + reg32(i.op1Register);
+    const compare = () => {
+      f.get(R0).set(FA);
+      f.get(FA).get(FB).op(Op.i32_sub).set(FV);
+      f.get(src).get(FB).get(FV).op(Op.i32_eqz).op(Op.select).set(V);
+    };
+    address(e, i);
+    f.set(L);
+    lookup(e, TLB_WRITE_OFFSET, 4);
+    f.if();
+    f.get(PH).load32(RAM_OFFSET, 0).set(FB);
+    compare();
+    f.get(PH).get(V).store32(RAM_OFFSET, 0);
+    f.else();
+    spill(e);
+    f.get(L).call(F.rmw32).set(FB);
+    compare();
+    f.get(L).get(V).call(F.write32).set(CW);
+    f.end();
+    f.get(FB).set(R0);
+    return { stores: true, deferred: LazyOp.sub };
+  }
   if (m === 'lea' && d >= 0 && o1 === OpKind.memory && i.addressSize === 32) {
     if ((i.memBase !== 0 && reg32(i.memBase) < 0) || (i.memIndex !== 0 && reg32(i.memIndex) < 0))
       return false;
