@@ -14,6 +14,7 @@ import { StopReason } from './tier0';
 function heldCompiler(fail = false) {
   const held: CompiledModule[] = [];
   const out: CompiledModule[] = [];
+  let alive = true;
   const compiler: ModuleCompiler = {
     submit(id, bytes) {
       held.push(
@@ -22,7 +23,10 @@ function heldCompiler(fail = false) {
     },
     ready: () => out.length > 0,
     take: () => out.splice(0),
-    close() {},
+    alive: () => alive,
+    close() {
+      alive = false;
+    },
   };
   return {
     compiler,
@@ -196,6 +200,43 @@ hot:
     expectSame(a, b);
   });
 
+  it('a compiler that stops while a module is out: modules compile on the guest thread from then on', () => {
+    const c = heldCompiler();
+    const b = harness(LOOP, c.compiler);
+    b.cpu.run(3000);
+    expect(b.cpu.jit?.pendingRegions).toBe(1);
+    c.compiler.close();
+    runToHalt(b);
+    const st = b.cpu.jit?.stats;
+    expect(String(b.cpu.jit?.lastWasmError)).toMatch(/module compiler stopped/);
+    expect(st?.wasmDropped).toBe(1);
+    expect(st?.wasmSubmitted).toBe(1);
+    expect(st?.wasmRegions).toBeGreaterThan(0);
+    expect(st?.instructionsTranslated ?? 0).toBeGreaterThan(b.cpu.instructions / 2);
+    const a = harness(LOOP);
+    runToHalt(a);
+    expectSame(a, b);
+  });
+
+  it('the worker compiler answers bytes that are not a module with the reason', () => {
+    const compiler = createWorkerCompiler();
+    try {
+      compiler.submit(7, new Uint8Array([0, 0x61, 0x73, 0x6d, 9, 9, 9, 9]));
+      const wait = new Int32Array(new SharedArrayBuffer(4));
+      const got: CompiledModule[] = [];
+      for (let k = 0; k < 5000 && got.length === 0; k++) {
+        if (compiler.ready()) got.push(...compiler.take());
+        else Atomics.wait(wait, 0, 0, 1);
+      }
+      expect(got).toHaveLength(1);
+      expect(got[0]?.id).toBe(7);
+      expect(got[0]?.module).toBeUndefined();
+      expect(got[0]?.error).toMatch(/version|magic|Wasm|WebAssembly/i);
+    } finally {
+      compiler.close();
+    }
+  });
+
   it('the worker compiler compiles on another thread, and the run ends as tier 0 ends it', () => {
     const compiler = createWorkerCompiler();
     try {
@@ -210,10 +251,13 @@ hot:
       const a = harness(src);
       runToHalt(a);
       expectSame(a, b);
-      expect(() => compiler.submit(1, new Uint8Array([0, 1, 2]))).not.toThrow();
+      expect(compiler.alive()).toBe(true);
     } finally {
       compiler.close();
     }
+    expect(compiler.alive()).toBe(false);
+    expect(compiler.ready()).toBe(false);
+    expect(compiler.take()).toEqual([]);
     expect(() => compiler.submit(2, new Uint8Array(8))).toThrow(/closed/);
   });
 });

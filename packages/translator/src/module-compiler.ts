@@ -23,6 +23,8 @@ export interface ModuleCompiler {
   ready(): boolean;
   /** The results that have arrived, without waiting for more. */
   take(): CompiledModule[];
+  /** Whether it still takes requests and answers them (false once closed, or its thread failed). */
+  alive(): boolean;
   /** Stops the compiler; requests still being compiled are dropped. */
   close(): void;
 }

@@ -341,7 +341,12 @@ export class Tier1 {
    */
   poll(c: Tier0, register: (phys: number, entry: Block) => void): void {
     const compiler = this.compiler;
-    if (compiler === undefined || !compiler.ready()) return;
+    if (compiler === undefined || this.compilerBroken) return;
+    if (!compiler.alive()) {
+      this.abandonCompiler(new Error('module compiler stopped (closed, or its thread failed)'));
+      return;
+    }
+    if (!compiler.ready()) return;
     for (const r of compiler.take()) {
       const p = this.pending.get(r.id);
       if (p === undefined) continue;
@@ -362,6 +367,18 @@ export class Tier1 {
       this.stats.wasmInstalled++;
       this.stats.compileMs += performance.now() - t0;
     }
+  }
+
+  /** Set when the compiler stopped or `submit` failed: modules compile on this thread from then on. */
+  private compilerBroken = false;
+
+  /** The compiler is gone: modules compile here from now on, and the regions still out are made again when next hot. */
+  private abandonCompiler(err: unknown): void {
+    this.compilerBroken = true;
+    this.lastWasmError = err;
+    this.stats.wasmDropped += this.pending.size;
+    this.pending.clear();
+    this.pendingPages.clear();
   }
 
   /** Entries whose WebAssembly did not compile (by `phys * 8 + mode`): they get JavaScript. */
@@ -544,20 +561,18 @@ export class Tier1 {
     const ins: Decoded[] = [];
     for (const b of region.blocks) ins.push(...b.ins);
     const handlers = ins.map((i) => HANDLERS[i.code] as Handler);
-    const compiler = this.compiler;
-    const background = compiler !== undefined && !this.failed.has(phys * 8 + mode);
-    let module: WebAssembly.Module | undefined;
+    const compiler = this.compilerBroken ? undefined : this.compiler;
+    let background = compiler !== undefined && !this.failed.has(phys * 8 + mode);
     let bytes: Uint8Array;
     try {
       bytes = emitModule(region, mode, IN_REGION_SENSITIVE, arena.ram.length);
-      if (!background) module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
     } catch (err) {
       this.stats.wasmFallbacks++;
       this.lastWasmError = err;
       return null;
     }
     const pageStart = phys & ~0xfff;
-    if (background) {
+    if (background && compiler !== undefined) {
       const covers = new Set<number>();
       for (const b of region.blocks) for (const off of b.offsets) if (off < SPAN_OFFSET) covers.add(off);
       const p: PendingRegion = {
@@ -571,19 +586,34 @@ export class Tier1 {
         bytes: bytes.length,
         covers,
       };
-      this.pending.set(p.id, p);
-      const list = this.pendingPages.get(phys >>> 12);
-      if (list === undefined) this.pendingPages.set(phys >>> 12, [p]);
-      else list.push(p);
-      compiler.submit(p.id, bytes);
-      this.stats.wasmSubmitted++;
-      this.stats.compileMs += performance.now() - t0;
-      return PENDING;
+      try {
+        compiler.submit(p.id, bytes);
+      } catch (err) {
+        this.abandonCompiler(err);
+        background = false;
+      }
+      if (background) {
+        this.pending.set(p.id, p);
+        const list = this.pendingPages.get(phys >>> 12);
+        if (list === undefined) this.pendingPages.set(phys >>> 12, [p]);
+        else list.push(p);
+        this.stats.wasmSubmitted++;
+        this.stats.compileMs += performance.now() - t0;
+        return PENDING;
+      }
+    }
+    let module: WebAssembly.Module;
+    try {
+      module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+    } catch (err) {
+      this.stats.wasmFallbacks++;
+      this.lastWasmError = err;
+      return null;
     }
     const first = this.install(
       c,
       { phys, pageStart, mode, region, ins, handlers, bytes: bytes.length },
-      module as WebAssembly.Module,
+      module,
       register,
     );
     this.stats.compileMs += performance.now() - t0;

@@ -55,9 +55,11 @@ export function createWorkerCompiler(): ModuleCompiler {
       const copy = bytes.slice();
       worker.postMessage({ id, bytes: copy }, [copy.buffer]);
     },
-    ready: () => Atomics.load(done, 0) !== seen,
+    ready: () => !closed && Atomics.load(done, 0) !== seen,
+    alive: () => !closed && failure === undefined,
     take() {
       const out: CompiledModule[] = [];
+      if (closed) return out;
       seen = Atomics.load(done, 0);
       for (;;) {
         const m = receiveMessageOnPort(port1);
