@@ -451,8 +451,11 @@ export class Tier1 {
       }
     }
     const eipPage = (c.state.eip - (phys & 0xfff)) | 0;
-    // The next physical page joins when it is RAM and the next linear page's code is there.
-    const span = pageStart + 2 * 4096 <= ram.length && eipPage !== -4096;
+    // The next physical page joins when it is RAM and the next linear page's code is there, for
+    // JavaScript regions. WebAssembly regions stay in their page: the next page's code is a
+    // region of its own, reached by a tail call (a two-page JavaScript region there broke the
+    // chains; the Linux boot's initialisation ran 0.5 s faster without them).
+    const span = this.arena === undefined && pageStart + 2 * 4096 <= ram.length && eipPage !== -4096;
     const region = discoverRegion(
       ram.subarray(pageStart, pageStart + (span ? 2 : 1) * 4096),
       phys & 0xfff,
