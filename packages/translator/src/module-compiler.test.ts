@@ -84,6 +84,14 @@ function expectSame(a: Harness, b: Harness): void {
   expect(b.cpu.instructions).toBe(a.cpu.instructions);
 }
 
+/** Most of `b`'s run was translated, and it ended as tier 0 alone ends `src`. */
+function expectTranslatedAsTier0(b: Harness, src = LOOP): void {
+  expect(b.cpu.jit?.stats.instructionsTranslated ?? 0).toBeGreaterThan(b.cpu.instructions / 2);
+  const a = harness(src);
+  runToHalt(a);
+  expectSame(a, b);
+}
+
 describe('ModuleCompiler: regions compiled off the guest thread', () => {
   it('runs a hot loop in tier 0 while its module is out, and translated once it is back', () => {
     const c = heldCompiler();
@@ -100,10 +108,7 @@ describe('ModuleCompiler: regions compiled off the guest thread', () => {
     runToHalt(b);
     expect(st?.wasmInstalled).toBe(1);
     expect(b.cpu.jit?.pendingRegions).toBe(0);
-    expect(st?.instructionsTranslated ?? 0).toBeGreaterThan(b.cpu.instructions / 2);
-    const a = harness(LOOP);
-    runToHalt(a);
-    expectSame(a, b);
+    expectTranslatedAsTier0(b);
   });
 
   it('drops a region whose page is written while its module is out, and runs the new code', () => {
@@ -194,10 +199,7 @@ hot:
     expect(String(b.cpu.jit?.lastWasmError)).toMatch(/refused by the test/);
     // The failed address got its region from `new WebAssembly.Module` where the guest runs.
     expect(st?.wasmRegions).toBeGreaterThan(0);
-    expect(st?.instructionsTranslated ?? 0).toBeGreaterThan(b.cpu.instructions / 2);
-    const a = harness(LOOP);
-    runToHalt(a);
-    expectSame(a, b);
+    expectTranslatedAsTier0(b);
   });
 
   it('a compiler that stops while a module is out: modules compile on the guest thread from then on', () => {
@@ -212,10 +214,7 @@ hot:
     expect(st?.wasmDropped).toBe(1);
     expect(st?.wasmSubmitted).toBe(1);
     expect(st?.wasmRegions).toBeGreaterThan(0);
-    expect(st?.instructionsTranslated ?? 0).toBeGreaterThan(b.cpu.instructions / 2);
-    const a = harness(LOOP);
-    runToHalt(a);
-    expectSame(a, b);
+    expectTranslatedAsTier0(b);
   });
 
   it('the worker compiler answers bytes that are not a module with the reason', () => {

@@ -336,8 +336,8 @@ export class Tier1 {
   /**
    * @internal Installs the regions whose modules came back from the compiler: instantiated, with
    * every entry registered through `register` (the dispatcher finds them at its next lookup).
-   * A module that did not compile leaves its region to tier 0 (its addresses translate again,
-   * as JavaScript, when they are next hot).
+   * A module that did not come back compiled leaves its region to tier 0; its address is
+   * translated again when next hot, compiled on this thread (and as JavaScript if that fails).
    */
   poll(c: Tier0, register: (phys: number, entry: Block) => void): void {
     const compiler = this.compiler;
@@ -363,8 +363,10 @@ export class Tier1 {
         continue;
       }
       const first = this.install(c, p, r.module, register);
-      if (first !== undefined) register(p.phys, first);
-      this.stats.wasmInstalled++;
+      if (first !== undefined) {
+        register(p.phys, first);
+        this.stats.wasmInstalled++;
+      }
       this.stats.compileMs += performance.now() - t0;
     }
   }
@@ -381,7 +383,10 @@ export class Tier1 {
     this.pendingPages.clear();
   }
 
-  /** Entries whose WebAssembly did not compile (by `phys * 8 + mode`): they get JavaScript. */
+  /**
+   * Entries whose module did not come back compiled, or did not instantiate (by `phys * 8 +
+   * mode`): compiled on this thread next time, and as JavaScript if that fails too.
+   */
   private readonly failed = new Set<number>();
 
   /** Adds the region-to-region calls made inside WebAssembly to `stats` (at the end of a burst). */
