@@ -187,9 +187,8 @@ export class VirtualMachine {
       state,
       jit: opts.jit ?? true,
       ...(arena !== undefined ? { arena } : {}),
-      ...(arena !== undefined && opts.moduleCompiler !== undefined
-        ? { moduleCompiler: opts.moduleCompiler }
-        : {}),
+      // Tier 1 uses it only with the arena (`jitBackend: 'wasm'`).
+      ...(opts.moduleCompiler !== undefined ? { moduleCompiler: opts.moduleCompiler } : {}),
       pauseLoopExiting:
         opts.pauseLoopExiting === false ? undefined : (opts.pauseLoopExiting ?? DEFAULT_PAUSE_LOOP_EXITING),
       callouts: {

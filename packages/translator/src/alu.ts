@@ -102,7 +102,8 @@ export function setStatus(s: CpuState, cf: number, of: number, r: number, bits: 
   s.lazyOp = LazyOp.none;
 }
 
-function setCfOf(s: CpuState, cf: number, of: number): void {
+/** Sets CF and OF (nonzero: set) with the other status flags as they stand. */
+export function setCfOf(s: CpuState, cf: number, of: number): void {
   s.materializeFlags();
   s.flags = (s.flags & ~(Eflags.cf | Eflags.of)) | (cf ? Eflags.cf : 0) | (of ? Eflags.of : 0);
 }

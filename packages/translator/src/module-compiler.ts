@@ -11,7 +11,10 @@ export interface CompiledModule {
   /** The id it was submitted under. */
   readonly id: number;
   readonly module?: WebAssembly.Module;
-  /** Why it did not compile (the region then runs in tier 0, and is translated as JavaScript). */
+  /**
+   * Why it did not compile: tier 0 runs the region's code meanwhile, and it is compiled on the
+   * guest's thread when next hot (as JavaScript if that fails too).
+   */
   readonly error?: string;
 }
 

@@ -589,10 +589,7 @@ export class Tier0 {
           if (mode >= 0) {
             const slot = this.fetchSlot;
             const at = (tag[2 * slot] ?? 0) >>> 0;
-            let found = objs[2 * slot + 1] as Block | undefined;
-            // An entry registered for an address that shares the slot (a multiple of 1 MiB away:
-            // a region's other entries go in whatever their slots hold) is not this one's.
-            if (found !== undefined && found !== NO_BLOCK && found.phys !== at) found = undefined;
+            let found = this.slotEntry(slot, at);
             if (found === undefined) {
               const w = ((tag[2 * slot + 1] ?? 0) + HEAT_ONE) | 0;
               tag[2 * slot + 1] = w;
@@ -600,8 +597,7 @@ export class Tier0 {
                 found = jit.compile(this, at, mode, ram, this.registerEntry) ?? NO_BLOCK;
                 if (found === PENDING) {
                   // Being compiled off-thread (tier 0 runs it meanwhile), or just installed.
-                  found = objs[2 * slot + 1] as Block | undefined;
-                  if (found !== undefined && found.phys !== at) found = undefined;
+                  found = this.slotEntry(slot, at);
                 } else objs[2 * slot + 1] = found;
               }
             }
@@ -773,6 +769,17 @@ export class Tier0 {
       p = next;
     }
     return { phys, epoch: this.codeWrites, at: Int32Array.from(at), ins };
+  }
+
+  /**
+   * What cache slot `slot`, which holds the instruction at physical address `at`, has for it: a
+   * region entry made for `at`, `NO_BLOCK`, or undefined. An entry for another address that
+   * shares the slot (a multiple of 1 MiB away: a region's other entries go in whatever their
+   * slots hold, and an off-thread region is installed late) is not this one's.
+   */
+  private slotEntry(slot: number, at: number): Block | undefined {
+    const b = this.slotObjs[2 * slot + 1] as Block | undefined;
+    return b === undefined || b === NO_BLOCK || b.phys === at ? b : undefined;
   }
 
   /** The translated region entry at physical address `phys` for `mode`, if there is one. */

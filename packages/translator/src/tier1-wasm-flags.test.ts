@@ -1,5 +1,6 @@
 import { assemble } from '@ringzero/assembler';
 import { describe, expect, it } from 'vitest';
+import { CC_NAMES } from './handlers';
 import { createHarness } from './harness';
 import { StopReason } from './tier0';
 
@@ -9,7 +10,6 @@ import { StopReason } from './tier0';
  * form on it, or asks the state. Every condition after each kind of operation, through Jcc,
  * SETcc and CMOVcc, and the carry an INC keeps, must come out as tier 0 computes them.
  */
-const CONDITIONS = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
 const OPERATIONS = [
   'cmp eax, ebx',
   'sub eax, ebx',
@@ -43,7 +43,7 @@ function program(): string {
   let n = 0;
   const load = () => lines.push('  mov eax, [esi+0x5000]', '  mov ebx, [edi+0x5000]');
   for (const op of OPERATIONS) {
-    for (const cc of CONDITIONS) {
+    for (const cc of CC_NAMES) {
       // SETcc and CMOVcc at a block's start, then Jcc at the next one.
       load();
       lines.push(

@@ -8,7 +8,7 @@ import {
   Register,
 } from '@ringzero/decoder';
 import { TLB_USER } from '@ringzero/memory';
-import { AluOp, alu, imul2, ShiftOp } from './alu';
+import { AluOp, alu, imul2, ShiftOp, setCfOf } from './alu';
 import {
   CHAIN_BITS,
   CHAIN_HASH,
@@ -71,31 +71,58 @@ const T = 23;
 const CF = 24;
 const LOCALS = 21;
 
-/** Imported functions, in import order. */
+const I32 = ValType.i32;
+
+/**
+ * A region module's call-outs that are the same for every region of a processor (`hubOf`), in
+ * import order after its own `h` and `sens`; `cfof` sets CF and OF in the state (the pending
+ * flags reach it first) and keeps the rest.
+ */
+const HUB_FUNCTIONS = [
+  ['cond', [I32], [I32]],
+  ['r8', [I32], [I32]],
+  ['r16', [I32], [I32]],
+  ['r32', [I32], [I32]],
+  ['w8', [I32, I32], [I32]],
+  ['w16', [I32, I32], [I32]],
+  ['w32', [I32, I32], [I32]],
+  ['rmw', [I32], [I32]],
+  ['imul', [I32, I32], [I32]],
+  ['carry', [], [I32]],
+  ['alu', [I32, I32, I32], [I32]],
+  ['cfof', [I32, I32], []],
+] as const satisfies readonly (readonly [string, readonly ValType[], readonly ValType[]])[];
+
+/** The import index of hub function `name` in a region module. */
+function hubImport(name: (typeof HUB_FUNCTIONS)[number][0]): number {
+  return 2 + HUB_FUNCTIONS.findIndex(([n]) => n === name);
+}
+
+/** `chain`'s parameters: `run`'s, then the table element to tail-call. */
+const CHAIN_PARAMS = [...RUN_PARAMS, I32] as const;
+
+/** Imported functions, by import index: `h`, `sens`, the hub's functions, then its `chain`. */
 const F = {
   handler: 0,
   sensitive: 1,
-  condition: 2,
-  read8: 3,
-  read16: 4,
-  read32: 5,
-  write8: 6,
-  write16: 7,
-  write32: 8,
-  rmw32: 9,
-  imul: 10,
-  carry: 11,
-  alu: 12,
-  /** CF and OF set in the state (the pending flags reach it first), the rest kept. */
-  cfof: 13,
+  condition: hubImport('cond'),
+  read8: hubImport('r8'),
+  read16: hubImport('r16'),
+  read32: hubImport('r32'),
+  write8: hubImport('w8'),
+  write16: hubImport('w16'),
+  write32: hubImport('w32'),
+  rmw32: hubImport('rmw'),
+  imul: hubImport('imul'),
+  carry: hubImport('carry'),
+  alu: hubImport('alu'),
+  cfof: hubImport('cfof'),
   /** The hub's `chain`: a tail call of a table element (the next region). */
-  chain: 14,
+  chain: 2 + HUB_FUNCTIONS.length,
 } as const;
 
 /** Added to a deferred lazy operation on 16-bit values (as `BYTE_LAZY` marks 8-bit ones). */
 const WORD_LAZY = 512;
-
-const I32 = ValType.i32;
 
 /** `run`'s result for an exit that must not chain (the budget, a stop, a code write); 1 is a mode change. */
 const RV_STAY = 2;
@@ -332,9 +359,9 @@ const LAZY_SHIFT: Readonly<Record<number, number>> = {
 };
 
 /** The pending operations whose carry is in the locals: FO values for SUB, ADD and logic at 32 and 8 bits. */
-const CARRY_SUB = [LazyOp.sub, LazyOp.sub + BYTE_LAZY] as const;
-const CARRY_ADD = [LazyOp.add, LazyOp.add + BYTE_LAZY] as const;
-const CARRY_LOGIC = [LazyOp.logic, LazyOp.logic + BYTE_LAZY] as const;
+const CARRY_SUB: readonly number[] = [LazyOp.sub, LazyOp.sub + BYTE_LAZY];
+const CARRY_ADD: readonly number[] = [LazyOp.add, LazyOp.add + BYTE_LAZY];
+const CARRY_LOGIC: readonly number[] = [LazyOp.logic, LazyOp.logic + BYTE_LAZY];
 
 /** Pushes whether local `FO` is one of `values`. */
 function foIn(f: FunctionBuilder, values: readonly number[]): void {
@@ -363,9 +390,9 @@ function carryBefore(e: Emit): void {
   const add = () => f.get(FV).get(FA).op(Op.i32_lt_u).set(CF);
   const logic = () => f.i32(0).set(CF);
   if (p === LazyOp.inc || p === LazyOp.dec) return;
-  if ((CARRY_SUB as readonly number[]).includes(p)) sub();
-  else if ((CARRY_ADD as readonly number[]).includes(p)) add();
-  else if ((CARRY_LOGIC as readonly number[]).includes(p)) logic();
+  if (CARRY_SUB.includes(p)) sub();
+  else if (CARRY_ADD.includes(p)) add();
+  else if (CARRY_LOGIC.includes(p)) logic();
   else if (p === -1) {
     foIn(f, CARRY_SUB);
     f.if();
@@ -774,14 +801,10 @@ function template(e: Emit, i: Instruction, next: number): Emitted {
         .i32(1)
         .op(Op.i32_and);
     if (m === 'rol') {
-      f.get(R0 + d)
-        .i32(1)
-        .op(Op.i32_and);
+      bit(0);
       bit(31);
-      f.get(R0 + d)
-        .i32(1)
-        .op(Op.i32_and)
-        .op(Op.i32_xor);
+      bit(0);
+      f.op(Op.i32_xor);
     } else {
       bit(31);
       bit(31);
@@ -1190,22 +1213,6 @@ export const PROMOTE_RUNS = Number(
     20000,
 );
 
-/** A region module's call-outs that are the same for every region of a processor (`hubOf`). */
-const HUB_FUNCTIONS = [
-  ['cond', [I32], [I32]],
-  ['r8', [I32], [I32]],
-  ['r16', [I32], [I32]],
-  ['r32', [I32], [I32]],
-  ['w8', [I32, I32], [I32]],
-  ['w16', [I32, I32], [I32]],
-  ['w32', [I32, I32], [I32]],
-  ['rmw', [I32], [I32]],
-  ['imul', [I32, I32], [I32]],
-  ['carry', [], [I32]],
-  ['alu', [I32, I32, I32], [I32]],
-  ['cfof', [I32, I32], []],
-] as const satisfies readonly (readonly [string, readonly ValType[], readonly ValType[]])[];
-
 /**
  * The hub's module: a WebAssembly function per `HUB_FUNCTIONS` entry that calls the JavaScript
  * one, and `chain(block, e0, lim, ic, fn)`, which tail-calls table element `fn` with `run`'s
@@ -1228,11 +1235,10 @@ function hubModuleBytes(): Uint8Array {
     mb.exportFunction(name, mb.addFunction(params, results, f));
   });
   const runType = mb.type(RUN_PARAMS, [I32]);
-  const params = [...RUN_PARAMS, I32];
-  const f = new FunctionBuilder(params.length);
-  for (let p = 0; p < params.length; p++) f.get(p);
+  const f = new FunctionBuilder(CHAIN_PARAMS.length);
+  for (let p = 0; p < CHAIN_PARAMS.length; p++) f.get(p);
   f.returnCallIndirect(runType);
-  mb.exportFunction('chain', mb.addFunction(params, [I32], f));
+  mb.exportFunction('chain', mb.addFunction(CHAIN_PARAMS, [I32], f));
   return mb.build();
 }
 
@@ -1319,9 +1325,7 @@ function hubOf(c: Tier0, arena: WasmArena, chain: WasmChain, u: boolean): Hub {
     },
     cfof: (cf: number, of: number): void => {
       apply();
-      s.materializeFlags();
-      s.flags =
-        (s.flags & ~(Eflags.cf | Eflags.of)) | (cf !== 0 ? Eflags.cf : 0) | (of !== 0 ? Eflags.of : 0);
+      setCfOf(s, cf, of);
     },
     t: chain.table,
   };
@@ -1451,7 +1455,7 @@ export function emitModule(
   HUB_FUNCTIONS.forEach(([name, params, results]) => {
     mb.importFunction('hub', name, params, results);
   });
-  mb.importFunction('hub', 'chain', [...RUN_PARAMS, I32], [I32]);
+  mb.importFunction('hub', 'chain', CHAIN_PARAMS, [I32]);
   mb.importMemory('x', 'm', 1);
   const f = new FunctionBuilder(RUN_PARAMS.length);
   for (let k = 0; k < LOCALS; k++) f.local(I32);

@@ -251,7 +251,6 @@ export interface Tier1Stats {
 interface PendingRegion {
   readonly id: number;
   readonly phys: number;
-  readonly pageStart: number;
   readonly mode: number;
   readonly region: Region;
   readonly ins: readonly Decoded[];
@@ -579,14 +578,12 @@ export class Tier1 {
       this.lastWasmError = err;
       return null;
     }
-    const pageStart = phys & ~0xfff;
     if (background && compiler !== undefined) {
       const covers = new Set<number>();
       for (const b of region.blocks) for (const off of b.offsets) if (off < SPAN_OFFSET) covers.add(off);
       const p: PendingRegion = {
         id: this.nextRequest++,
         phys,
-        pageStart,
         mode,
         region,
         ins,
@@ -620,7 +617,7 @@ export class Tier1 {
     }
     const first = this.install(
       c,
-      { phys, pageStart, mode, region, ins, handlers, bytes: bytes.length },
+      { phys, mode, region, ins, handlers, bytes: bytes.length },
       module,
       register,
     );
@@ -634,7 +631,7 @@ export class Tier1 {
    */
   private install(
     c: Tier0,
-    p: Pick<PendingRegion, 'phys' | 'pageStart' | 'mode' | 'region' | 'ins' | 'handlers' | 'bytes'>,
+    p: Pick<PendingRegion, 'phys' | 'mode' | 'region' | 'ins' | 'handlers' | 'bytes'>,
     module: WebAssembly.Module,
     register: (phys: number, entry: Block) => void,
   ): Block | undefined {
@@ -646,7 +643,7 @@ export class Tier1 {
       compiled = instantiateWasmRegion(
         c,
         region,
-        p.pageStart,
+        p.phys & ~0xfff,
         mode,
         this.arena as WasmArena,
         this.chain as WasmChain,

@@ -52,8 +52,10 @@ export function createWorkerCompiler(): ModuleCompiler {
       if (closed) throw new TranslatorError('bad-argument', 'module compiler is closed', id);
       if (failure !== undefined)
         throw new TranslatorError('bad-argument', `module compiler worker failed: ${failure.message}`, id);
-      const copy = bytes.slice();
-      worker.postMessage({ id, bytes: copy }, [copy.buffer]);
+      // The bytes go over without a copy when they are a whole buffer (as `emitModule` makes them).
+      const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+      const own = whole && bytes.buffer instanceof ArrayBuffer ? bytes : bytes.slice();
+      worker.postMessage({ id, bytes: own }, [own.buffer as ArrayBuffer]);
     },
     ready: () => !closed && Atomics.load(done, 0) !== seen,
     alive: () => !closed && failure === undefined,
