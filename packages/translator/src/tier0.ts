@@ -176,16 +176,17 @@ const FETCH_MAX = 15;
 /**
  * A straight run of cached instructions that tier 0 executes without going back to the
  * dispatcher between them (`burstJit`): innocuous instructions that do not load a segment
- * register, up to and including the first that may change EIP, within one page. Built from the
- * instruction cache once its first instruction has run `RUN_AFTER` times; valid while no code
- * was written (`codeWrites` is `epoch`) and, instruction by instruction, while its slot still
- * holds that address.
+ * register, up to and including the first that may change EIP, within one page, and up to the
+ * first that is a region entry (the dispatcher takes that). Built from the instruction cache
+ * once its first instruction has run `RUN_AFTER` times; valid while no code was written
+ * (`codeWrites` is `epoch`) and no region entry was added (`entryAdds` is `entries`), and,
+ * instruction by instruction, while its slot still holds that address. Each instruction's
+ * address is the previous one's plus its length (no list of addresses to load).
  */
 interface Run {
   readonly phys: number;
   readonly epoch: number;
-  /** Physical address of each instruction. */
-  readonly at: Int32Array;
+  readonly entries: number;
   readonly ins: readonly Decoded[];
 }
 
@@ -225,19 +226,20 @@ export class Tier0 {
   private readonly fetchBuf = new Uint8Array(FETCH_MAX);
   /**
    * Per slot, side by side (one cache line for what the dispatcher reads of a slot, instead of
-   * one per array: tier 0's cost on cold kernel code is mostly cache misses): at `2 * slot` the
+   * one per array: tier 0's cost on cold kernel code is mostly cache misses): at `3 * slot` the
    * decoded instruction (reused in place, allocated the first time the slot is filled), at
-   * `2 * slot + 1` the translated region entry (valid while the slot holds the same code).
+   * `3 * slot + 1` the translated region entry (valid while the slot holds the same code), at
+   * `3 * slot + 2` the `Run` starting there (see `runAt`).
    */
-  private readonly slotObjs: (Decoded | Block | undefined)[] = new Array(2 * ICACHE_SIZE);
+  private readonly slotObjs: (Decoded | Block | Run | undefined)[] = new Array(3 * ICACHE_SIZE);
   /**
    * Per slot, side by side: at `2 * slot` the physical address of the slot's instruction, at
    * `2 * slot + 1` its code size, whether a region holds it and its tier-0 heat (`TAG_MODE`,
    * `TAG_HELD`, `HEAT_SHIFT`).
    */
   private readonly slotTag = new Int32Array(2 * ICACHE_SIZE);
-  /** Per slot, the `Run` starting at the slot's instruction (see `runAt`). */
-  private readonly slotRuns: (Run | undefined)[] = new Array(ICACHE_SIZE);
+  /** Region entries added to the cache so far: a `Run` built before the latest is built again. */
+  private entryAdds = 0;
   private stopRequested = false;
   private stop: StopReason = StopReason.limit;
   /** The instruction being executed (for callouts; reused, do not keep it). */
@@ -359,7 +361,7 @@ export class Tier0 {
     this.slotTag.fill(0);
     this.mmu.unwatchAllCode();
     const objs = this.slotObjs;
-    for (let k = 1; k < objs.length; k += 2) objs[k] = undefined;
+    for (let k = 1; k < objs.length; k += 3) objs[k] = undefined;
     this.codeWrites++;
   }
 
@@ -384,20 +386,21 @@ export class Tier0 {
     }
     for (let i = 0; i < 4096; i++) {
       const k = 2 * (base + i);
+      const o = 3 * (base + i) + 1;
       const cached = ((tag[k + 1] ?? 0) & TAG_MODE) !== 0;
       // The instruction goes, and with it its heat.
       const dropped = cached && (tag[k] ?? 0) >>> 12 === page;
       if (dropped) tag[k + 1] = 0;
-      const b = objs[k + 1] as Block | undefined;
+      const b = objs[o] as Block | undefined;
       if (b !== undefined && (b === NO_BLOCK ? !cached || dropped : b.phys >>> 12 === page))
-        objs[k + 1] = undefined;
+        objs[o] = undefined;
     }
     // Regions of the previous page that go on into this one.
     const prev = ((page - 1) << 12) & ICACHE_MASK;
     for (let i = 0; i < 4096; i++) {
-      const k = 2 * (prev + i) + 1;
-      const b = objs[k] as Block | undefined;
-      if (b?.spans && b.phys >>> 12 === page - 1) objs[k] = undefined;
+      const o = 3 * (prev + i) + 1;
+      const b = objs[o] as Block | undefined;
+      if (b?.spans && b.phys >>> 12 === page - 1) objs[o] = undefined;
     }
     // Instructions that start at the end of the previous page and run into this one (their heat
     // stays, as the region entry there does).
@@ -542,7 +545,7 @@ export class Tier0 {
     mmu.syncPaging();
     // Regions whose modules came back from the compiler thread.
     jit.poll(this, this.registerEntry);
-    let mode = jit.modeKey(s);
+    let mode = jit.modeKey(s, mmu.a20Mask);
     // The entry that ran last without a link to its successor: linked once the successor is known.
     let prev: Block | null = null;
     // A fault while fetching counts as a retired instruction, as in `burst`.
@@ -577,7 +580,7 @@ export class Tier0 {
           // A decoded instruction at that address: what `fetch` would return, without its checks
           // (a tier-1 mode has a flat 32-bit code segment, so only breakpoints are left to check).
           if (known && this.cachedAt(hit, phys, 32) && ((s.dr[7] ?? 0) & 0xff) === 0) {
-            ins = objs[2 * hit] as Decoded;
+            ins = objs[3 * hit] as Decoded;
             this.fetchSlot = hit;
             this.fetchMask = -1;
           } else {
@@ -598,7 +601,10 @@ export class Tier0 {
                 if (found === PENDING) {
                   // Being compiled off-thread (tier 0 runs it meanwhile), or just installed.
                   found = this.slotEntry(slot, at);
-                } else objs[2 * slot + 1] = found;
+                } else {
+                  objs[3 * slot + 1] = found;
+                  if (found !== NO_BLOCK) this.entryAdds++;
+                }
               }
             }
             if (found !== undefined && found.mode === mode && this.instructions + found.count <= end)
@@ -612,20 +618,17 @@ export class Tier0 {
               // cached at its address, while no code is written (a store into the run itself
               // takes effect at the next instruction: the dispatcher decodes it anew) and until
               // one is a region entry.
-              const at = run.at;
               const list = run.ins;
               const epoch = this.codeWrites;
               if (s.interruptShadow) s.interruptShadow = false;
               let last = ins;
+              let p = phys;
               for (let k = 0; k < list.length; k++) {
-                const p = at[k] as number;
-                const slot = p & ICACHE_MASK;
                 if (k > 0) {
+                  p = (p + last.length) | 0;
+                  const slot = p & ICACHE_MASK;
                   if (tag[2 * slot] !== p || this.codeWrites !== epoch || (s.eip & 4095) !== (p & 4095))
                     break;
-                  // A region entry here (a loop head the run falls into): the dispatcher takes it.
-                  const o = objs[2 * slot + 1];
-                  if (o !== undefined && o !== NO_BLOCK) break;
                   tag[2 * slot + 1] = ((tag[2 * slot + 1] ?? 0) + HEAT_ONE) | 0;
                   this.startEip = s.eip;
                 }
@@ -649,7 +652,7 @@ export class Tier0 {
             stepped = s.eip === ((this.startEip + ins.length) | 0);
             const code = ins.code;
             if ((CLASS_OF[code] ?? 0) !== Sensitivity.innocuous || IS_SEGMENT_LOAD[code] === 1)
-              mode = jit.modeKey(s);
+              mode = jit.modeKey(s, mmu.a20Mask);
             continue;
           }
         }
@@ -667,7 +670,7 @@ export class Tier0 {
           translated += this.instructions - before;
           if (!this.goesOn()) return;
           if (remode !== 0) {
-            mode = jit.modeKey(s);
+            mode = jit.modeKey(s, mmu.a20Mask);
             break;
           }
           let next: Block | undefined;
@@ -736,27 +739,35 @@ export class Tier0 {
    * than the budget left before `end`.
    */
   private runAt(slot: number, phys: number, end: number): Run | undefined {
-    let run = this.slotRuns[slot];
-    if (run === undefined || run.phys !== phys || run.epoch !== this.codeWrites) {
+    let run = this.slotObjs[3 * slot + 2] as Run | undefined;
+    if (
+      run === undefined ||
+      run.phys !== phys ||
+      run.epoch !== this.codeWrites ||
+      run.entries !== this.entryAdds
+    ) {
       if ((this.slotTag[2 * slot + 1] ?? 0) >>> HEAT_SHIFT < RUN_AFTER) return undefined;
       run = this.buildRun(phys);
-      this.slotRuns[slot] = run;
+      this.slotObjs[3 * slot + 2] = run;
     }
     // A run of one instruction (or none: a sensitive one starts here) is left to the single path.
     return run.ins.length > 1 && this.instructions + run.ins.length <= end ? run : undefined;
   }
 
   private buildRun(phys: number): Run {
-    const at: number[] = [];
     const ins: Decoded[] = [];
     let p = phys;
     for (;;) {
       const slot = p & ICACHE_MASK;
       if (!this.cachedAt(slot, p, 32)) break;
-      const i = this.slotObjs[2 * slot] as Decoded;
+      const i = this.slotObjs[3 * slot] as Decoded;
       const code = i.code;
       if ((CLASS_OF[code] ?? 0) !== Sensitivity.innocuous || IS_SEGMENT_LOAD[code] === 1) break;
-      at.push(p);
+      // A region entry after the first (a loop head the run falls into): the dispatcher takes it.
+      if (p !== phys) {
+        const b = this.slotObjs[3 * slot + 1] as Block | undefined;
+        if (b !== undefined && b !== NO_BLOCK) break;
+      }
       ins.push(i);
       const next = p + i.length;
       if (
@@ -768,7 +779,7 @@ export class Tier0 {
         break;
       p = next;
     }
-    return { phys, epoch: this.codeWrites, at: Int32Array.from(at), ins };
+    return { phys, epoch: this.codeWrites, entries: this.entryAdds, ins };
   }
 
   /**
@@ -778,13 +789,13 @@ export class Tier0 {
    * slots hold, and an off-thread region is installed late) is not this one's.
    */
   private slotEntry(slot: number, at: number): Block | undefined {
-    const b = this.slotObjs[2 * slot + 1] as Block | undefined;
+    const b = this.slotObjs[3 * slot + 1] as Block | undefined;
     return b === undefined || b === NO_BLOCK || b.phys === at ? b : undefined;
   }
 
   /** The translated region entry at physical address `phys` for `mode`, if there is one. */
   private entryAt(phys: number, mode: number): Block | undefined {
-    const b = this.slotObjs[2 * (phys & ICACHE_MASK) + 1] as Block | undefined;
+    const b = this.slotObjs[3 * (phys & ICACHE_MASK) + 1] as Block | undefined;
     return b !== undefined && b.phys === phys >>> 0 && b.mode === mode ? b : undefined;
   }
 
@@ -796,10 +807,12 @@ export class Tier0 {
   /** Puts a region's other entries where the dispatcher looks for them (by physical address). */
   private readonly registerEntry = (phys: number, entry: Block): void => {
     const slot = phys & ICACHE_MASK;
-    const old = this.slotObjs[2 * slot + 1] as Block | undefined;
+    const old = this.slotObjs[3 * slot + 1] as Block | undefined;
     // An entry already there for the same address and mode (from another region) stays.
-    if (old === undefined || old.phys !== entry.phys || old.mode !== entry.mode)
-      this.slotObjs[2 * slot + 1] = entry;
+    if (old === undefined || old.phys !== entry.phys || old.mode !== entry.mode) {
+      this.slotObjs[3 * slot + 1] = entry;
+      this.entryAdds++;
+    }
   };
 
   /** Entry EIPs of the most recent translated blocks, oldest first (at most 16; empty without tier 1). */
@@ -947,18 +960,18 @@ export class Tier0 {
     const slot = phys & ICACHE_MASK;
     this.fetchSlot = slot;
     this.fetchMask = bits === 16 ? 0xffff : -1;
-    if (this.cachedAt(slot, phys, bits)) return this.slotObjs[2 * slot] as Decoded;
+    if (this.cachedAt(slot, phys, bits)) return this.slotObjs[3 * slot] as Decoded;
     // Miss: fetch up to 15 bytes without faulting, decode, then fault on the bytes it needed.
     // Empty, and no heat, until the decode below succeeds.
     this.slotTag[2 * slot + 1] = 0;
     // A region entry registered for this very address stays (it was made from the same bytes;
     // writes to them invalidate it through the code-page watch).
-    if ((this.slotObjs[2 * slot + 1] as Block | undefined)?.phys !== phys >>> 0)
-      this.slotObjs[2 * slot + 1] = undefined;
-    let ins = this.slotObjs[2 * slot] as Decoded | undefined;
+    if ((this.slotObjs[3 * slot + 1] as Block | undefined)?.phys !== phys >>> 0)
+      this.slotObjs[3 * slot + 1] = undefined;
+    let ins = this.slotObjs[3 * slot] as Decoded | undefined;
     if (ins === undefined) {
       ins = new Decoded();
-      this.slotObjs[2 * slot] = ins;
+      this.slotObjs[3 * slot] = ins;
     }
     const saveCr2 = s.cr2;
     const got = this.mmu.fetchBytes(linear, this.fetchBuf, user);

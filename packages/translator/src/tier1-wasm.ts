@@ -24,7 +24,7 @@ import { Eflags, LazyOp, Seg } from './cpu-state';
 import type { Decoded } from './decoded';
 import { ALU_NAMES, type Handler, SHIFT_NAMES } from './handlers';
 import type { Tier0 } from './tier0';
-import { type BlockFn, branchOffset, isRepString, type Region } from './tier1';
+import { type BlockFn, branchOffset, isRepString, MODE_UNPAGED, type Region } from './tier1';
 import { BYTE_LAZY, flagKindOf, isTemplateJcc, jccCondition } from './tier1-templates';
 import { RUN_PARAMS, type RunFn, type WasmChain } from './wasm-chain';
 import { FunctionBuilder, ModuleBuilder, Op, ValType } from './wasm-encoder';
@@ -284,13 +284,30 @@ function lookup(e: Emit, table: number, bytes: number): void {
   }
 }
 
-/** Reads `bytes` (1, 2, 4) at the address on the stack; leaves the value (zero-extended). */
+/** RAM below this is not read directly without paging: it holds the legacy video and ROM holes. */
+const DIRECT_FROM = 0x100000;
+
+/**
+ * Reads `bytes` (1, 2, 4) at the address on the stack; leaves the value (zero-extended). Without
+ * paging (`MODE_UNPAGED`) an address in RAM above 1 MiB is its own physical address: one compare
+ * instead of the TLB lookup (the Linux decompressor runs so); anything else takes the slow way.
+ */
 function read(e: Emit, bytes: number): void {
   const f = e.f;
   f.set(L);
-  lookup(e, TLB_READ_OFFSET, bytes);
-  f.if(I32);
-  f.get(PH);
+  if ((e.mode & MODE_UNPAGED) !== 0 && e.ramBytes > DIRECT_FROM + bytes) {
+    f.get(L)
+      .i32(DIRECT_FROM)
+      .op(Op.i32_sub)
+      .i32(e.ramBytes - DIRECT_FROM - bytes + 1)
+      .op(Op.i32_lt_u);
+    f.if(I32);
+    f.get(L);
+  } else {
+    lookup(e, TLB_READ_OFFSET, bytes);
+    f.if(I32);
+    f.get(PH);
+  }
   if (bytes === 4) f.load32(RAM_OFFSET, 0);
   else if (bytes === 2) f.load16u(RAM_OFFSET, 0);
   else f.load8u(RAM_OFFSET);
@@ -1644,8 +1661,13 @@ function emitBody(
   storeRegs(f);
   storeFlags(f);
   f.get(RV).i32(0).load32(slot(Xfer.stay)).op(Op.i32_or).op(Op.i32_eqz).if();
-  f.get(EIP).set(L);
-  lookup(e, TLB_READ_OFFSET, 1);
+  if ((mode & MODE_UNPAGED) !== 0) {
+    // Without paging EIP is the physical address (the chain map holds RAM addresses only).
+    f.get(EIP).tee(PH).i32(e.ramBytes).op(Op.i32_lt_u);
+  } else {
+    f.get(EIP).set(L);
+    lookup(e, TLB_READ_OFFSET, 1);
+  }
   f.if();
   f.get(PH)
     .i32(CHAIN_HASH)

@@ -60,6 +60,8 @@ export const MAX_REGION = 128;
  * the region's privilege needs (the dispatcher's own test of the entry's page).
  */
 export const SPAN_OFFSET = 4096;
+/** `Tier1.modeKey`'s bit for paging off with the A20 gate open (linear addresses are physical). */
+export const MODE_UNPAGED = 8;
 /** Executions of an address in tier 0 before it is translated (the README has the measurements). */
 export const HOT_THRESHOLD = 2048;
 /**
@@ -413,9 +415,11 @@ export class Tier1 {
    * The mode a block may run in, or -1 when blocks may not run: 32-bit protected mode, no
    * virtual-8086 mode, a flat 4 GiB code segment at base 0, no instruction breakpoints. Bit 0:
    * CPL 3 (user accesses); bit 1: DS, ES and SS are flat writable data segments; bit 2: FS is a
-   * 4 GiB expand-up writable data segment (any base: WebAssembly regions add it to FS operands).
+   * 4 GiB expand-up writable data segment (any base: WebAssembly regions add it to FS operands);
+   * bit 3: paging is off and the A20 gate open (`a20Mask` is the MMU's), so a linear address is
+   * its physical one (WebAssembly regions read RAM above 1 MiB without the TLB).
    */
-  modeKey(s: CpuState): number {
+  modeKey(s: CpuState, a20Mask = 0): number {
     if ((s.cr0 & 1) === 0 || (s.flags & 0x20000) !== 0) return -1;
     const csAcc = s.segAccess[1] ?? 0;
     if ((csAcc & 0x4000) === 0 || (s.segBase[1] ?? 0) !== 0 || (s.segLimit[1] ?? 0) !== 0xffffffff) return -1;
@@ -425,7 +429,8 @@ export class Tier1 {
     // FS with a 4 GiB limit, expand-up and writable, whatever its base (Linux's per-CPU data).
     const fs =
       (s.segLimit[Seg.fs] ?? 0) === 0xffffffff && ((s.segAccess[Seg.fs] ?? 0) & 0x9e) === 0x92 ? 4 : 0;
-    return (s.cpl === 3 ? 1 : 0) | flat | fs;
+    const direct = (s.cr0 & 0x80000000) === 0 && a20Mask === -1 ? MODE_UNPAGED : 0;
+    return (s.cpl === 3 ? 1 : 0) | flat | fs | direct;
   }
 
   /**
