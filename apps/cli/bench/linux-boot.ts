@@ -9,8 +9,8 @@
  * v86 needs a SeaBIOS image, which its npm package does not ship: the bench takes Debian's
  * (`apt-get install seabios`) or the files named by V86_BIOS and V86_VGA_BIOS.
  * RINGZERO_BENCH_V86_TIMEOUT (seconds, default 300) bounds the v86 run. ringzero runs as the CLI
- * does by default (tier 1 emits WebAssembly, compiled on a worker thread); RINGZERO_JIT_BACKEND=js
- * runs it with tier 1 emitting JavaScript.
+ * does by default (tier 1 emits WebAssembly, compiled on a worker thread, with the CLI's V8
+ * tiering budget); RINGZERO_JIT_BACKEND=js runs it with tier 1 emitting JavaScript.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -23,7 +23,7 @@ import {
   type SessionStep,
   VirtualMachine,
 } from '@ringzero/hypervisor';
-import { createWorkerCompiler } from '@ringzero/translator/node';
+import { createWorkerCompiler, tuneWasmTiering } from '@ringzero/translator/node';
 import { V86 } from 'v86';
 import { fetchLinuxGuest, type LinuxGuest } from '../../../scripts/fetch-linux-guest';
 
@@ -100,6 +100,8 @@ const JIT_BACKEND = process.env.RINGZERO_JIT_BACKEND === 'js' ? 'js' : 'wasm';
 function runRingzero(g: LinuxGuest): PeerResult {
   const kernel = bytes(g.kernel);
   const initrd = bytes(g.initrd);
+  // As the CLI sets it (v86 ran before, with V8's default).
+  if (JIT_BACKEND === 'wasm') tuneWasmTiering();
   const t0 = performance.now();
   const serial = new SerialCollector();
   const vm = new VirtualMachine({

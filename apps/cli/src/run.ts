@@ -8,7 +8,7 @@ import {
   VirtualMachine,
 } from '@ringzero/hypervisor';
 import { ARENA_MAX_RAM } from '@ringzero/translator';
-import { createWorkerCompiler } from '@ringzero/translator/node';
+import { createWorkerCompiler, tuneWasmTiering } from '@ringzero/translator/node';
 
 export interface RunOptions {
   /** A Linux bzImage or a Multiboot kernel; absent: the bundled demo kernel. */
@@ -76,6 +76,8 @@ export function prepare(
     throw new UsageError(`--jit-backend must be js or wasm (got ${backend})`);
   }
   const jit = opts.jit ?? true;
+  // V8 optimises tier 1's WebAssembly later than by default (see WASM_TIERING_BUDGET).
+  if (jit && backend === 'wasm') tuneWasmTiering();
   const vm = new VirtualMachine({
     memory,
     deterministic: opts.deterministic,

@@ -1,2 +1,3 @@
-/** Node-only parts of the translator (worker threads). */
+/** Node-only parts of the translator (worker threads, V8 tuning). */
+export { tuneWasmTiering, WASM_TIERING_BUDGET } from './node/tiering';
 export { createWorkerCompiler } from './node/worker-compiler';
