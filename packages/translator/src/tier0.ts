@@ -179,7 +179,8 @@ const FETCH_MAX = 15;
  * register, up to and including the first that may change EIP, within one page, and up to the
  * first that is a region entry (the dispatcher takes that). Built from the instruction cache
  * once its first instruction has run `RUN_AFTER` times; valid while no code was written
- * (`codeWrites` is `epoch`) and no region entry was added (`entryAdds` is `entries`), and,
+ * (`codeWrites` is `epoch`) and no region entry was added in its page (`pageEntries` is
+ * `entries`), and,
  * instruction by instruction, while its slot still holds that address. Each instruction's
  * address is the previous one's plus its length (no list of addresses to load).
  */
@@ -194,6 +195,8 @@ interface Run {
 const RUN_AFTER = 4;
 /** The most instructions in one `Run`. */
 const RUN_MAX = 32;
+/** Per-page counts of added region entries (`Tier0.pageEntries`). */
+const PAGE_EPOCHS = 1 << 16;
 
 /** Innocuous instructions that may change EIP other than by falling through (end a `Run`). */
 const ENDS_RUN = new Uint8Array(CODE_COUNT);
@@ -238,8 +241,11 @@ export class Tier0 {
    * `TAG_HELD`, `HEAT_SHIFT`).
    */
   private readonly slotTag = new Int32Array(2 * ICACHE_SIZE);
-  /** Region entries added to the cache so far: a `Run` built before the latest is built again. */
-  private entryAdds = 0;
+  /**
+   * Region entries added per physical page (pages a multiple of `PAGE_EPOCHS` apart share a
+   * count): a `Run` built before the latest entry in its page is built again, and stops there.
+   */
+  private readonly pageEntries = new Int32Array(PAGE_EPOCHS);
   private stopRequested = false;
   private stop: StopReason = StopReason.limit;
   /** The instruction being executed (for callouts; reused, do not keep it). */
@@ -603,7 +609,7 @@ export class Tier0 {
                   found = this.slotEntry(slot, at);
                 } else {
                   objs[3 * slot + 1] = found;
-                  if (found !== NO_BLOCK) this.entryAdds++;
+                  if (found !== NO_BLOCK) this.entryAdded(at);
                 }
               }
             }
@@ -744,7 +750,7 @@ export class Tier0 {
       run === undefined ||
       run.phys !== phys ||
       run.epoch !== this.codeWrites ||
-      run.entries !== this.entryAdds
+      run.entries !== this.pageEntries[(phys >>> 12) & (PAGE_EPOCHS - 1)]
     ) {
       if ((this.slotTag[2 * slot + 1] ?? 0) >>> HEAT_SHIFT < RUN_AFTER) return undefined;
       run = this.buildRun(phys);
@@ -779,7 +785,12 @@ export class Tier0 {
         break;
       p = next;
     }
-    return { phys, epoch: this.codeWrites, entries: this.entryAdds, ins };
+    return {
+      phys,
+      epoch: this.codeWrites,
+      entries: this.pageEntries[(phys >>> 12) & (PAGE_EPOCHS - 1)] ?? 0,
+      ins,
+    };
   }
 
   /**
@@ -811,9 +822,15 @@ export class Tier0 {
     // An entry already there for the same address and mode (from another region) stays.
     if (old === undefined || old.phys !== entry.phys || old.mode !== entry.mode) {
       this.slotObjs[3 * slot + 1] = entry;
-      this.entryAdds++;
+      this.entryAdded(phys);
     }
   };
+
+  /** A region entry was put in the cache at physical address `phys`: its page's runs are rebuilt. */
+  private entryAdded(phys: number): void {
+    const k = (phys >>> 12) & (PAGE_EPOCHS - 1);
+    this.pageEntries[k] = ((this.pageEntries[k] ?? 0) + 1) | 0;
+  }
 
   /** Entry EIPs of the most recent translated blocks, oldest first (at most 16; empty without tier 1). */
   recentBlocks(): number[] {

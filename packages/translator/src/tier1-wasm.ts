@@ -663,6 +663,56 @@ function template(e: Emit, i: Instruction, next: number): Emitted {
       ? { stores: false }
       : { stores: false, deferred: (ALU_LAZY[AluOp.cmp] as number) + BYTE_LAZY };
   }
+  // MOVSB/W/D without REP over flat DS and ES (the tails of Linux's memcpy): the value goes
+  // through a local, so a fault on either access leaves ESI and EDI as they were.
+  const movs = m === 'movsb' ? 1 : m === 'movsw' ? 2 : m === 'movsd' ? 4 : 0;
+  if (
+    movs !== 0 &&
+    o0 === OpKind.memoryESDI &&
+    o1 === OpKind.memorySegSI &&
+    flat &&
+    i.addressSize === 32 &&
+    (i.prefixes & (PrefixBit.rep | PrefixBit.repne)) === 0 &&
+    (i.memSegment === Register.ds || i.memSegment === Register.none)
+  ) {
+    f.get(R0 + 6);
+    read(e, movs);
+    f.set(V);
+    f.get(R0 + 7);
+    write(e, movs, V);
+    // Both pointers move by the size, or back by it with DF (bit 10 of the `df` slot).
+    f.i32(movs)
+      .i32(0)
+      .load32(slot(Xfer.df))
+      .i32(9)
+      .op(Op.i32_shr_u)
+      .i32(2)
+      .op(Op.i32_and)
+      .i32(movs === 1 ? 0 : movs === 2 ? 1 : 2)
+      .op(Op.i32_shl)
+      .op(Op.i32_sub)
+      .tee(T);
+    f.get(R0 + 6)
+      .op(Op.i32_add)
+      .set(R0 + 6);
+    f.get(T)
+      .get(R0 + 7)
+      .op(Op.i32_add)
+      .set(R0 + 7);
+    return { stores: true };
+  }
+  // BSWAP r32: the bytes reversed, flags untouched.
+  if (m === 'bswap' && i.opCount === 1 && o0 === OpKind.register && reg32(i.op0Register) >= 0) {
+    const r = R0 + reg32(i.op0Register);
+    f.get(r)
+      .i32(8)
+      .op(Op.i32_rotr)
+      .i32(0xff00ff00 | 0)
+      .op(Op.i32_and);
+    f.get(r).i32(8).op(Op.i32_rotl).i32(0x00ff00ff).op(Op.i32_and);
+    f.op(Op.i32_or).set(r);
+    return { stores: false };
+  }
   // Byte ALU with deferred 8-bit flags: registers, an immediate, or flat memory as the source.
   const aop8 = ALU_NAMES[m];
   if (
