@@ -565,6 +565,7 @@ export class Tier0 {
     let runs = 0;
     let translated = 0;
     let chained = 0;
+    let polls = 0;
     try {
       while (this.instructions < end) {
         this.startEip = s.eip;
@@ -581,6 +582,9 @@ export class Tier0 {
           }
         }
         if (b === undefined || this.instructions + b.count > end) {
+          // Modules back from the compiler thread go in soon, not only at the next burst: tier 0
+          // runs their code until then.
+          if ((++polls & 63) === 0) jit.poll(this, this.registerEntry);
           let ins: Decoded;
           const hit = phys & ICACHE_MASK;
           // A decoded instruction at that address: what `fetch` would return, without its checks
@@ -605,8 +609,13 @@ export class Tier0 {
               if (w >>> HEAT_SHIFT >= this.hotThreshold && (!stepped || (w & TAG_HELD) === 0)) {
                 found = jit.compile(this, at, mode, ram, this.registerEntry) ?? NO_BLOCK;
                 if (found === PENDING) {
-                  // Being compiled off-thread (tier 0 runs it meanwhile), or just installed.
+                  // Being compiled off-thread (tier 0 runs it meanwhile), or just installed. Half
+                  // the threshold's runs before asking again: the module is usually back by then,
+                  // and its entry is found without asking (240,000 asks in the boot otherwise).
                   found = this.slotEntry(slot, at);
+                  if (found === undefined)
+                    tag[2 * slot + 1] =
+                      (w & (TAG_MODE | TAG_HELD)) | ((this.hotThreshold >> 1) << HEAT_SHIFT);
                 } else {
                   objs[3 * slot + 1] = found;
                   if (found !== NO_BLOCK) this.entryAdded(at);

@@ -446,7 +446,6 @@ export class Tier1 {
     ram: Uint8Array,
     register: (phys: number, entry: Block) => void,
   ): Block | undefined {
-    const t0 = performance.now();
     const pageStart = phys & ~0xfff;
     if (pageStart + 4096 > ram.length) return undefined;
     if (this.compiler !== undefined) {
@@ -459,6 +458,7 @@ export class Tier1 {
         for (const p of list) if (p.mode === mode && p.covers.has(phys & 0xfff)) return PENDING;
       }
     }
+    const t0 = performance.now();
     const eipPage = (c.state.eip - (phys & 0xfff)) | 0;
     // The next physical page joins when it is RAM and the next linear page's code is there, for
     // JavaScript regions. WebAssembly regions stay in their page: the next page's code is a
