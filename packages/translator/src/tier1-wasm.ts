@@ -574,6 +574,17 @@ function eipOf(e: Emit, offset: number): void {
 }
 
 /**
+ * Pushes a string instruction's pointer step: `size` (1, 2, 4), or `-size` with DF set (bit 10
+ * of the exchange slot `df`, which JavaScript writes at entry and after every call-out):
+ * `size - (((df >>> 9) & 2) << log2(size))`.
+ */
+function stringStep(f: FunctionBuilder, size: 1 | 2 | 4): void {
+  f.i32(size).i32(0).load32(slot(Xfer.df)).i32(9).op(Op.i32_shr_u).i32(2).op(Op.i32_and);
+  if (size !== 1) f.i32(size === 2 ? 1 : 2).op(Op.i32_shl);
+  f.op(Op.i32_sub);
+}
+
+/**
  * Emits the template of `i` (page offset of the next instruction `next`), or returns false for
  * its handler. Nothing is emitted when it returns false.
  */
@@ -647,25 +658,16 @@ function template(e: Emit, i: Instruction, next: number): Emitted {
       aluCompute(f, AluOp.cmp);
       f.get(FV).i32(255).op(Op.i32_and).set(FV);
     }
-    // ptr += 1 - ((df >>> 9) & 2): +1, or -1 with DF (bit 10) set.
-    f.get(ptr)
-      .i32(1)
-      .op(Op.i32_add)
-      .i32(0)
-      .load32(slot(Xfer.df))
-      .i32(9)
-      .op(Op.i32_shr_u)
-      .i32(2)
-      .op(Op.i32_and)
-      .op(Op.i32_sub)
-      .set(ptr);
+    f.get(ptr);
+    stringStep(f, 1);
+    f.op(Op.i32_add).set(ptr);
     return m === 'lodsb'
       ? { stores: false }
       : { stores: false, deferred: (ALU_LAZY[AluOp.cmp] as number) + BYTE_LAZY };
   }
   // MOVSB/W/D without REP over flat DS and ES (the tails of Linux's memcpy): the value goes
   // through a local, so a fault on either access leaves ESI and EDI as they were.
-  const movs = m === 'movsb' ? 1 : m === 'movsw' ? 2 : m === 'movsd' ? 4 : 0;
+  const movs: 0 | 1 | 2 | 4 = m === 'movsb' ? 1 : m === 'movsw' ? 2 : m === 'movsd' ? 4 : 0;
   if (
     movs !== 0 &&
     o0 === OpKind.memoryESDI &&
@@ -680,18 +682,8 @@ function template(e: Emit, i: Instruction, next: number): Emitted {
     f.set(V);
     f.get(R0 + 7);
     write(e, movs, V);
-    // Both pointers move by the size, or back by it with DF (bit 10 of the `df` slot).
-    f.i32(movs)
-      .i32(0)
-      .load32(slot(Xfer.df))
-      .i32(9)
-      .op(Op.i32_shr_u)
-      .i32(2)
-      .op(Op.i32_and)
-      .i32(movs === 1 ? 0 : movs === 2 ? 1 : 2)
-      .op(Op.i32_shl)
-      .op(Op.i32_sub)
-      .tee(T);
+    stringStep(f, movs);
+    f.tee(T);
     f.get(R0 + 6)
       .op(Op.i32_add)
       .set(R0 + 6);
