@@ -180,9 +180,8 @@ const FETCH_MAX = 15;
  * first that is a region entry (the dispatcher takes that). Built from the instruction cache
  * once its first instruction has run `RUN_AFTER` times; valid while no code was written
  * (`codeWrites` is `epoch`) and no region entry was added in its page (`pageEntries` is
- * `entries`), and,
- * instruction by instruction, while its slot still holds that address. Each instruction's
- * address is the previous one's plus its length (no list of addresses to load).
+ * `entries`), and, instruction by instruction, while its slot still holds that address. Each
+ * instruction's address is the previous one's plus its length (no list of addresses to load).
  */
 interface Run {
   readonly phys: number;
