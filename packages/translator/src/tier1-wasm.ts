@@ -174,18 +174,28 @@ function exitHere(e: Emit, n: number): void {
   br(e, e.exitLabel);
 }
 
-function storeRegs(f: FunctionBuilder): void {
-  for (let k = 0; k < 8; k++)
+/** Stores the register locals (`only`: a mask of them, bit k for R0 + k). */
+function storeRegs(f: FunctionBuilder, only = 0xff): void {
+  for (let k = 0; k < 8; k++) {
+    if ((only & (1 << k)) === 0) continue;
     f.i32(0)
       .get(R0 + k)
       .store32(REGS_OFFSET + 4 * k);
+  }
 }
 
+/**
+ * Loads the register locals from the state. It leaves them equal to the state, so they do not
+ * count as assigned (`FunctionBuilder.assigned`): a local the region never assigns otherwise
+ * need not be stored back at its exit.
+ */
 function loadRegs(f: FunctionBuilder): void {
+  const before = f.assigned;
   for (let k = 0; k < 8; k++)
     f.i32(0)
       .load32(REGS_OFFSET + 4 * k)
       .set(R0 + k);
+  f.assigned = (f.assigned & ~(0xff << R0)) | (before & (0xff << R0));
 }
 
 /** The pending flags a chaining region left in the exchange slots (none when entered from JavaScript). */
@@ -1699,8 +1709,9 @@ function emitBody(
   f.end();
   // The epilogue: registers, pending flags, EIP and the count for the wrapper, or, on an exit
   // that may chain, a tail call of the region entry at the new EIP when the chain map has one
-  // for this mode (the TLB gives its physical address, as the dispatcher's lookup does).
-  storeRegs(f);
+  // for this mode (the TLB gives its physical address, as the dispatcher's lookup does). A
+  // register the region never assigns still holds what the state has: it is not stored.
+  storeRegs(f, (f.assigned >>> R0) & 0xff);
   storeFlags(f);
   f.get(RV).i32(0).load32(slot(Xfer.stay)).op(Op.i32_or).op(Op.i32_eqz).if();
   if ((mode & MODE_UNPAGED) !== 0) {

@@ -738,3 +738,20 @@ describe('tables and indirect calls', () => {
     expect(() => new FunctionBuilder(0).callIndirect(1.5)).toThrow(/type 1.5/);
   });
 });
+
+describe('FunctionBuilder.assigned', () => {
+  it('marks the locals below 32 that a set or tee wrote, not those only read', () => {
+    const f = new FunctionBuilder(2);
+    const a = f.local();
+    const b = f.local();
+    const more: number[] = [];
+    for (let k = 0; k < 33; k++) more.push(f.local());
+    const [read, last, above] = [more[0] as number, more[27] as number, more[30] as number];
+    expect([a, b, read, last, above]).toEqual([2, 3, 4, 31, 34]);
+    expect(f.assigned).toBe(0);
+    f.get(0).set(a);
+    f.get(1).tee(b).set(above);
+    f.get(read).get(a).op(Op.i32_add).set(last);
+    expect(f.assigned).toBe((1 << a) | (1 << b) | (1 << last));
+  });
+});

@@ -356,10 +356,17 @@ export class FunctionBuilder {
     return this.localOp(Op.local_tee, index);
   }
 
+  /**
+   * Bit `i` set: local `i` (below 32) has had a `local.set` or `local.tee` so far. Callers may
+   * clear bits again (a reload that leaves a local equal to what it was loaded from, say).
+   */
+  assigned = 0;
+
   private localOp(code: number, index: number): this {
     if (index >>> 0 !== index || index >= this.localCount) {
       throw new Error(`wasm-encoder: local ${index} does not exist (${this.localCount} locals)`);
     }
+    if (code !== Op.local_get && index < 32) this.assigned |= 1 << index;
     const c = this.code;
     c.reserve(6);
     c.buf[c.len++] = code;
