@@ -56,6 +56,8 @@ export const Xfer = {
   fsBase: 11,
   /** EFLAGS.DF as it stands (0 or 0x400), written at each entry and after each call-out. */
   df: 12,
+  /** GS's base, for GS-relative operands in a mode with `MODE_GS` (written at each entry). */
+  gsBase: 13,
 } as const;
 
 const PAGE = 65536;

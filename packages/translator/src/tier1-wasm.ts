@@ -24,7 +24,7 @@ import { Eflags, LazyOp, Seg } from './cpu-state';
 import type { Decoded } from './decoded';
 import { ALU_NAMES, type Handler, SHIFT_NAMES } from './handlers';
 import type { Tier0 } from './tier0';
-import { type BlockFn, branchOffset, isRepString, MODE_UNPAGED, type Region } from './tier1';
+import { type BlockFn, branchOffset, isRepString, MODE_GS, MODE_UNPAGED, type Region } from './tier1';
 import { BYTE_LAZY, flagKindOf, isTemplateJcc, jccCondition } from './tier1-templates';
 import { RUN_PARAMS, type RunFn, type WasmChain } from './wasm-chain';
 import { FunctionBuilder, ModuleBuilder, Op, ValType } from './wasm-encoder';
@@ -232,13 +232,18 @@ function spill(e: Emit): void {
 /**
  * Whether a memory operand's linear address is its offset (flat DS/ES/SS, 32-bit addressing), or
  * its offset plus FS's base when FS is a 4 GiB writable data segment (mode bit 2: Linux's per-CPU
- * segment), with the base in the exchange slot `fsBase`.
+ * segment), with the base in the exchange slot `fsBase`, or the same of GS (`MODE_GS`: user
+ * space's thread pointer) with `gsBase`.
  */
 function flatMemory(i: Instruction, mode: number): boolean {
   if (i.addressSize !== 32 || (mode & 2) === 0) return false;
   const seg = i.memSegment;
   if (
-    seg === Register.fs ? (mode & 4) === 0 : seg !== Register.ds && seg !== Register.es && seg !== Register.ss
+    seg === Register.fs
+      ? (mode & 4) === 0
+      : seg === Register.gs
+        ? (mode & MODE_GS) === 0
+        : seg !== Register.ds && seg !== Register.es && seg !== Register.ss
   )
     return false;
   if (i.memBase !== 0 && reg32(i.memBase) < 0) return false;
@@ -265,6 +270,7 @@ function address(e: Emit, i: Instruction): void {
   if (terms === 0) f.i32(d);
   else if (d !== 0) f.i32(d).op(Op.i32_add);
   if (i.memSegment === Register.fs) f.i32(0).load32(slot(Xfer.fsBase)).op(Op.i32_add);
+  else if (i.memSegment === Register.gs) f.i32(0).load32(slot(Xfer.gsBase)).op(Op.i32_add);
 }
 
 /**
@@ -617,6 +623,28 @@ function template(e: Emit, i: Instruction, next: number): Emitted {
     eipOf(e, branchOffset(i, next));
     f.set(EIP);
     return { stores: false, setsEip: true };
+  }
+  // JMP and CALL through a register or a flat dword in memory (jump tables, function pointers,
+  // PLT-like stubs): the target is read first, so a fault on it, or on CALL's push, changes
+  // nothing the state sees (a faulting instruction's EIP comes from `Xfer.at`, not EIP's local).
+  if (
+    (m === 'jmp' || (m === 'call' && flat)) &&
+    i.opCount === 1 &&
+    i.operandSize === 32 &&
+    ((o0 === OpKind.register && reg32(i.op0Register) >= 0) ||
+      (o0 === OpKind.memory && i.memSize === MemSize.u32 && flatMemory(i, e.mode)))
+  ) {
+    if (o0 === OpKind.register) f.get(R0 + reg32(i.op0Register));
+    else {
+      address(e, i);
+      read(e, 4);
+    }
+    f.set(EIP);
+    if (m === 'jmp') return { stores: false, setsEip: true };
+    eipOf(e, next);
+    f.set(V);
+    push32(e, V);
+    return { stores: true, setsEip: true };
   }
   if (m === 'ret' && i.opCount === 0 && i.operandSize === 32 && flat) {
     pop32(e, R0 + 4, EIP);
@@ -1467,8 +1495,9 @@ export function instantiateWasmRegion(
   const enter = (k: number, pc: number): number => {
     const e0 = (s.eip - pc) | 0;
     chain.w0 = c.codeWrites;
-    // FS cannot change inside a chain: loading it ends the region with a mode change.
+    // FS and GS cannot change inside a chain: loading one ends the region with a mode change.
     X[Xfer.fsBase] = s.segBase[Seg.fs] as number;
+    X[Xfer.gsBase] = s.segBase[Seg.gs] as number;
     X[Xfer.df] = s.flags & Eflags.df;
     s.interruptShadow = false;
     let rv: number;

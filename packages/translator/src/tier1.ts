@@ -62,6 +62,11 @@ export const MAX_REGION = 128;
 export const SPAN_OFFSET = 4096;
 /** `Tier1.modeKey`'s bit for paging off with the A20 gate open (linear addresses are physical). */
 export const MODE_UNPAGED = 8;
+/**
+ * `Tier1.modeKey`'s bit for GS a 4 GiB expand-up writable data segment, whatever its base (the C
+ * library's thread pointer in i386 user space: the stack protector's canary, `errno`, TLS).
+ */
+export const MODE_GS = 16;
 /** Executions of an address in tier 0 before it is translated (the README has the measurements). */
 export const HOT_THRESHOLD = 2048;
 /**
@@ -417,7 +422,8 @@ export class Tier1 {
    * CPL 3 (user accesses); bit 1: DS, ES and SS are flat writable data segments; bit 2: FS is a
    * 4 GiB expand-up writable data segment (any base: WebAssembly regions add it to FS operands);
    * bit 3: paging is off and the A20 gate open (`a20Mask` is the MMU's), so a linear address is
-   * its physical one (WebAssembly regions read RAM above 1 MiB without the TLB).
+   * its physical one (WebAssembly regions read RAM above 1 MiB without the TLB); bit 4
+   * (`MODE_GS`): at CPL 3, GS is as bit 2 says of FS.
    */
   modeKey(s: CpuState, a20Mask = 0): number {
     if ((s.cr0 & 1) === 0 || (s.flags & 0x20000) !== 0) return -1;
@@ -429,8 +435,14 @@ export class Tier1 {
     // FS with a 4 GiB limit, expand-up and writable, whatever its base (Linux's per-CPU data).
     const fs =
       (s.segLimit[Seg.fs] ?? 0) === 0xffffffff && ((s.segAccess[Seg.fs] ?? 0) & 0x9e) === 0x92 ? 4 : 0;
+    // GS at CPL 3 only: Linux's i386 kernel runs with the user's GS still loaded (lazy GS) and
+    // does not use it, so kernel code keeps one mode whichever process it runs for.
+    const gs =
+      s.cpl === 3 && (s.segLimit[Seg.gs] ?? 0) === 0xffffffff && ((s.segAccess[Seg.gs] ?? 0) & 0x9e) === 0x92
+        ? MODE_GS
+        : 0;
     const direct = (s.cr0 & 0x80000000) === 0 && a20Mask === -1 ? MODE_UNPAGED : 0;
-    return (s.cpl === 3 ? 1 : 0) | flat | fs | direct;
+    return (s.cpl === 3 ? 1 : 0) | flat | fs | gs | direct;
   }
 
   /**
