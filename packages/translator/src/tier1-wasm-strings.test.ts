@@ -4,7 +4,7 @@ import { createHarness } from './harness';
 import { StopReason } from './tier0';
 
 /**
- * MOVSB/W/D without REP and BSWAP run as WebAssembly templates: forwards and backwards (DF), a
+ * MOVSB/W/D without REP, BSWAP and CDQ run as WebAssembly templates: forwards and backwards (DF), a
  * copy onto itself shifted by a byte, and a MOVSB that patches an instruction of the running loop
  * (in another page: the region leaves after the store, and the patched byte takes effect as in
  * tier 0).
@@ -43,6 +43,12 @@ again:
   bswap ebx
   xor edx, ebx
   bswap edx
+  mov eax, edx
+  cdq
+  add edx, eax
+  not eax
+  cdq
+  xor edx, eax
   mov eax, ebp
   and eax, 7
   mov [0x5020], al
@@ -105,7 +111,7 @@ again:
   return h;
 }
 
-describe('WebAssembly regions: MOVS without REP and BSWAP', () => {
+describe('WebAssembly regions: MOVS without REP, BSWAP and CDQ', () => {
   it.each([
     ['movsd', 0x5000, 0x6e00],
     ['movsb', 0x5000, 0x6f00],

@@ -731,6 +731,14 @@ function template(e: Emit, i: Instruction, next: number): Emitted {
       .set(R0 + 7);
     return { stores: true };
   }
+  // CDQ: EDX takes EAX's sign, flags untouched.
+  if (m === 'cdq' && i.opCount === 0) {
+    f.get(R0)
+      .i32(31)
+      .op(Op.i32_shr_s)
+      .set(R0 + 2);
+    return { stores: false };
+  }
   // BSWAP r32: the bytes reversed, flags untouched.
   if (m === 'bswap' && i.opCount === 1 && o0 === OpKind.register && reg32(i.op0Register) >= 0) {
     const r = R0 + reg32(i.op0Register);
