@@ -1,7 +1,7 @@
 import { assemble } from '@ringzero/assembler';
 import { describe, expect, it } from 'vitest';
-import { createHarness } from './harness';
 import { StopReason } from './tier0';
+import { expectSameBytes, expectSameEnd, runProgram } from './tier1-wasm-testing';
 
 /**
  * MOVSB/W/D without REP, BSWAP and CDQ run as WebAssembly templates: forwards and backwards (DF), a
@@ -67,11 +67,12 @@ org 0x3000
   ret`;
 
 function run(jit: boolean) {
-  const h = createHarness(assemble(SOURCE).bytes, { jit, wasm: jit, jitThreshold: 16, memorySize: 1 << 20 });
-  h.memory.ram.set(assemble(PATCHED).bytes, 0x3000);
-  for (let k = 0; k < 64; k++) h.memory.ram[0x5000 + k] = (k * 41 + 9) & 0xff;
-  let reason: number = StopReason.limit;
-  while (reason === StopReason.limit && h.cpu.instructions < 1_000_000) reason = h.cpu.run(1013);
+  const { h, reason } = runProgram(SOURCE, jit, {
+    setup: (x) => {
+      x.memory.ram.set(assemble(PATCHED).bytes, 0x3000);
+      for (let k = 0; k < 64; k++) x.memory.ram[0x5000 + k] = (k * 41 + 9) & 0xff;
+    },
+  });
   expect(reason).toBe(StopReason.halt);
   return h;
 }
@@ -89,23 +90,7 @@ again:
   dec ecx
   jnz again
   hlt`;
-  const h = createHarness(assemble(src).bytes, {
-    jit,
-    wasm: jit,
-    jitThreshold: 16,
-    memorySize: 1 << 20,
-    callouts: { exception: () => true },
-  });
-  const pd = 0xf0000;
-  const pt = 0xf1000;
-  h.memory.write32(pd, pt | 7);
-  for (let k = 0; k < 256; k++) h.memory.write32(pt + k * 4, k === 7 || k === 9 ? 0 : (k << 12) | 7);
-  h.cpu.state.cr3 = pd;
-  h.cpu.state.cr0 |= 0x80000000;
-  h.cpu.mmu.flush();
-  h.cpu.flushCode();
-  let reason: number = StopReason.limit;
-  while (reason === StopReason.limit && h.cpu.instructions < 1_000_000) reason = h.cpu.run(1013);
+  const { h, reason } = runProgram(src, jit, { missingPages: [7, 9] });
   expect(reason).toBe(StopReason.exception);
   expect(h.cpu.lastVector).toBe(14);
   return h;
@@ -123,28 +108,17 @@ describe('WebAssembly regions: MOVS without REP, BSWAP and CDQ', () => {
       const a = faulting(false, op, esi, edi);
       const b = faulting(true, op, esi, edi);
       expect(b.cpu.jit?.stats.wasmRegions).toBeGreaterThan(0);
-      expect(Array.from(b.cpu.state.regs)).toEqual(Array.from(a.cpu.state.regs));
-      expect(b.cpu.state.eip).toBe(a.cpu.state.eip);
-      expect(b.cpu.state.cr2).toBe(a.cpu.state.cr2);
-      expect(b.cpu.instructions).toBe(a.cpu.instructions);
-      expect(Array.from(b.memory.ram.subarray(0x6000, 0x7000))).toEqual(
-        Array.from(a.memory.ram.subarray(0x6000, 0x7000)),
-      );
+      expectSameEnd(a, b);
+      expectSameBytes(a, b, 0x6000, 0x7000);
     },
   );
 
   it('copy, move the pointers either way and swap bytes as tier 0 does, self-modifying copy included', () => {
     const a = run(false);
     const b = run(true);
-    expect(Array.from(b.cpu.state.regs)).toEqual(Array.from(a.cpu.state.regs));
-    expect(b.cpu.state.getFlags()).toBe(a.cpu.state.getFlags());
-    expect(b.cpu.instructions).toBe(a.cpu.instructions);
-    expect(Array.from(b.memory.ram.subarray(0x3000, 0x3010))).toEqual(
-      Array.from(a.memory.ram.subarray(0x3000, 0x3010)),
-    );
-    expect(Array.from(b.memory.ram.subarray(0x6000, 0x6050))).toEqual(
-      Array.from(a.memory.ram.subarray(0x6000, 0x6050)),
-    );
+    expectSameEnd(a, b);
+    expectSameBytes(a, b, 0x3000, 0x3010);
+    expectSameBytes(a, b, 0x6000, 0x6050);
     expect(b.cpu.jit?.stats.wasmRegions).toBeGreaterThan(0);
     expect(b.cpu.jit?.stats.invalidations).toBeGreaterThan(0);
   });
