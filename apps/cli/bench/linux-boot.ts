@@ -23,9 +23,9 @@ import {
   type SessionStep,
   VirtualMachine,
 } from '@ringzero/hypervisor';
-import { createWorkerCompiler, tuneWasmTiering } from '@ringzero/translator/node';
 import { V86 } from 'v86';
 import { fetchLinuxGuest, type LinuxGuest } from '../../../scripts/fetch-linux-guest';
+import { backendOptions } from '../src/run';
 
 const MEMORY = 128 << 20;
 const CMDLINE = 'console=ttyS0 cryptomgr.notests';
@@ -100,17 +100,15 @@ const JIT_BACKEND = process.env.RINGZERO_JIT_BACKEND === 'js' ? 'js' : 'wasm';
 function runRingzero(g: LinuxGuest): PeerResult {
   const kernel = bytes(g.kernel);
   const initrd = bytes(g.initrd);
-  // As the CLI sets it (v86 ran before, with V8's default).
-  if (JIT_BACKEND === 'wasm') tuneWasmTiering();
   const t0 = performance.now();
+  // As the CLI runs it (V8's tiering budget is set here, after v86 ran with V8's default).
+  const backend = backendOptions(JIT_BACKEND);
   const serial = new SerialCollector();
   const vm = new VirtualMachine({
     memory: MEMORY,
     deterministic: true,
     onSerial: serial.push,
-    jitBackend: JIT_BACKEND,
-    // As the CLI runs it: WebAssembly modules compile on a worker thread.
-    ...(JIT_BACKEND === 'wasm' ? { moduleCompiler: createWorkerCompiler() } : {}),
+    ...backend,
   });
   vm.bootLinux(kernel, { initrd, cmdline: CMDLINE });
   let promptAt = 0;

@@ -7,8 +7,22 @@ import {
   parseMemorySize,
   VirtualMachine,
 } from '@ringzero/hypervisor';
-import { ARENA_MAX_RAM } from '@ringzero/translator';
+import { ARENA_MAX_RAM, type ModuleCompiler } from '@ringzero/translator';
 import { createWorkerCompiler, tuneWasmTiering } from '@ringzero/translator/node';
+
+/**
+ * The machine's options for tier 1's back end as the CLI runs it: with WebAssembly (and tier 1
+ * on), V8 optimises tier 1's modules later than by default (`WASM_TIERING_BUDGET`, set for the
+ * process) and they compile on a worker thread while the guest runs on.
+ */
+export function backendOptions(
+  backend: 'js' | 'wasm',
+  jit = true,
+): { jitBackend: 'js' | 'wasm'; moduleCompiler?: ModuleCompiler } {
+  if (!jit || backend === 'js') return { jitBackend: backend };
+  tuneWasmTiering();
+  return { jitBackend: backend, moduleCompiler: createWorkerCompiler() };
+}
 
 export interface RunOptions {
   /** A Linux bzImage or a Multiboot kernel; absent: the bundled demo kernel. */
@@ -76,16 +90,12 @@ export function prepare(
     throw new UsageError(`--jit-backend must be js or wasm (got ${backend})`);
   }
   const jit = opts.jit ?? true;
-  // V8 optimises tier 1's WebAssembly later than by default (see WASM_TIERING_BUDGET).
-  if (jit && backend === 'wasm') tuneWasmTiering();
   const vm = new VirtualMachine({
     memory,
     deterministic: opts.deterministic,
     onSerial,
     jit,
-    jitBackend: backend,
-    // WebAssembly modules compile on a worker thread while the guest runs on.
-    ...(jit && backend === 'wasm' ? { moduleCompiler: createWorkerCompiler() } : {}),
+    ...backendOptions(backend, jit),
   });
   try {
     if (kind === 'linux') {

@@ -758,7 +758,7 @@ export class Tier0 {
       run === undefined ||
       run.phys !== phys ||
       run.epoch !== this.codeWrites ||
-      run.entries !== this.pageEntries[(phys >>> 12) & (PAGE_EPOCHS - 1)]
+      run.entries !== this.entriesIn(phys)
     ) {
       if ((this.slotTag[2 * slot + 1] ?? 0) >>> HEAT_SHIFT < RUN_AFTER) return undefined;
       run = this.buildRun(phys);
@@ -796,7 +796,7 @@ export class Tier0 {
     return {
       phys,
       epoch: this.codeWrites,
-      entries: this.pageEntries[(phys >>> 12) & (PAGE_EPOCHS - 1)] ?? 0,
+      entries: this.entriesIn(phys),
       ins,
     };
   }
@@ -838,6 +838,11 @@ export class Tier0 {
   private entryAdded(phys: number): void {
     const k = (phys >>> 12) & (PAGE_EPOCHS - 1);
     this.pageEntries[k] = ((this.pageEntries[k] ?? 0) + 1) | 0;
+  }
+
+  /** The count of region entries added in the page of physical address `phys` (`pageEntries`). */
+  private entriesIn(phys: number): number {
+    return this.pageEntries[(phys >>> 12) & (PAGE_EPOCHS - 1)] ?? 0;
   }
 
   /** Entry EIPs of the most recent translated blocks, oldest first (at most 16; empty without tier 1). */

@@ -272,6 +272,14 @@ function isFlatData(s: CpuState, seg: number): boolean {
   return isFlatDataSegment(s, seg, true) && (seg !== Seg.ss || ((s.segAccess[seg] ?? 0) & 0x4000) !== 0);
 }
 
+/**
+ * Whether segment `seg` is a 4 GiB expand-up writable data segment, present, whatever its base
+ * (WebAssembly regions add the base to its operands).
+ */
+function isWideData(s: CpuState, seg: number): boolean {
+  return (s.segLimit[seg] ?? 0) === 0xffffffff && ((s.segAccess[seg] ?? 0) & 0x9e) === 0x92;
+}
+
 /** Translation cache and compiler. Owned by a `Tier0` (`new Tier0({ jit: true })`). */
 export class Tier1 {
   readonly stats: Tier1Stats = {
@@ -329,6 +337,11 @@ export class Tier1 {
   /** Drops the whole chain map (every cached instruction went), and every region being compiled. */
   flushChains(): void {
     this.chain?.flush();
+    this.dropAllPending();
+  }
+
+  /** Forgets every region still being compiled (counted as dropped). */
+  private dropAllPending(): void {
     this.stats.wasmDropped += this.pending.size;
     this.pending.clear();
     this.pendingPages.clear();
@@ -384,9 +397,7 @@ export class Tier1 {
   private abandonCompiler(err: unknown): void {
     this.compilerBroken = true;
     this.lastWasmError = err;
-    this.stats.wasmDropped += this.pending.size;
-    this.pending.clear();
-    this.pendingPages.clear();
+    this.dropAllPending();
   }
 
   /**
@@ -432,15 +443,11 @@ export class Tier1 {
     if (((s.dr[7] ?? 0) & 0xff) !== 0) return -1;
     // ES, SS, DS (no array to iterate: this runs at every dispatcher entry and segment load).
     const flat = isFlatData(s, 0) && isFlatData(s, 2) && isFlatData(s, 3) ? 2 : 0;
-    // FS with a 4 GiB limit, expand-up and writable, whatever its base (Linux's per-CPU data).
-    const fs =
-      (s.segLimit[Seg.fs] ?? 0) === 0xffffffff && ((s.segAccess[Seg.fs] ?? 0) & 0x9e) === 0x92 ? 4 : 0;
+    // FS whatever its base (Linux's per-CPU data).
+    const fs = isWideData(s, Seg.fs) ? 4 : 0;
     // GS at CPL 3 only: Linux's i386 kernel runs with the user's GS still loaded (lazy GS) and
     // does not use it, so kernel code keeps one mode whichever process it runs for.
-    const gs =
-      s.cpl === 3 && (s.segLimit[Seg.gs] ?? 0) === 0xffffffff && ((s.segAccess[Seg.gs] ?? 0) & 0x9e) === 0x92
-        ? MODE_GS
-        : 0;
+    const gs = s.cpl === 3 && isWideData(s, Seg.gs) ? MODE_GS : 0;
     const direct = (s.cr0 & 0x80000000) === 0 && a20Mask === -1 ? MODE_UNPAGED : 0;
     return (s.cpl === 3 ? 1 : 0) | flat | fs | gs | direct;
   }

@@ -523,14 +523,7 @@ export class FunctionBuilder {
 
   /** call of a function by its index in the module (imports first). */
   call(functionIndex: number): this {
-    if (functionIndex >>> 0 !== functionIndex) {
-      throw new Error(`wasm-encoder: call(${functionIndex}) is not a function index`);
-    }
-    const c = this.code;
-    c.reserve(6);
-    c.buf[c.len++] = Op.call;
-    c.u32(functionIndex);
-    return this;
+    return this.functionOp(Op.call, 'call', functionIndex);
   }
 
   /**
@@ -538,12 +531,16 @@ export class FunctionBuilder {
    * result is this function's (the signatures' results must match).
    */
   returnCall(functionIndex: number): this {
+    return this.functionOp(Op.return_call, 'returnCall', functionIndex);
+  }
+
+  private functionOp(code: number, name: string, functionIndex: number): this {
     if (functionIndex >>> 0 !== functionIndex) {
-      throw new Error(`wasm-encoder: returnCall(${functionIndex}) is not a function index`);
+      throw new Error(`wasm-encoder: ${name}(${functionIndex}) is not a function index`);
     }
     const c = this.code;
     c.reserve(6);
-    c.buf[c.len++] = Op.return_call;
+    c.buf[c.len++] = code;
     c.u32(functionIndex);
     return this;
   }
